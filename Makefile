@@ -1,0 +1,51 @@
+# Tandem's developer entry points. `make help` lists them.
+SHELL := /usr/bin/env bash
+BIN   := $(CURDIR)/bin
+GO    ?= go
+# go test flags; CI and local runs use the same ones.
+TEST_FLAGS ?= -timeout 25m
+BINARIES := tandem-scheduler tandem-up
+
+.PHONY: help build tools test unit generate manifests verify lint demo cluster-up cluster-down bench
+
+help: ## list targets
+	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "  %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## build Tandem's binaries into bin/
+	$(GO) build -o $(BIN)/ $(addprefix ./cmd/,$(BINARIES))
+
+tools: ## build pinned tools (etcd, kube-apiserver, kubectl, kwok, controller-gen, golangci-lint) into bin/
+	hack/build-tools.sh
+
+test: tools build ## unit, integration and end-to-end tests (real apiserver, etcd, kwok, scheduler)
+	$(GO) test $(TEST_FLAGS) ./...
+
+unit: ## only the tests that need no built tools
+	$(GO) test -short ./...
+
+generate: ## regenerate deepcopy code
+	@if [ -d api ]; then $(BIN)/controller-gen object paths=./api/...; fi
+
+manifests: ## regenerate CRD and RBAC YAML into deploy/
+	@if [ -d api ]; then $(BIN)/controller-gen crd paths=./api/... output:crd:dir=deploy/crd; fi
+
+verify: tools generate manifests ## regenerate everything and fail on any difference
+	$(GO) mod tidy && (cd hack/etcd && $(GO) mod tidy)
+	@if [ -n "$$(git status --porcelain -- go.mod go.sum hack/etcd api deploy)" ]; then \
+		git status --short -- go.mod go.sum hack/etcd api deploy; \
+		echo "generated files or go.mod differ from the commit: run make generate manifests, go mod tidy, and commit"; exit 1; fi
+
+lint: tools ## golangci-lint over the whole tree
+	$(BIN)/golangci-lint run ./...
+
+demo: tools build ## local cluster with the scheduler placing a demo gang; Ctrl-C stops
+	$(BIN)/tandem-up --demo
+
+cluster-up: tools build ## local cluster only; Ctrl-C stops
+	$(BIN)/tandem-up
+
+cluster-down: ## stop a local cluster an earlier run left behind
+	@$(GO) run ./cmd/tandem-up --down
+
+bench: ## benchmarks that print figures (filled in by later issues)
+	@echo "no benchmarks yet"
