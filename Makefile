@@ -4,7 +4,7 @@ BIN   := $(CURDIR)/bin
 GO    ?= go
 # go test flags; CI and local runs use the same ones.
 TEST_FLAGS ?= -timeout 25m
-BINARIES := tandem-scheduler tandem-up
+BINARIES := tandem-scheduler tandem-controller tandem-up
 
 .PHONY: help build tools test unit generate manifests verify lint demo cluster-up cluster-down bench
 
@@ -24,10 +24,11 @@ unit: ## only the tests that need no built tools
 	$(GO) test -short ./...
 
 generate: ## regenerate deepcopy code
-	@if [ -d api ]; then $(BIN)/controller-gen object paths=./api/...; fi
+	$(BIN)/controller-gen object paths=./api/...
 
 manifests: ## regenerate CRD and RBAC YAML into deploy/
-	@if [ -d api ]; then $(BIN)/controller-gen crd paths=./api/... output:crd:dir=deploy/crd; fi
+	$(BIN)/controller-gen crd:maxDescLen=0,generateEmbeddedObjectMeta=true paths=./api/... output:crd:dir=deploy/crd
+	$(BIN)/controller-gen rbac:roleName=tandem-controller paths=./controller/... output:rbac:dir=deploy/rbac
 
 verify: tools generate manifests ## regenerate everything and fail on any difference
 	$(GO) mod tidy && (cd hack/etcd && $(GO) mod tidy)

@@ -30,7 +30,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	opts := localcluster.Options{RepoRoot: root, Scheduler: true}
+	opts := localcluster.Options{RepoRoot: root}
 	var products string
 	var down, demo, once bool
 	flag.StringVar(&opts.StateDir, "state-dir", filepath.Join(root, ".state", "cluster"), "folder the cluster owns: logs, PID files, kubeconfig")
@@ -41,6 +41,7 @@ func run() error {
 	flag.StringVar(&products, "gpu-products", strings.Join(fleet.Products, ","), "nvidia.com/gpu.product label values, assigned to racks in turn")
 	flag.StringVar(&opts.PodCIDR, "pod-cidr", "127.1.0.0/16", "range for pod addresses; inside 127.0.0.0/8 they answer on loopback")
 	flag.BoolVar(&opts.Scheduler, "scheduler", true, "start tandem-scheduler")
+	flag.BoolVar(&opts.Controller, "controller", true, "start tandem-controller")
 	flag.StringVar(&opts.SchedulerName, "scheduler-name", "volcano", "spec.schedulerName the scheduler serves")
 	flag.BoolVar(&down, "down", false, "stop the cluster an earlier run left in --state-dir, then exit")
 	flag.BoolVar(&demo, "demo", false, "place a demo gang (a PodGroup of two 4-GPU pods) and print where it landed")

@@ -36,6 +36,10 @@ type Options struct {
 	// from it. Found from the working directory when empty.
 	RepoRoot string
 	Fleet    Fleet
+	// ControlPlaneOnly starts etcd and kube-apiserver with the CRDs and
+	// queues, but no nodes, kwok or scheduler: pods stay unbound unless a
+	// test binds them. For controller integration tests.
+	ControlPlaneOnly bool
 	// PodCIDR is the range kwok gives pod addresses from. Inside
 	// 127.0.0.0/8 the addresses answer on loopback.
 	PodCIDR string
@@ -44,6 +48,9 @@ type Options struct {
 	Scheduler       bool
 	SchedulerName   string
 	SchedulerConfig string
+	// Controller starts tandem-controller (bin/tandem-controller) with
+	// pods scheduled by SchedulerName.
+	Controller bool
 	// Logf, when set, receives progress lines.
 	Logf func(format string, args ...any)
 }
@@ -54,6 +61,9 @@ type Cluster struct {
 	procs      []*process
 	restConfig *rest.Config
 	etcdURL    string
+	// ControllerMetrics is the URL of tandem-controller's /metrics, when
+	// it runs.
+	ControllerMetrics string
 	// Kubeconfig is the path of an admin kubeconfig for this cluster.
 	Kubeconfig string
 	// Server is the API server's URL.
@@ -121,30 +131,34 @@ func (o *Options) defaults() error {
 
 func (c *Cluster) bin(name string) string { return filepath.Join(c.opts.RepoRoot, "bin", name) }
 
+// step is one stage of bring-up, named in progress lines and errors.
+type step struct {
+	name string
+	run  func(context.Context) error
+}
+
 func (c *Cluster) start(ctx context.Context) error {
-	steps := []struct {
-		name string
-		run  func(context.Context) error
-	}{
+	steps := []step{
 		{"etcd", c.startEtcd},
 		{"kube-apiserver", c.startAPIServer},
 		{"CRDs", c.installCRDs},
 		{"queues", c.openQueues},
-		{"fake nodes", c.createFleet},
-		{"kwok", c.startKwok},
 	}
-	if c.opts.Scheduler {
-		steps = append(steps, struct {
-			name string
-			run  func(context.Context) error
-		}{"tandem-scheduler", c.startScheduler})
+	if !c.opts.ControlPlaneOnly {
+		steps = append(steps, step{"fake nodes", c.createFleet}, step{"kwok", c.startKwok})
+		if c.opts.Scheduler {
+			steps = append(steps, step{"tandem-scheduler", c.startScheduler})
+		}
+	}
+	if c.opts.Controller {
+		steps = append(steps, step{"tandem-controller", c.startController})
 	}
 	for _, s := range steps {
 		began := time.Now()
 		if err := s.run(ctx); err != nil {
 			return fmt.Errorf("%s: %w (logs in %s)", s.name, err, filepath.Join(c.opts.StateDir, "logs"))
 		}
-		c.opts.Logf("%-16s ready in %s", s.name, time.Since(began).Round(10*time.Millisecond))
+		c.opts.Logf("%-17s ready in %s", s.name, time.Since(began).Round(10*time.Millisecond))
 	}
 	return nil
 }
@@ -313,6 +327,34 @@ func (c *Cluster) startScheduler(ctx context.Context) error {
 		return err
 	}
 	return c.poll(ctx, 30*time.Second, func() error { return httpOK("http://" + healthz + "/healthz") })
+}
+
+func (c *Cluster) startController(ctx context.Context) error {
+	metrics := "127.0.0.1:" + strconv.Itoa(freePort())
+	probes := "127.0.0.1:" + strconv.Itoa(freePort())
+	err := c.run("tandem-controller",
+		"--kubeconfig="+c.Kubeconfig,
+		"--scheduler-name="+c.opts.SchedulerName,
+		"--leader-elect=false",
+		"--metrics-bind-address="+metrics,
+		"--health-probe-bind-address="+probes,
+	)
+	if err != nil {
+		return err
+	}
+	c.ControllerMetrics = "http://" + metrics + "/metrics"
+	return c.poll(ctx, 30*time.Second, func() error { return httpOK("http://" + probes + "/readyz") })
+}
+
+// PID returns the process ID of a running component (e.g.
+// "tandem-controller"), or 0.
+func (c *Cluster) PID(name string) int {
+	for _, p := range c.procs {
+		if p.name == name {
+			return p.cmd.Process.Pid
+		}
+	}
+	return 0
 }
 
 // poll calls check every 100ms until it succeeds, a child dies, or timeout

@@ -1,0 +1,86 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/tandem-serving/tandem/api/v1alpha1"
+)
+
+// revisionInput is everything that lands in a unit's pods or PodGroup. A
+// unit is created whole from one revision; changing any of these replaces
+// units through the rollout. Replicas, recovery, rollout and served model
+// names are left out: changing them must not restart engines.
+type revisionInput struct {
+	Engine            v1alpha1.EngineSpec    `json:"engine"`
+	Roles             []v1alpha1.RoleSpec    `json:"roles"`
+	Topology          *v1alpha1.TopologySpec `json:"topology,omitempty"`
+	Queue             string                 `json:"queue"`
+	PriorityClassName string                 `json:"priorityClassName,omitempty"`
+}
+
+// Revision returns the revision of a normalized spec: the first 10 hex
+// digits of an FNV-1a hash of its JSON. JSON of API types is deterministic
+// (struct field order, sorted map keys, canonical quantities), so the same
+// spec always yields the same revision, across controller restarts.
+func Revision(spec *v1alpha1.ServingGroupSpec) (string, error) {
+	in := revisionInput{
+		Engine:            spec.Engine,
+		Roles:             spec.Roles,
+		Topology:          spec.Topology,
+		Queue:             spec.Queue,
+		PriorityClassName: spec.PriorityClassName,
+	}
+	b, err := json.Marshal(in)
+	if err != nil {
+		return "", fmt.Errorf("hashing spec: %w", err)
+	}
+	h := fnv.New64a()
+	_, _ = h.Write(b)
+	return fmt.Sprintf("%016x", h.Sum64())[:10], nil
+}
+
+// formatShape renders the instances per role as "prefill=2,decode=1" in spec
+// order, for AnnotationRoleReplicas.
+func formatShape(spec *v1alpha1.ServingGroupSpec) string {
+	parts := make([]string, 0, len(spec.Roles))
+	for _, r := range spec.Roles {
+		parts = append(parts, r.Name+"="+strconv.Itoa(int(r.Replicas)))
+	}
+	return strings.Join(parts, ",")
+}
+
+// parseShape reads AnnotationRoleReplicas. Roles it does not mention (or an
+// unreadable value) fall back to the current spec; role names cannot change
+// (CEL), so a name match is enough.
+func parseShape(value string, spec *v1alpha1.ServingGroupSpec) map[string]int32 {
+	shape := make(map[string]int32, len(spec.Roles))
+	for _, r := range spec.Roles {
+		shape[r.Name] = r.Replicas
+	}
+	for _, part := range strings.Split(value, ",") {
+		name, n, ok := strings.Cut(part, "=")
+		if !ok {
+			continue
+		}
+		v, err := strconv.Atoi(n)
+		if _, known := shape[name]; !known || err != nil || v < 0 || v > v1alpha1.MaxRoleReplicas {
+			continue
+		}
+		shape[name] = int32(v)
+	}
+	return shape
+}
+
+func sortedKeys[V any](m map[int32]V) []int32 {
+	keys := make([]int32, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	return keys
+}
