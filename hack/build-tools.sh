@@ -28,7 +28,7 @@ kube_ldflags() {
 build() {
   local tool=$1
   case "$tool" in
-    kube-apiserver|kubectl)
+    kube-apiserver|kube-controller-manager|kubectl)
       fresh "$tool" "$kube_version" && return
       (cd "$root" && go build -ldflags "$(kube_ldflags)" -o "$bin/$tool" "k8s.io/kubernetes/cmd/$tool")
       stamp "$tool" "$kube_version" ;;
@@ -53,5 +53,5 @@ build() {
 }
 
 tools=("$@")
-[[ ${#tools[@]} -gt 0 ]] || tools=(etcd kube-apiserver kubectl kwok controller-gen golangci-lint)
+[[ ${#tools[@]} -gt 0 ]] || tools=(etcd kube-apiserver kube-controller-manager kubectl kwok controller-gen golangci-lint)
 for t in "${tools[@]}"; do build "$t"; done

@@ -31,9 +31,15 @@ func run(m *testing.M) int {
 		return 1
 	}
 	cluster, err = localcluster.Start(context.Background(), localcluster.Options{
-		StateDir:  dir,
-		Scheduler: true,
-		PodCIDR:   "127.2.0.0/16",
+		StateDir:   dir,
+		Scheduler:  true,
+		Controller: true,
+		PodCIDR:    "127.2.0.0/16",
+		Fleet: localcluster.Fleet{
+			Racks: 3, NodesPerRack: 4, DomainSize: 2, GPUsPerNode: 8,
+			Products: []string{"NVIDIA-H100-80GB-HBM3", "NVIDIA-H200"},
+			CPU:      "96", Memory: "1Ti",
+		},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start local cluster:", err)

@@ -177,3 +177,25 @@ func wantCondition(sg *v1alpha1.ServingGroup, typ string, status bool) error {
 }
 
 func ptrInt32(v int32) *int32 { return &v }
+
+// TestDeletingGroupRemovesItsObjects relies on owner references: the
+// garbage collector (kube-controller-manager) removes pods, PodGroups and
+// Services of a deleted ServingGroup.
+func TestDeletingGroupRemovesItsObjects(t *testing.T) {
+	e := newEnv(t)
+	e.create(disaggregated("bye", e.ns, 2))
+	e.eventually("pods created", func() error { return wantCount(e.pods(), 6) })
+	if err := e.c.Delete(e.ctx, e.get("bye")); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("owned objects collected", func() error {
+		var svcs corev1.ServiceList
+		if err := e.c.List(e.ctx, &svcs, client.InNamespace(e.ns)); err != nil {
+			return err
+		}
+		if n, m, k := len(e.pods()), len(e.podGroups()), len(svcs.Items); n+m+k > 0 {
+			return fmt.Errorf("%d pods, %d PodGroups, %d Services left", n, m, k)
+		}
+		return nil
+	})
+}

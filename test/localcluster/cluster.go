@@ -51,6 +51,11 @@ type Options struct {
 	// Controller starts tandem-controller (bin/tandem-controller) with
 	// pods scheduled by SchedulerName.
 	Controller bool
+	// SchedulerArgs and ControllerArgs are extra flags for tandem-scheduler
+	// and tandem-controller, given after the ones set here so they win
+	// (e.g. --v=2, --workers=8).
+	SchedulerArgs  []string
+	ControllerArgs []string
 	// Logf, when set, receives progress lines.
 	Logf func(format string, args ...any)
 }
@@ -143,6 +148,7 @@ func (c *Cluster) start(ctx context.Context) error {
 		{"kube-apiserver", c.startAPIServer},
 		{"CRDs", c.installCRDs},
 		{"queues", c.openQueues},
+		{"kube-controller-manager", c.startControllerManager},
 	}
 	if !c.opts.ControlPlaneOnly {
 		steps = append(steps, step{"fake nodes", c.createFleet}, step{"kwok", c.startKwok})
@@ -158,7 +164,7 @@ func (c *Cluster) start(ctx context.Context) error {
 		if err := s.run(ctx); err != nil {
 			return fmt.Errorf("%s: %w (logs in %s)", s.name, err, filepath.Join(c.opts.StateDir, "logs"))
 		}
-		c.opts.Logf("%-17s ready in %s", s.name, time.Since(began).Round(10*time.Millisecond))
+		c.opts.Logf("%-23s ready in %s", s.name, time.Since(began).Round(10*time.Millisecond))
 	}
 	return nil
 }
@@ -283,6 +289,28 @@ func (c *Cluster) writeKubeconfig(caFile string) error {
 	return clientcmd.WriteToFile(*cfg, c.Kubeconfig)
 }
 
+// startControllerManager runs the garbage collector and the namespace
+// controller: deleting a ServingGroup (or a namespace) then removes what it
+// owns, as on a real cluster. Node lifecycle and the rest are left out;
+// kwok plays the kubelets.
+func (c *Cluster) startControllerManager(ctx context.Context) error {
+	port := freePort()
+	err := c.run("kube-controller-manager",
+		"--kubeconfig="+c.Kubeconfig,
+		"--authentication-kubeconfig="+c.Kubeconfig,
+		"--authorization-kubeconfig="+c.Kubeconfig,
+		"--controllers=garbagecollector,namespace",
+		"--leader-elect=false",
+		"--use-service-account-credentials=false",
+		"--bind-address=127.0.0.1",
+		"--secure-port="+strconv.Itoa(port),
+	)
+	if err != nil {
+		return err
+	}
+	return c.poll(ctx, 30*time.Second, func() error { return httpOK("https://127.0.0.1:" + strconv.Itoa(port) + "/healthz") })
+}
+
 func (c *Cluster) startKwok(ctx context.Context) error {
 	stages, err := stagesFS.ReadFile("kwok-stages.yaml")
 	if err != nil {
@@ -312,17 +340,18 @@ func (c *Cluster) startScheduler(ctx context.Context) error {
 		return fmt.Errorf("scheduler config: %w", err)
 	}
 	healthz := "127.0.0.1:" + strconv.Itoa(freePort())
-	err := c.run("tandem-scheduler",
-		"--kubeconfig="+c.Kubeconfig,
-		"--scheduler-conf="+c.opts.SchedulerConfig,
-		"--scheduler-name="+c.opts.SchedulerName,
+	args := []string{
+		"--kubeconfig=" + c.Kubeconfig,
+		"--scheduler-conf=" + c.opts.SchedulerConfig,
+		"--scheduler-name=" + c.opts.SchedulerName,
 		"--leader-elect=false",
 		"--cache-dumper=false",
 		"--enable-healthz=true",
-		"--healthz-address="+healthz,
+		"--healthz-address=" + healthz,
 		"--schedule-period=500ms",
 		"--v=3",
-	)
+	}
+	err := c.run("tandem-scheduler", append(args, c.opts.SchedulerArgs...)...)
 	if err != nil {
 		return err
 	}
@@ -332,13 +361,14 @@ func (c *Cluster) startScheduler(ctx context.Context) error {
 func (c *Cluster) startController(ctx context.Context) error {
 	metrics := "127.0.0.1:" + strconv.Itoa(freePort())
 	probes := "127.0.0.1:" + strconv.Itoa(freePort())
-	err := c.run("tandem-controller",
-		"--kubeconfig="+c.Kubeconfig,
-		"--scheduler-name="+c.opts.SchedulerName,
+	args := []string{
+		"--kubeconfig=" + c.Kubeconfig,
+		"--scheduler-name=" + c.opts.SchedulerName,
 		"--leader-elect=false",
-		"--metrics-bind-address="+metrics,
-		"--health-probe-bind-address="+probes,
-	)
+		"--metrics-bind-address=" + metrics,
+		"--health-probe-bind-address=" + probes,
+	}
+	err := c.run("tandem-controller", append(args, c.opts.ControllerArgs...)...)
 	if err != nil {
 		return err
 	}
