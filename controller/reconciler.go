@@ -45,6 +45,7 @@ const cacheWait = time.Second
 
 // +kubebuilder:rbac:groups=serving.tandem.dev,resources=servinggroups,verbs=get;list;watch
 // +kubebuilder:rbac:groups=serving.tandem.dev,resources=servinggroups/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=serving.tandem.dev,resources=servinggroups/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch

@@ -3,9 +3,12 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,8 +110,13 @@ func TestSamplesBecomeAvailable(t *testing.T) {
 	}
 	agg := waitAvailable(t, c, types.NamespacedName{Namespace: "samples", Name: "llama-aggregated"})
 	waitAvailable(t, c, types.NamespacedName{Namespace: "samples", Name: "llama-1p1d"})
-	if agg.Status.ReadyReplicas != 2 {
-		t.Errorf("llama-aggregated readyReplicas = %d, want 2", agg.Status.ReadyReplicas)
+	// Available needs replicas - maxUnavailable ready units; wait for all.
+	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		err := c.Get(ctx, client.ObjectKeyFromObject(agg), agg)
+		return err == nil && agg.Status.ReadyReplicas == 2, err
+	})
+	if err != nil {
+		t.Fatalf("llama-aggregated readyReplicas = %d, want 2: %v", agg.Status.ReadyReplicas, err)
 	}
 	allowed := agg.Spec.Roles[0].Accelerator.Types
 	for _, pod := range groupPods(t, c, "samples", "llama-aggregated") {
@@ -127,6 +135,26 @@ func TestSamplesBecomeAvailable(t *testing.T) {
 		}
 		t.Logf("%s on %s (%s, %s)", pod.Name, node.Name, node.Labels[localcluster.RackLabel], node.Labels[localcluster.GPUProductLabel])
 	}
+	metrics := scrape(t, cluster.ControllerMetrics)
+	for _, want := range []string{`tandem_controller_units{phase="Ready"}`, `tandem_controller_actions_total{action="create",kind="Pod",reason=""}`, `controller_runtime_reconcile_total{controller="servinggroup",result="success"}`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("controller metrics lack %s", want)
+		}
+	}
+}
+
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
 }
 
 // TestDeletedPodRecoversWholeUnit deletes one pod of a disaggregated unit

@@ -1,0 +1,62 @@
+package e2e
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// kubectl runs bin/kubectl against the test cluster.
+func kubectl(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	root := cluster.Options().RepoRoot
+	cmd := exec.Command(filepath.Join(root, "bin", "kubectl"), append([]string{"--kubeconfig", cluster.Kubeconfig}, args...)...)
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// TestKubectlWaitForAvailable is what an operator's script does after
+// applying a ServingGroup.
+func TestKubectlWaitForAvailable(t *testing.T) {
+	if out, err := kubectl(t, "create", "namespace", "wait"); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	defer func() { _, _ = kubectl(t, "delete", "namespace", "wait", "--wait=false") }()
+	if out, err := kubectl(t, "-n", "wait", "apply", "-f", "deploy/samples/aggregated.yaml"); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	out, err := kubectl(t, "-n", "wait", "wait", "--for=condition=Available", "sg/llama-aggregated", "--timeout=90s")
+	if err != nil {
+		t.Fatalf("kubectl wait: %v: %s", err, out)
+	}
+	if !strings.Contains(out, "condition met") {
+		t.Errorf("kubectl wait printed %q", out)
+	}
+	out, err = kubectl(t, "-n", "wait", "get", "sg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, col := range []string{"REPLICAS", "READY", "UPDATED", "AVAILABLE"} {
+		if !strings.Contains(out, col) {
+			t.Errorf("kubectl get sg lacks column %s:\n%s", col, out)
+		}
+	}
+	t.Logf("\n%s", out)
+}
+
+// TestDeployManifestsDryRun sends the controller's install set to the API
+// server in server-side dry-run: every object must be accepted as it is.
+// A dry-run namespace does not exist for the objects inside it, so the
+// namespace is created for real first.
+func TestDeployManifestsDryRun(t *testing.T) {
+	if out, err := kubectl(t, "create", "namespace", "tandem-system"); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	out, err := kubectl(t, "apply", "--server-side", "--force-conflicts", "--dry-run=server", "-k", "deploy/controller")
+	if err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	t.Logf("\n%s", out)
+}
