@@ -1,0 +1,37 @@
+// Package sim is tandem-sim: simulated LLM inference engines that speak
+// vLLM's OpenAI-compatible HTTP API and Prometheus metrics, so routers,
+// controllers and benchmarks can be exercised on a machine without GPUs.
+// Dozens of engines fit in one process, each with its own address, KV cache
+// and queue.
+//
+// An engine is three layers:
+//
+//   - package tokenizer: a deterministic byte tokenizer (at most 4 bytes a
+//     token, a new token at every whitespace byte) and a Llama-3 style chat
+//     template;
+//   - package engine: vLLM V1's scheduler and memory in miniature
+//     (continuous batching, chunked prefill within a per-step token budget,
+//     KV blocks of 16 tokens with a chained-hash prefix cache and LRU
+//     eviction, preemption by recompute, remote-prefill KV transfers) and a
+//     step-time model calibrated on Llama-3.1-8B on one H100, with sources in
+//     that package's documentation;
+//   - package server: the HTTP API, metrics, prefill/decode hand-off and
+//     fault injection.
+//
+// This package wires them to a listener: Start one engine, StartMany for a
+// fleet, Close, Crash, and SetRefuse to close and reopen the listener.
+//
+//	e, err := sim.Start(ctx, sim.Config{...})
+//	resp, err := http.Post(e.URL()+"/v1/completions", "application/json", body)
+//
+// Every latency is the modelled one times Config.TimeScale; with 0 the
+// engine runs as fast as the host allows. Given the same requests in the same
+// order the engine schedules them identically (its state changes only at
+// steps), generated text depends only on the seed and the prompt, and faults
+// are drawn from a generator seeded per engine.
+//
+// Not implemented: vLLM's KV-cache events (ZMQ PUB with msgpack
+// BlockStored/BlockRemoved/AllBlocksCleared) — the pool records the events
+// (kv.Pool.KeepEvents) but nothing publishes them yet; logprobs; n > 1; tool
+// calls; kv_transfer_params in streamed prefill answers.
+package sim

@@ -1,0 +1,79 @@
+package sim
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/tandem-serving/tandem/benchmarks/sim/server"
+)
+
+type roleFlag struct{ r *server.Role }
+
+func (f roleFlag) String() string {
+	if f.r == nil {
+		return ""
+	}
+	return string(*f.r)
+}
+
+func (f roleFlag) Set(s string) error {
+	r, err := server.ParseRole(s)
+	if err == nil {
+		*f.r = r
+	}
+	return err
+}
+
+// BindFlags registers flags for every setting of c except the listen
+// address, with c's current values as defaults. Names follow vLLM's where
+// vLLM has the setting.
+func (c *Config) BindFlags(fs *flag.FlagSet) {
+	p, cost, f := &c.Engine, &c.Engine.Cost, &c.Faults
+	fs.StringVar(&p.Model, "model", p.Model, "served model name; requests must name it; seeds block hashes")
+	fs.Var(roleFlag{&c.Role}, "role", "disaggregation role: prefill, decode or both")
+	fs.StringVar(&c.EngineID, "engine-id", c.EngineID, "remote_engine_id a prefill instance reports (default tandem-sim-<address>; -<i> appended per engine)")
+	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of generated text, response ids and fault draws")
+	fs.Float64Var(&c.TimeScale, "time-scale", c.TimeScale, "multiplies every latency: 1 real time, 0.01 a hundred times faster, 0 no waiting")
+	fs.IntVar(&c.DefaultMaxTokens, "default-max-tokens", c.DefaultMaxTokens, "tokens generated when a request sets no max_tokens")
+
+	fs.IntVar(&p.BlockSize, "block-size", p.BlockSize, "tokens per KV block")
+	fs.IntVar(&p.NumBlocks, "num-gpu-blocks", p.NumBlocks, "KV blocks in the pool")
+	fs.IntVar(&p.MaxNumSeqs, "max-num-seqs", p.MaxNumSeqs, "most sequences in the running batch")
+	fs.IntVar(&p.MaxBatchedTokens, "max-num-batched-tokens", p.MaxBatchedTokens, "token budget of one step (chunked prefill)")
+	fs.IntVar(&p.MaxModelLen, "max-model-len", p.MaxModelLen, "most prompt plus output tokens of a request")
+	fs.BoolVar(&p.PrefixCaching, "enable-prefix-caching", p.PrefixCaching, "reuse cached KV blocks of equal prefixes")
+
+	fs.DurationVar(&cost.StepOverhead, "step-overhead", cost.StepOverhead, "fixed time of every step (weights read, launches)")
+	fs.DurationVar(&cost.PrefillPerToken, "prefill-per-token", cost.PrefillPerToken, "step time per prompt token computed")
+	fs.DurationVar(&cost.DecodePerSeq, "decode-per-seq", cost.DecodePerSeq, "step time per sequence decoding one token")
+	fs.DurationVar(&cost.KVReadPerToken, "kv-read-per-token", cost.KVReadPerToken, "step time per context token attention reads")
+	fs.Int64Var(&cost.KVBytesPerToken, "kv-bytes-per-token", cost.KVBytesPerToken, "KV size of one token, for transfers")
+	fs.Float64Var(&cost.TransferBandwidth, "kv-transfer-bandwidth", cost.TransferBandwidth, "KV transfer rate into a decode instance, bytes per second")
+	fs.DurationVar(&cost.TransferLatency, "kv-transfer-latency", cost.TransferLatency, "fixed cost of one KV transfer")
+
+	fs.Float64Var(&f.ErrorRate, "error-rate", f.ErrorRate, "fraction of requests answered with HTTP 500 before any output")
+	fs.Float64Var(&f.SpikeRate, "spike-rate", f.SpikeRate, "fraction of requests delayed by --spike-latency before they start")
+	fs.DurationVar(&f.SpikeLatency, "spike-latency", f.SpikeLatency, "delay of a latency spike (scaled by --time-scale)")
+	fs.Float64Var(&f.HangRate, "hang-rate", f.HangRate, "fraction of requests accepted and never answered")
+	fs.IntVar(&f.CrashAfter, "crash-after", f.CrashAfter, "crash when request N+1 arrives: listener closed, open streams cut (0: never)")
+	fs.BoolVar(&c.Refuse, "refuse", c.Refuse, "start with the listener closed, refusing connections")
+}
+
+// FleetAddresses picks the engines' addresses: the comma-separated list if
+// given, else n consecutive ports from listen.
+func FleetAddresses(listen string, n int, list string) ([]string, error) {
+	if list == "" {
+		return Addresses(listen, n)
+	}
+	var addrs []string
+	for _, a := range strings.Split(list, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("--addresses %q names no address", list)
+	}
+	return addrs, nil
+}
