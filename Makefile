@@ -4,7 +4,7 @@ BIN   := $(CURDIR)/bin
 GO    ?= go
 # go test flags; CI and local runs use the same ones.
 TEST_FLAGS ?= -timeout 25m
-BINARIES := tandem-scheduler tandem-controller tandem-up
+BINARIES := tandem-scheduler tandem-controller tandem-up tandem-sim tandem-bench
 
 .PHONY: help build tools test unit generate manifests verify lint demo cluster-up cluster-down bench
 
@@ -48,5 +48,5 @@ cluster-up: tools build ## local cluster only; Ctrl-C stops
 cluster-down: ## stop a local cluster an earlier run left behind
 	@$(GO) run ./cmd/tandem-up --down
 
-bench: ## benchmarks that print figures (filled in by later issues)
-	@echo "no benchmarks yet"
+bench: tools build ## benchmarks that print figures (see benchmarks/README.md)
+	$(BIN)/tandem-bench controller --groups 500 --runs 3 --seed 1

@@ -80,7 +80,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, fmt.Errorf("plan: %w", err)
 	}
 	done, execErr := r.execute(ctx, sg, p, now)
-	if err := r.writeStatus(ctx, sg, p.Status); err != nil {
+	if err := r.writeStatus(ctx, sg, p.Status); apierrors.IsConflict(err) {
+		// The cached group is older than our own last status write: plan
+		// again once the cache has caught up, without error backoff. The
+		// creates and deletes did happen, so their events still go out.
+		done.emit(r.Recorder, sg)
+		return ctrl.Result{RequeueAfter: cacheWait}, execErr
+	} else if err != nil {
 		return ctrl.Result{}, err
 	}
 	done.emit(r.Recorder, sg)
