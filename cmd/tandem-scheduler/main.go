@@ -18,7 +18,7 @@ import (
 	_ "volcano.sh/volcano/pkg/scheduler/plugins"
 	volcanoutil "volcano.sh/volcano/pkg/util"
 
-	_ "github.com/tandem-serving/tandem/plugins/tandem"
+	"github.com/tandem-serving/tandem/plugins/tandem"
 )
 
 func main() {
@@ -36,6 +36,14 @@ func main() {
 	if err := s.CheckOptionOrDie(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+	// Volcano parses plugin arguments per session; check Tandem's once,
+	// here, so a bad argument stops the scheduler with a clear message.
+	if s.SchedulerConf != "" {
+		if err := tandem.CheckConfigFile(s.SchedulerConf); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 	}
 	// app.Run returns only when the scheduler stops, always with the reason.
 	err := app.Run(s)
