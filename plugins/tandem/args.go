@@ -13,15 +13,15 @@ import (
 
 // Args are the plugin's arguments in the scheduler config:
 //
-//	- name: tandem
-//	  arguments:
-//	    acceleratorLabel: nvidia.com/gpu.product
-//	    acceleratorResource: nvidia.com/gpu
-//	    proximityWeight: 10
-//	    packingWeight: 5
-//	    spreadWeight: 5
-//	    spreadTier: 2
-//	    servingFirst: true
+//   - name: tandem
+//     arguments:
+//     acceleratorLabel: nvidia.com/gpu.product
+//     acceleratorResource: nvidia.com/gpu
+//     proximityWeight: 10
+//     packingWeight: 5
+//     spreadWeight: 5
+//     spreadTier: 2
+//     servingFirst: true
 type Args struct {
 	// AcceleratorLabel is the node label whose values a role's accelerator
 	// types name (the controller's --accelerator-type-label).

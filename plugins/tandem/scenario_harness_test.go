@@ -53,7 +53,7 @@ type result struct {
 func (s scenario) run(t *testing.T) result {
 	t.Helper()
 	test := &uthelper.TestCommonStruct{
-		Name:   t.Name(),
+		Name: t.Name(),
 		Plugins: map[string]framework.PluginBuilder{
 			gang.PluginName: gang.New, priority.PluginName: priority.New, predicates.PluginName: predicates.New,
 			proportion.PluginName: proportion.New, binpack.PluginName: binpack.New,
@@ -169,16 +169,6 @@ func runningPod(name, node string, gpus int64) (*corev1.Pod, *schedulingv1beta1.
 	pod := util.BuildPod("batch", name, node, corev1.PodRunning, req, name, nil, nil)
 	pg := util.BuildPodGroup(name, "batch", "default", 1, nil, schedulingv1beta1.PodGroupRunning)
 	return pod, pg
-}
-
-func (r result) nodesOf(prefix string) []string {
-	var out []string
-	for name, node := range r.placed {
-		if len(name) >= len(prefix) && name[:len(prefix)] == prefix {
-			out = append(out, node)
-		}
-	}
-	return out
 }
 
 func (r result) bound() int {
