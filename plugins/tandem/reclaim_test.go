@@ -1,0 +1,88 @@
+package tandem
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func gpus(n float64) Resources { return Resources{"nvidia.com/gpu": n} }
+
+func TestChooseVictims(t *testing.T) {
+	anyNode := func(int, string) bool { return true }
+	t0 := time.Unix(1000, 0)
+	full := map[string]Resources{"a": gpus(0), "b": gpus(0), "c": gpus(0)}
+	gang := func(id string, age time.Duration, nodes ...string) Gang {
+		g := Gang{ID: id, Created: t0.Add(-age)}
+		for _, n := range nodes {
+			g.Pods = append(g.Pods, Held{Node: n, Request: gpus(8)})
+		}
+		return g
+	}
+	cases := []struct {
+		name   string
+		need   Need
+		free   map[string]Resources
+		gangs  []Gang
+		want   []string
+		wantOK bool
+	}{
+		{
+			name:   "fits without reclaiming",
+			need:   Need{Requests: []Resources{gpus(8)}, Allowed: anyNode},
+			free:   map[string]Resources{"a": gpus(8)},
+			wantOK: true,
+		},
+		{
+			name:   "youngest of equally sufficient gangs",
+			need:   Need{Requests: []Resources{gpus(8)}, Allowed: anyNode},
+			free:   full,
+			gangs:  []Gang{gang("old", time.Hour, "a"), gang("young", time.Minute, "b")},
+			want:   []string{"young"},
+			wantOK: true,
+		},
+		{
+			name:   "one big gang beats two young small ones",
+			need:   Need{Requests: []Resources{gpus(8), gpus(8)}, Allowed: anyNode},
+			free:   full,
+			gangs:  []Gang{gang("young1", time.Minute, "a"), gang("young2", 2*time.Minute, "b"), gang("big", time.Hour, "b", "c")},
+			want:   []string{"big"},
+			wantOK: true,
+		},
+		{
+			name:   "freed node must be allowed for the pod",
+			need:   Need{Requests: []Resources{gpus(8)}, Allowed: func(_ int, n string) bool { return n == "c" }},
+			free:   full,
+			gangs:  []Gang{gang("young", time.Minute, "a"), gang("old", time.Hour, "c")},
+			want:   []string{"old"},
+			wantOK: true,
+		},
+		{
+			name:   "two gangs when one is not enough",
+			need:   Need{Requests: []Resources{gpus(8), gpus(8)}, Allowed: anyNode},
+			free:   full,
+			gangs:  []Gang{gang("g1", time.Minute, "a"), gang("g2", time.Hour, "b")},
+			want:   []string{"g1", "g2"},
+			wantOK: true,
+		},
+		{
+			name:   "nothing frees enough",
+			need:   Need{Requests: []Resources{gpus(16)}, Allowed: anyNode},
+			free:   full,
+			gangs:  []Gang{gang("g1", time.Minute, "a"), gang("g2", time.Hour, "b")},
+			wantOK: false,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := ChooseVictims(tc.need, tc.free, tc.gangs, 3)
+			if ok != tc.wantOK {
+				t.Fatalf("ok = %v, want %v (victims %v)", ok, tc.wantOK, got)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("victims (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
