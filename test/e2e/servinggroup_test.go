@@ -128,12 +128,19 @@ func TestSamplesBecomeAvailable(t *testing.T) {
 			t.Errorf("pod %s on %s (%s), want one of %v", pod.Name, node.Name, product, allowed)
 		}
 	}
+	// tandem-scheduler puts decode next to prefill: the same tier-1 domain
+	// (NVLink-class), not merely the rack the unit's hard tier allows.
+	domains := map[string]string{}
 	for _, pod := range groupPods(t, c, "samples", "llama-1p1d") {
 		node := &corev1.Node{}
 		if err := c.Get(context.Background(), types.NamespacedName{Name: pod.Spec.NodeName}, node); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("%s on %s (%s, %s)", pod.Name, node.Name, node.Labels[localcluster.RackLabel], node.Labels[localcluster.GPUProductLabel])
+		domains[pod.Labels[v1alpha1.LabelRole]] = node.Labels[localcluster.DomainLabel]
+		t.Logf("%s on %s (%s, %s)", pod.Name, node.Name, node.Labels[localcluster.DomainLabel], node.Labels[localcluster.GPUProductLabel])
+	}
+	if domains["prefill"] == "" || domains["prefill"] != domains["decode"] {
+		t.Errorf("prefill in domain %q, decode in %q: want the same", domains["prefill"], domains["decode"])
 	}
 	metrics := scrape(t, cluster.ControllerMetrics)
 	for _, want := range []string{`tandem_controller_units{phase="Ready"}`, `tandem_controller_actions_total{action="create",kind="Pod",reason=""}`, `controller_runtime_reconcile_total{controller="servinggroup",result="success"}`} {
