@@ -32,10 +32,7 @@ func TestServingUnitReclaimsWholeBatchGang(t *testing.T) {
 	newNamespace(t, c, "reclaim")
 	nodes := freeNodes(t, c, 2)
 	for _, n := range nodes {
-		patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"`+reclaimLabel+`":"yes"}}}`))
-		if err := c.Patch(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n}}, patch); err != nil {
-			t.Fatal(err)
-		}
+		labelNode(t, c, n, reclaimLabel)
 	}
 	for name, value := range map[string]int32{"batch-low": 100, "serving-high": 10000} {
 		pc := &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Value: value}

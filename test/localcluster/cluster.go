@@ -187,6 +187,25 @@ func (c *Cluster) Stop() {
 	c.procs = nil
 }
 
+// Restart stops a running component (e.g. "tandem-controller") and starts
+// it again with the same arguments, as a crash and a restart by its
+// supervisor would.
+func (c *Cluster) Restart(name string) error {
+	for i, p := range c.procs {
+		if p.name != name {
+			continue
+		}
+		p.stop(stopGrace)
+		np, err := startProcess(c.opts.StateDir, p.order, p.name, p.bin, p.args...)
+		if err != nil {
+			return err
+		}
+		c.procs[i] = np
+		return nil
+	}
+	return fmt.Errorf("no running component %q", name)
+}
+
 // Failed reports the first child that has exited while the cluster runs.
 func (c *Cluster) Failed() error {
 	for _, p := range c.procs {
@@ -289,17 +308,18 @@ func (c *Cluster) writeKubeconfig(caFile string) error {
 	return clientcmd.WriteToFile(*cfg, c.Kubeconfig)
 }
 
-// startControllerManager runs the garbage collector and the namespace
-// controller: deleting a ServingGroup (or a namespace) then removes what it
-// owns, as on a real cluster. Node lifecycle and the rest are left out;
-// kwok plays the kubelets.
+// startControllerManager runs the garbage collector, the namespace
+// controller and pod garbage collection: deleting a ServingGroup (or a
+// namespace) removes what it owns, and pods of a deleted node go, as on a
+// real cluster. Node lifecycle and the rest are left out; kwok plays the
+// kubelets.
 func (c *Cluster) startControllerManager(ctx context.Context) error {
 	port := freePort()
 	err := c.run("kube-controller-manager",
 		"--kubeconfig="+c.Kubeconfig,
 		"--authentication-kubeconfig="+c.Kubeconfig,
 		"--authorization-kubeconfig="+c.Kubeconfig,
-		"--controllers=garbagecollector,namespace",
+		"--controllers=garbagecollector,namespace,podgc",
 		"--leader-elect=false",
 		"--use-service-account-credentials=false",
 		"--bind-address=127.0.0.1",

@@ -18,6 +18,9 @@ import (
 // in the state folder so a later run can stop what an earlier one left.
 type process struct {
 	name    string
+	order   int
+	bin     string
+	args    []string
 	cmd     *exec.Cmd
 	pidFile string
 	done    chan struct{}
@@ -53,6 +56,9 @@ func startProcess(stateDir string, order int, name, bin string, args ...string) 
 	}
 	p := &process{
 		name:    name,
+		order:   order,
+		bin:     bin,
+		args:    args,
 		cmd:     cmd,
 		pidFile: filepath.Join(pidDir, fmt.Sprintf("%02d-%s.pid", order, name)),
 		done:    make(chan struct{}),
