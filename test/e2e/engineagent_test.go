@@ -28,7 +28,12 @@ func TestEngineAgentFollowsPods(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- agent.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("agent: %v", err)
+		}
+	}()
 
 	c := sgClient(t)
 	newNamespace(t, c, "agent")
