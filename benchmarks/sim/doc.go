@@ -30,8 +30,15 @@
 // steps), generated text depends only on the seed and the prompt, and faults
 // are drawn from a generator seeded per engine.
 //
-// Not implemented: vLLM's KV-cache events (ZMQ PUB with msgpack
-// BlockStored/BlockRemoved/AllBlocksCleared) — the pool records the events
-// (kv.Pool.KeepEvents) but nothing publishes them yet; logprobs; n > 1; tool
-// calls; kv_transfer_params in streamed prefill answers.
+// With Config.KVEventsEndpoint set, an engine publishes vLLM's KV-cache
+// events on a ZeroMQ PUB socket (package kvevents has the wire format and a
+// subscriber): after every step that changed the prefix cache, one batch
+// with a BlockStored per newly cached run of blocks (their chain hashes,
+// parent hash, tokens) and a BlockRemoved per run of evictions, and an
+// AllBlocksCleared when POST /reset_prefix_cache empties the cache. The block
+// hashes are kv.ChainHash over package tokenizer's token ids, seeded with
+// kv.Seed(model), so a subscriber can also recompute them from a prompt.
+//
+// Not implemented: vLLM's replay socket for missed KV events; logprobs;
+// n > 1; tool calls; kv_transfer_params in streamed prefill answers.
 package sim

@@ -36,6 +36,9 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of generated text, response ids and fault draws")
 	fs.Float64Var(&c.TimeScale, "time-scale", c.TimeScale, "multiplies every latency: 1 real time, 0.01 a hundred times faster, 0 no waiting")
 	fs.IntVar(&c.DefaultMaxTokens, "default-max-tokens", c.DefaultMaxTokens, "tokens generated when a request sets no max_tokens")
+	fs.StringVar(&c.KVEventsEndpoint, "kv-events-endpoint", c.KVEventsEndpoint,
+		"publish vLLM-format KV events (ZeroMQ PUB, msgpack) bound at this endpoint, e.g. tcp://127.0.0.1:5557; engine i uses port+i (empty: off)")
+	fs.StringVar(&c.KVEventsTopic, "kv-events-topic", c.KVEventsTopic, "topic frame of KV events messages")
 
 	fs.IntVar(&p.BlockSize, "block-size", p.BlockSize, "tokens per KV block")
 	fs.IntVar(&p.NumBlocks, "num-gpu-blocks", p.NumBlocks, "KV blocks in the pool")

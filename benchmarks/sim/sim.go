@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/tandem-serving/tandem/benchmarks/sim/engine"
+	"github.com/tandem-serving/tandem/benchmarks/sim/kv"
+	"github.com/tandem-serving/tandem/benchmarks/sim/kvevents"
 	"github.com/tandem-serving/tandem/benchmarks/sim/server"
 )
 
@@ -42,6 +44,12 @@ type Config struct {
 	// Index is the engine's place in a fleet; it separates fault
 	// generators of engines sharing a seed.
 	Index int
+	// KVEventsEndpoint, if set, is where the engine binds a ZeroMQ PUB
+	// socket publishing vLLM-format KV events (tcp://host:port; port 0 picks
+	// a free one). StartMany gives engine i the port plus i.
+	KVEventsEndpoint string
+	// KVEventsTopic is the topic frame of every KV events message.
+	KVEventsTopic string
 }
 
 // DefaultConfig is one engine on 127.0.0.1:8000 modelling Llama-3.1-8B on
@@ -54,6 +62,7 @@ func DefaultConfig() Config {
 		Seed:             1,
 		TimeScale:        1,
 		DefaultMaxTokens: 16,
+		KVEventsTopic:    DefaultKVEventsTopic,
 	}
 }
 
@@ -80,6 +89,7 @@ type Engine struct {
 	addr string
 	eng  *engine.Engine
 	srv  *http.Server
+	pub  *kvevents.Publisher // nil without KV events
 
 	mu      sync.Mutex
 	ln      net.Listener // nil while refusing or after shutdown
@@ -106,9 +116,21 @@ func Start(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	e.cfg = cfg
 
+	var opts []engine.Option
+	if cfg.KVEventsEndpoint != "" {
+		if e.pub, err = kvevents.NewPublisher(cfg.KVEventsEndpoint, cfg.KVEventsTopic); err != nil {
+			ln.Close()
+			return nil, err
+		}
+		seed, bs := kv.Seed(cfg.Engine.Model), cfg.Engine.BlockSize
+		opts = append(opts, engine.WithKVEvents(func(evs []kv.Event) {
+			e.pub.Publish(eventBatch(time.Now(), seed, bs, evs))
+		}))
+	}
 	metrics := server.NewMetrics(cfg.Engine.Model, func() engine.Snapshot { return e.eng.Snapshot() })
-	if e.eng, err = engine.Start(context.Background(), cfg.Engine, cfg.TimeScale, metrics); err != nil {
+	if e.eng, err = engine.Start(context.Background(), cfg.Engine, cfg.TimeScale, metrics, opts...); err != nil {
 		ln.Close()
+		e.closePublisher()
 		return nil, err
 	}
 	handler, err := server.New(server.Options{
@@ -119,6 +141,7 @@ func Start(ctx context.Context, cfg Config) (*Engine, error) {
 	if err != nil {
 		ln.Close()
 		e.eng.Stop()
+		e.closePublisher()
 		return nil, err
 	}
 	e.srv = &http.Server{
@@ -152,6 +175,15 @@ func (e *Engine) Addr() string { return e.addr }
 
 // URL is the engine's base URL, http://host:port.
 func (e *Engine) URL() string { return "http://" + e.addr }
+
+// KVEventsEndpoint is the bound KV events endpoint (tcp://host:port with
+// the real port), or "" when the engine publishes none.
+func (e *Engine) KVEventsEndpoint() string {
+	if e.pub == nil {
+		return ""
+	}
+	return e.pub.Endpoint()
+}
 
 // Config is the engine's configuration.
 func (e *Engine) Config() Config { return e.cfg }
@@ -211,13 +243,21 @@ func (e *Engine) shutdown(crashed bool) {
 		e.mu.Unlock()
 		_ = e.srv.Close()
 		e.eng.Stop()
+		e.closePublisher()
 		close(e.done)
 	})
 }
 
+func (e *Engine) closePublisher() {
+	if e.pub != nil {
+		_ = e.pub.Close()
+	}
+}
+
 // StartMany starts one engine per address from a shared configuration; the
-// i-th gets Index i and, if base.EngineID is set, the id "<EngineID>-<i>".
-// On error the engines already started are closed.
+// i-th gets Index i, if base.EngineID is set the id "<EngineID>-<i>", and
+// if base.KVEventsEndpoint is set that endpoint's port plus i. On error the
+// engines already started are closed.
 func StartMany(ctx context.Context, base Config, addrs []string) ([]*Engine, error) {
 	engines := make([]*Engine, 0, len(addrs))
 	for i, addr := range addrs {
@@ -226,7 +266,14 @@ func StartMany(ctx context.Context, base Config, addrs []string) ([]*Engine, err
 		if base.EngineID != "" {
 			cfg.EngineID = fmt.Sprintf("%s-%d", base.EngineID, i)
 		}
-		e, err := Start(ctx, cfg)
+		var err error
+		if base.KVEventsEndpoint != "" {
+			cfg.KVEventsEndpoint, err = offsetEndpoint(base.KVEventsEndpoint, i)
+		}
+		var e *Engine
+		if err == nil {
+			e, err = Start(ctx, cfg)
+		}
 		if err != nil {
 			for _, started := range engines {
 				started.Close()

@@ -2,6 +2,7 @@
 // The first argument names the benchmark:
 //
 //	tandem-bench controller [flags]   ServingGroup controller convergence at scale
+//	tandem-bench load [flags]         serving load against engines or a router (see benchmarks/README.md)
 package main
 
 import (
@@ -33,6 +34,7 @@ var benchmarks = map[string]struct {
 	run     func(ctx context.Context, args []string) error
 }{
 	"controller": {"ServingGroup controller convergence at scale on the local cluster", runController},
+	"load":       {"LLM serving load: workloads, TTFT/ITL/throughput, prefix-cache hit rate vs an oracle, knee sweeps", runLoad},
 }
 
 func main() {

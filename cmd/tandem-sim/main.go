@@ -4,6 +4,7 @@
 //
 //	tandem-sim --engines=4 --listen=127.0.0.1:8000 --time-scale=0.1
 //	tandem-sim --addresses=127.1.0.1:8000,127.1.0.2:8000 --role=decode
+//	tandem-sim --engines=2 --kv-events-endpoint=tcp://127.0.0.1:5557
 package main
 
 import (
@@ -46,7 +47,11 @@ func run() error {
 		return err
 	}
 	for _, e := range fleet {
-		fmt.Printf("engine %s model %s role %s\n", e.URL(), cfg.Engine.Model, cfg.Role)
+		fmt.Printf("engine %s model %s role %s", e.URL(), cfg.Engine.Model, cfg.Role)
+		if ep := e.KVEventsEndpoint(); ep != "" {
+			fmt.Printf(" kv-events %s topic %q", ep, cfg.KVEventsTopic)
+		}
+		fmt.Println()
 	}
 	// Run until a signal, or until every engine has crashed.
 	allDone := make(chan struct{})

@@ -165,9 +165,15 @@ func (c *Core) cacheFull(s *Seq) {
 	if full <= s.numCachedBlocks {
 		return
 	}
-	s.hashes = kv.AppendBlockHashes(s.hashes, c.seed, s.toks[:full*c.p.BlockSize], c.p.BlockSize)
+	bs := c.p.BlockSize
+	s.hashes = kv.AppendBlockHashes(s.hashes, c.seed, s.toks[:full*bs], bs)
 	for i := s.numCachedBlocks; i < full; i++ {
-		c.pool.Cache(s.blocks[i], s.hashes[i])
+		parent := c.seed
+		if i > 0 {
+			parent = s.hashes[i-1]
+		}
+		// toks[:full*bs] never changes again: generation only appends.
+		c.pool.CacheBlock(s.blocks[i], s.hashes[i], parent, s.toks[i*bs:(i+1)*bs:(i+1)*bs])
 	}
 	s.numCachedBlocks = full
 }

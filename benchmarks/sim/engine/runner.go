@@ -26,12 +26,24 @@ type Observer interface {
 	Finished(e2e time.Duration)
 }
 
+// Option adjusts an Engine at Start.
+type Option func(*Engine)
+
+// WithKVEvents records the prefix cache's changes (kv.Event: blocks stored,
+// evicted, the cache cleared) and hands them to sink after every step that
+// made any, in the order they happened. sink runs on the engine goroutine
+// with the engine locked: it must not block or call the engine.
+func WithKVEvents(sink func([]kv.Event)) Option {
+	return func(e *Engine) { e.events = sink }
+}
+
 // Engine runs a Core on its own goroutine against the wall clock: each step
 // sleeps its modelled duration multiplied by the time scale (0: no sleep at
 // all). Submit and the Handle methods are safe for concurrent use.
 type Engine struct {
-	scale float64
-	obs   Observer
+	scale  float64
+	obs    Observer
+	events func([]kv.Event)
 
 	mu      sync.Mutex
 	core    *Core
@@ -45,7 +57,7 @@ type Engine struct {
 }
 
 // Start runs a new engine until ctx ends or Stop is called. obs may be nil.
-func Start(ctx context.Context, p Params, timeScale float64, obs Observer) (*Engine, error) {
+func Start(ctx context.Context, p Params, timeScale float64, obs Observer, opts ...Option) (*Engine, error) {
 	if timeScale < 0 {
 		return nil, errors.New("time scale must not be negative")
 	}
@@ -61,6 +73,10 @@ func Start(ctx context.Context, p Params, timeScale float64, obs Observer) (*Eng
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
+	for _, o := range opts {
+		o(e)
+	}
+	core.pool.KeepEvents(e.events != nil)
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -189,6 +205,7 @@ func (e *Engine) run() {
 		e.mu.Lock()
 		out := e.core.Complete(plan)
 		e.deliverLocked(out, time.Now())
+		e.flushEventsLocked()
 		e.mu.Unlock()
 	}
 }
@@ -265,6 +282,25 @@ func (e *Engine) deliverLocked(out Outcome, now time.Time) {
 			e.obs.Finished(now.Sub(s.handle.arrival))
 		}
 	}
+}
+
+func (e *Engine) flushEventsLocked() {
+	if e.events == nil {
+		return
+	}
+	if ev := e.core.pool.TakeEvents(); len(ev) > 0 {
+		e.events(ev)
+	}
+}
+
+// ResetPrefixCache drops every cached block, as vLLM's /reset_prefix_cache
+// does; like vLLM it refuses (false) while requests hold KV blocks.
+func (e *Engine) ResetPrefixCache() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ok := e.core.pool.Reset()
+	e.flushEventsLocked()
+	return ok
 }
 
 func (e *Engine) shutdown() {

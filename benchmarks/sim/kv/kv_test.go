@@ -230,3 +230,44 @@ func TestNewPoolRejectsEmpty(t *testing.T) {
 		t.Error("NewPool(0, 16) succeeded")
 	}
 }
+
+func TestCacheBlockEventCarriesChain(t *testing.T) {
+	p := newPool(t, 2)
+	ids, _ := p.Allocate(2)
+	toks := seq(0, 32)
+	p.CacheBlock(ids[0], 100, 7, toks[:16])
+	p.CacheBlock(ids[1], 101, 100, toks[16:])
+	want := []Event{
+		{Kind: Stored, Hash: 100, Block: ids[0], Parent: 7, Tokens: toks[:16]},
+		{Kind: Stored, Hash: 101, Block: ids[1], Parent: 100, Tokens: toks[16:]},
+	}
+	if diff := cmp.Diff(want, p.TakeEvents()); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+}
+
+func TestResetRefusesWhileBlocksAreHeldThenClears(t *testing.T) {
+	p := newPool(t, 4)
+	ids := fill(t, p, 1, 2)
+	p.TakeEvents()
+	if p.Reset() {
+		t.Fatal("Reset succeeded while a sequence holds blocks")
+	}
+	p.Release(reversed(ids))
+	if !p.Reset() {
+		t.Fatal("Reset of an idle pool failed")
+	}
+	if got := p.Lookup([]uint64{1, 2}); got != nil || p.NumCached() != 0 {
+		t.Errorf("after Reset: Lookup = %v, NumCached = %d; want nothing cached", got, p.NumCached())
+	}
+	if diff := cmp.Diff([]Event{{Kind: Cleared, Block: -1}}, p.TakeEvents()); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	// Blocks that were cached are plain free memory now: no Removed events.
+	if _, ok := p.Allocate(4); !ok {
+		t.Fatal("allocate failed")
+	}
+	if ev := p.TakeEvents(); len(ev) != 0 {
+		t.Errorf("events after allocating reset blocks: %v, want none", ev)
+	}
+}

@@ -15,14 +15,21 @@ const (
 	Stored EventKind = iota
 	// Removed: a cached block was evicted to make room.
 	Removed
+	// Cleared: the whole prefix cache was dropped (Reset).
+	Cleared
 )
 
 // Event is one change of the prefix cache, in the order it happened; the
-// shape of vLLM's BlockStored / BlockRemoved KV events.
+// shape of vLLM's BlockStored / BlockRemoved / AllBlocksCleared KV events.
 type Event struct {
 	Kind  EventKind
 	Hash  uint64
 	Block BlockID
+	// Parent and Tokens are set on Stored events recorded by CacheBlock:
+	// the hash of the previous block of the chain (the chain's seed for a
+	// first block) and the block's token ids.
+	Parent uint64
+	Tokens []uint32
 }
 
 type block struct {
@@ -85,7 +92,7 @@ func (p *Pool) Usage() float64 { return 1 - float64(p.numFree)/float64(len(p.blo
 // RefCount reports how many sequences hold a block.
 func (p *Pool) RefCount(id BlockID) int { return int(p.blocks[id].ref) }
 
-// KeepEvents turns on recording of Stored and Removed events for TakeEvents.
+// KeepEvents turns on recording of events for TakeEvents.
 func (p *Pool) KeepEvents(on bool) { p.keepEvents = on }
 
 // TakeEvents returns the events recorded since the last call.
@@ -176,7 +183,12 @@ func (p *Pool) Release(ids []BlockID) {
 // Cache records that block id holds the full block with the given chain
 // hash. If another block already caches that hash, the first one stays the
 // cached copy and id stays uncached, as in vLLM.
-func (p *Pool) Cache(id BlockID, hash uint64) {
+func (p *Pool) Cache(id BlockID, hash uint64) { p.CacheBlock(id, hash, 0, nil) }
+
+// CacheBlock is Cache with what a KV event subscriber needs to rebuild the
+// chain: the parent hash and the block's tokens, carried only in the Stored
+// event (tokens is kept, not copied: it must not change afterwards).
+func (p *Pool) CacheBlock(id BlockID, hash, parent uint64, tokens []uint32) {
 	b := &p.blocks[id]
 	if !p.caching || b.cached {
 		return
@@ -186,7 +198,26 @@ func (p *Pool) Cache(id BlockID, hash uint64) {
 	}
 	b.cached, b.hash = true, hash
 	p.cache[hash] = id
-	p.record(Stored, hash, id)
+	if p.keepEvents {
+		p.events = append(p.events, Event{Kind: Stored, Hash: hash, Block: id, Parent: parent, Tokens: tokens})
+	}
+}
+
+// Reset drops every cached hash, as vLLM's reset_prefix_cache does, and
+// records one Cleared event. Like vLLM it refuses, returning false, while
+// any sequence holds a block.
+func (p *Pool) Reset() bool {
+	if p.numFree != len(p.blocks) {
+		return false
+	}
+	for id := range p.blocks {
+		p.blocks[id].cached = false
+	}
+	clear(p.cache)
+	if p.keepEvents {
+		p.events = append(p.events, Event{Kind: Cleared, Block: none})
+	}
+	return true
 }
 
 func (p *Pool) record(kind EventKind, hash uint64, id BlockID) {

@@ -1,10 +1,11 @@
 // Package server is tandem-sim's HTTP front: the subset of vLLM's
 // OpenAI-compatible server a router sees. POST /v1/chat/completions and
 // /v1/completions (streaming SSE or whole responses, with usage and cached
-// token counts), GET /v1/models, /health and /metrics (Prometheus text in
-// vLLM's metric names), OpenAI-style JSON errors, vLLM's kv_transfer_params
-// and SGLang's bootstrap fields for prefill/decode disaggregation, and
-// injected faults. Generation itself is package engine's.
+// token counts), GET /v1/models, /health, /metrics (Prometheus text in
+// vLLM's metric names) and POST /reset_prefix_cache, OpenAI-style JSON
+// errors, vLLM's kv_transfer_params and SGLang's bootstrap fields for
+// prefill/decode disaggregation, and injected faults. Generation itself is
+// package engine's.
 package server
 
 import (
@@ -111,6 +112,7 @@ var routes = map[string]route{
 	"/v1/completions":      {http.MethodPost, func(s *Server, w http.ResponseWriter, r *http.Request) { s.complete(w, r, Completion) }},
 	"/v1/models":           {http.MethodGet, (*Server).models},
 	"/health":              {http.MethodGet, (*Server).health},
+	"/reset_prefix_cache":  {http.MethodPost, (*Server).resetPrefixCache},
 	"/metrics":             {http.MethodGet, func(s *Server, w http.ResponseWriter, r *http.Request) { s.metrics.ServeHTTP(w, r) }},
 }
 
@@ -133,6 +135,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
+	w.WriteHeader(http.StatusOK)
+}
+
+// resetPrefixCache is vLLM's POST /reset_prefix_cache (served by vLLM in
+// its development mode): drop every cached block. vLLM answers 200 even when
+// it cannot reset; the simulator says so with a 409, so a benchmark knows
+// its repetitions start cold.
+func (s *Server) resetPrefixCache(w http.ResponseWriter, _ *http.Request) {
+	if !s.eng.ResetPrefixCache() {
+		writeError(w, &APIError{Status: http.StatusConflict, Type: "ConflictError",
+			Message: "requests hold KV blocks; reset the prefix cache when the engine is idle"})
+		return
+	}
 	w.WriteHeader(http.StatusOK)
 }
 

@@ -389,3 +389,28 @@ func TestRequestIDHeader(t *testing.T) {
 		t.Errorf("id %q, want cmpl-abc", r.ID)
 	}
 }
+
+func TestResetPrefixCache(t *testing.T) {
+	e := startEngine(t, RoleBoth, nil)
+	prompt := strings.Repeat(" word", 48)
+	body := fmt.Sprintf(`{"model":%q,"prompt":%q,"max_tokens":1}`, model, prompt)
+	hitsAfter := func() uint64 {
+		if status, b := post(t, e.url+"/v1/completions", body); status != http.StatusOK {
+			t.Fatalf("completion: %d %s", status, b)
+		}
+		return e.eng.Snapshot().Stats.PrefixHits
+	}
+	if got := hitsAfter(); got != 0 {
+		t.Fatalf("first request hit %d tokens, want 0", got)
+	}
+	if got := hitsAfter(); got == 0 {
+		t.Fatal("repeated prompt did not hit the prefix cache")
+	}
+	before := e.eng.Snapshot().Stats.PrefixHits
+	if status, b := post(t, e.url+"/reset_prefix_cache", ""); status != http.StatusOK {
+		t.Fatalf("reset: %d %s", status, b)
+	}
+	if got := hitsAfter(); got != before {
+		t.Errorf("after reset the prompt hit %d more tokens, want 0", got-before)
+	}
+}

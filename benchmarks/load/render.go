@@ -1,0 +1,84 @@
+package load
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/tandem-serving/tandem/benchmarks/sim/tokenizer"
+)
+
+// APIs a request can be sent to.
+const (
+	// APIChat sends messages to /v1/chat/completions.
+	APIChat = "chat"
+	// APICompletions sends the messages' contents, joined by newlines, as
+	// the prompt of /v1/completions.
+	APICompletions = "completions"
+)
+
+// Path is the URL path of the API.
+func Path(api string) string {
+	if api == APICompletions {
+		return "/v1/completions"
+	}
+	return "/v1/chat/completions"
+}
+
+// CompletionPrompt is the prompt a completions request carries.
+func CompletionPrompt(msgs []Message) string {
+	parts := make([]string, len(msgs))
+	for i, m := range msgs {
+		parts[i] = m.Content
+	}
+	return strings.Join(parts, "\n")
+}
+
+// Tokens is the prompt as the simulator tokenizes it: chat messages through
+// its Llama-3 template, completions as plain text. The oracle counts in
+// these tokens; against a real engine they approximate its own tokenizer's.
+func Tokens(api string, msgs []Message) ([]uint32, error) {
+	if api == APICompletions {
+		return tokenizer.Encode(CompletionPrompt(msgs)), nil
+	}
+	tm := make([]tokenizer.Message, len(msgs))
+	for i, m := range msgs {
+		content, err := json.Marshal(m.Content)
+		if err != nil {
+			return nil, err
+		}
+		tm[i] = tokenizer.Message{Role: m.Role, Content: content}
+	}
+	text, err := tokenizer.RenderChat(tm)
+	if err != nil {
+		return nil, fmt.Errorf("render chat: %w", err)
+	}
+	return tokenizer.Encode(text), nil
+}
+
+// body is the JSON of one streaming request. ignore_eos is vLLM's: it makes
+// a real engine generate exactly max_tokens, as the simulator always does.
+type body struct {
+	Model         string         `json:"model"`
+	Messages      []Message      `json:"messages,omitempty"`
+	Prompt        string         `json:"prompt,omitempty"`
+	MaxTokens     int            `json:"max_tokens"`
+	Stream        bool           `json:"stream"`
+	StreamOptions map[string]any `json:"stream_options"`
+	IgnoreEOS     bool           `json:"ignore_eos"`
+	Temperature   float64        `json:"temperature"`
+}
+
+// Body is the request's JSON for the API.
+func Body(api, model string, r *Request) ([]byte, error) {
+	b := body{
+		Model: model, MaxTokens: r.MaxTokens, Stream: true, IgnoreEOS: true,
+		StreamOptions: map[string]any{"include_usage": true},
+	}
+	if api == APICompletions {
+		b.Prompt = CompletionPrompt(r.Messages)
+	} else {
+		b.Messages = r.Messages
+	}
+	return json.Marshal(b)
+}

@@ -1,0 +1,280 @@
+package load
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Workload kinds.
+const (
+	// Shared: tenants in Groups share a system prompt; each of Users per
+	// group asks its own question. Requests cycle through the Groups×Users
+	// distinct prompts in a seeded random order, so past Groups×Users
+	// requests whole prompts repeat.
+	Shared = "shared"
+	// Chat: multi-turn conversations. Conversations are open at once; each
+	// request picks one at random and sends its whole history plus a new
+	// question; a conversation ends after Turns turns and a new one opens.
+	Chat = "chat"
+	// Random: every prompt is unique; nothing to share.
+	Random = "random"
+	// Long: Groups long documents (SystemTokens each) with a unique
+	// question per request; prefix reuse where a miss costs the most.
+	Long = "long"
+	// Trace: replay of a JSONL trace (see ParseTrace).
+	Trace = "trace"
+)
+
+// Kinds lists the workload kinds.
+var Kinds = []string{Shared, Chat, Random, Long, Trace}
+
+// Message is one chat message.
+type Message struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// Request is one request of a workload, before it is sent.
+type Request struct {
+	// Index is the request's place in the workload.
+	Index int
+	// Key names the family of requests that share a prefix (tenant group,
+	// conversation, document, first trace block): the affinity the sticky
+	// policy routes by.
+	Key uint64
+	// After is the index of a request that must finish before this one is
+	// sent (the previous turn of a conversation), or -1.
+	After    int
+	Messages []Message
+	// MaxTokens is the exact output length asked for (with ignore_eos).
+	MaxTokens int
+	// At is the arrival offset a trace recorded; zero for other kinds.
+	At time.Duration
+}
+
+// Spec describes a workload. Generate reads only the fields its Kind uses.
+type Spec struct {
+	Kind     string
+	Requests int
+	Seed     uint64
+	// Shared, Long: groups (documents); Chat: system prompts, shared by
+	// conversation number modulo Groups.
+	Groups int
+	// Shared: users per group.
+	Users          int
+	SystemTokens   int
+	QuestionTokens int
+	OutputTokens   int
+	// Chat.
+	Conversations int
+	Turns         int
+	// Random.
+	InputTokens int
+	// Trace.
+	Trace            []TraceRecord `json:"-"`
+	TraceBlockTokens int
+	// TraceRecords is the trace's length, kept for reports when Trace is
+	// dropped from them.
+	TraceRecords int `json:",omitempty"`
+}
+
+// DefaultSpec is a workload of the kind sized for a few simulated engines.
+func DefaultSpec(kind string) Spec {
+	s := Spec{Kind: kind, Seed: 1, Requests: 512, QuestionTokens: 100, OutputTokens: 64, Groups: 1}
+	switch kind {
+	case Shared:
+		s.Groups, s.Users, s.SystemTokens = 16, 32, 2000
+	case Chat:
+		s.Requests, s.Conversations, s.Turns, s.SystemTokens = 256, 32, 8, 500
+	case Random:
+		s.InputTokens = 1000
+	case Long:
+		s.Requests, s.Groups, s.SystemTokens, s.QuestionTokens, s.OutputTokens = 128, 4, 16000, 64, 32
+	case Trace:
+		s.Requests, s.TraceBlockTokens = 0, 512
+	}
+	return s
+}
+
+// Validate reports the first setting Generate cannot use.
+func (s Spec) Validate() error {
+	if !slices.Contains(Kinds, s.Kind) {
+		return fmt.Errorf("workload %q: want one of %v", s.Kind, Kinds)
+	}
+	type field struct {
+		name string
+		v    int
+	}
+	need := []field{{"requests", s.Requests}, {"output tokens", s.OutputTokens}}
+	switch s.Kind {
+	case Shared:
+		need = append(need, field{"groups", s.Groups}, field{"users", s.Users}, field{"question tokens", s.QuestionTokens})
+	case Chat:
+		need = append(need, field{"groups", s.Groups}, field{"conversations", s.Conversations},
+			field{"turns", s.Turns}, field{"question tokens", s.QuestionTokens})
+	case Random:
+		need = append(need, field{"input tokens", s.InputTokens})
+	case Long:
+		need = append(need, field{"groups", s.Groups}, field{"system tokens", s.SystemTokens}, field{"question tokens", s.QuestionTokens})
+	case Trace:
+		if s.Requests < 0 {
+			return errors.New("workload trace: requests must not be negative (0: the whole trace)")
+		}
+		if len(s.Trace) == 0 {
+			return errors.New("workload trace: the trace is empty")
+		}
+		need = []field{{"trace block tokens", s.TraceBlockTokens}}
+	}
+	for _, f := range need {
+		if f.v < 1 {
+			return fmt.Errorf("workload %s: %s must be at least 1, got %d", s.Kind, f.name, f.v)
+		}
+	}
+	if s.SystemTokens < 0 {
+		return fmt.Errorf("workload %s: system tokens must not be negative", s.Kind)
+	}
+	return nil
+}
+
+// Describe says what the workload is in one line.
+func (s Spec) Describe() string {
+	var d string
+	switch s.Kind {
+	case Shared:
+		d = fmt.Sprintf("%d groups × %d users, system %d + question %d tokens", s.Groups, s.Users, s.SystemTokens, s.QuestionTokens)
+	case Chat:
+		d = fmt.Sprintf("%d open conversations of %d turns, %d system prompt(s) of %d tokens, question %d tokens",
+			s.Conversations, s.Turns, s.Groups, s.SystemTokens, s.QuestionTokens)
+	case Random:
+		d = fmt.Sprintf("unique prompts of %d tokens", s.InputTokens)
+	case Long:
+		d = fmt.Sprintf("%d documents of %d tokens, question %d tokens", s.Groups, s.SystemTokens, s.QuestionTokens)
+	case Trace:
+		n := max(len(s.Trace), s.TraceRecords)
+		used := n
+		if s.Requests > 0 {
+			used = min(n, s.Requests)
+		}
+		return fmt.Sprintf("trace of %d records, %d sent, blocks of %d tokens, seed %d", n, used, s.TraceBlockTokens, s.Seed)
+	}
+	return fmt.Sprintf("%s: %s, output %d tokens, %d requests, seed %d", s.Kind, d, s.OutputTokens, s.Requests, s.Seed)
+}
+
+// Generate returns the workload's requests in order. The same Spec always
+// gives the same requests.
+func (s Spec) Generate() ([]Request, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	switch s.Kind {
+	case Shared:
+		return s.shared(), nil
+	case Chat:
+		return s.chat(), nil
+	case Random:
+		return s.random(), nil
+	case Long:
+		return s.long(), nil
+	}
+	return s.trace(), nil
+}
+
+func (s Spec) system(group int) Message {
+	return Message{Role: "system", Content: Words(s.SystemTokens, s.Seed, purposeSystem, uint64(group))}
+}
+
+// shared deals the Groups×Users prompts in rounds: each round is a seeded
+// shuffle (Fisher–Yates) of all of them.
+func (s Spec) shared() []Request {
+	n := s.Groups * s.Users
+	order := make([]int, n)
+	r := newRNG(s.Seed, purposeOrder)
+	reqs := make([]Request, s.Requests)
+	for i := range reqs {
+		if i%n == 0 {
+			for j := range order {
+				order[j] = j
+			}
+			for j := n - 1; j > 0; j-- {
+				k := r.intn(j + 1)
+				order[j], order[k] = order[k], order[j]
+			}
+		}
+		p := order[i%n]
+		g, u := p/s.Users, p%s.Users
+		q := Words(s.QuestionTokens, s.Seed, purposeQuestion, uint64(g), uint64(u))
+		reqs[i] = Request{
+			Index: i, Key: uint64(g), After: -1, MaxTokens: s.OutputTokens,
+			Messages: []Message{s.system(g), {Role: "user", Content: q}},
+		}
+	}
+	return reqs
+}
+
+func (s Spec) long() []Request {
+	r := newRNG(s.Seed, purposeOrder)
+	reqs := make([]Request, s.Requests)
+	for i := range reqs {
+		g := r.intn(s.Groups)
+		q := Words(s.QuestionTokens, s.Seed, purposeQuestion, uint64(g), uint64(i))
+		reqs[i] = Request{
+			Index: i, Key: uint64(g), After: -1, MaxTokens: s.OutputTokens,
+			Messages: []Message{s.system(g), {Role: "user", Content: q}},
+		}
+	}
+	return reqs
+}
+
+func (s Spec) random() []Request {
+	reqs := make([]Request, s.Requests)
+	for i := range reqs {
+		reqs[i] = Request{
+			Index: i, Key: uint64(i), After: -1, MaxTokens: s.OutputTokens,
+			Messages: []Message{{Role: "user", Content: Words(s.InputTokens, s.Seed, purposeQuestion, uint64(i))}},
+		}
+	}
+	return reqs
+}
+
+// chat keeps Conversations open. A turn appends the previous turn's answer
+// (synthetic text of OutputTokens words: the harness does not wait for the
+// engine's words, so the workload stays fixed and the oracle can see it)
+// and a new question to the conversation's history.
+func (s Spec) chat() []Request {
+	type conv struct {
+		id, turns, last int
+		history         []Message
+	}
+	next := 0
+	open := func() *conv {
+		c := &conv{id: next, last: -1, history: []Message{s.system(next % s.Groups)}}
+		next++
+		return c
+	}
+	active := make([]*conv, s.Conversations)
+	for i := range active {
+		active[i] = open()
+	}
+	r := newRNG(s.Seed, purposeOrder)
+	reqs := make([]Request, s.Requests)
+	for i := range reqs {
+		k := r.intn(len(active))
+		c := active[k]
+		id, turn := uint64(c.id), uint64(c.turns)
+		if c.turns > 0 {
+			c.history = append(c.history, Message{Role: "assistant", Content: Words(s.OutputTokens, s.Seed, purposeAnswer, id, turn-1)})
+		}
+		c.history = append(c.history, Message{Role: "user", Content: Words(s.QuestionTokens, s.Seed, purposeQuestion, id, turn)})
+		reqs[i] = Request{
+			Index: i, Key: id, After: c.last, MaxTokens: s.OutputTokens,
+			Messages: slices.Clone(c.history),
+		}
+		c.last = i
+		if c.turns++; c.turns == s.Turns {
+			active[k] = open()
+		}
+	}
+	return reqs
+}

@@ -1,0 +1,167 @@
+package load
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tandem-serving/tandem/benchmarks/sim/tokenizer"
+)
+
+func generate(t *testing.T, s Spec) []Request {
+	t.Helper()
+	reqs, err := s.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reqs
+}
+
+func small(kind string) Spec {
+	s := DefaultSpec(kind)
+	s.Requests, s.SystemTokens, s.QuestionTokens, s.OutputTokens = 24, 40, 5, 3
+	s.Groups, s.Users, s.Conversations, s.Turns, s.InputTokens = 3, 2, 2, 3, 7
+	return s
+}
+
+func TestGenerateIsDeterministicPerSeed(t *testing.T) {
+	for _, kind := range []string{Shared, Chat, Random, Long} {
+		t.Run(kind, func(t *testing.T) {
+			s := small(kind)
+			if diff := cmp.Diff(generate(t, s), generate(t, s)); diff != "" {
+				t.Errorf("same seed, different requests (-first +second):\n%s", diff)
+			}
+			other := s
+			other.Seed++
+			if cmp.Equal(generate(t, s), generate(t, other)) {
+				t.Error("seeds 1 and 2 gave the same requests")
+			}
+		})
+	}
+}
+
+func TestWordsAreOneSimTokenEach(t *testing.T) {
+	w := Words(50, 7, 1, 2)
+	if got := tokenizer.Count(w); got != 50 {
+		t.Errorf("50 words are %d tokens, want 50", got)
+	}
+	if !strings.HasPrefix(Words(80, 7, 1, 2), w) {
+		t.Error("a longer draw of the same stream does not extend the shorter one")
+	}
+	if Words(50, 7, 1, 3) == w {
+		t.Error("different streams gave the same words")
+	}
+}
+
+// Shared: each group's system prompt is one text, each (group, user) one
+// question; a round deals every prompt exactly once.
+func TestSharedShape(t *testing.T) {
+	s := small(Shared)
+	reqs := generate(t, s)
+	system := map[uint64]string{}
+	seen := map[string]int{}
+	for i, r := range reqs {
+		if len(r.Messages) != 2 || r.Messages[0].Role != "system" || r.Messages[1].Role != "user" {
+			t.Fatalf("request %d messages %+v", i, r.Messages)
+		}
+		if got := tokenizer.Count(r.Messages[0].Content); got != s.SystemTokens {
+			t.Errorf("system prompt of %d tokens, want %d", got, s.SystemTokens)
+		}
+		if prev, ok := system[r.Key]; ok && prev != r.Messages[0].Content {
+			t.Errorf("group %d has two system prompts", r.Key)
+		}
+		system[r.Key] = r.Messages[0].Content
+		if r.After != -1 || r.MaxTokens != s.OutputTokens {
+			t.Errorf("request %d: After %d MaxTokens %d", i, r.After, r.MaxTokens)
+		}
+		seen[r.Messages[1].Content]++
+		if i%(s.Groups*s.Users) == s.Groups*s.Users-1 { // end of a round
+			for q, n := range seen {
+				if n != 1+i/(s.Groups*s.Users) {
+					t.Errorf("after request %d question %q sent %d times", i, q, n)
+				}
+			}
+		}
+	}
+	if len(system) != s.Groups || len(seen) != s.Groups*s.Users {
+		t.Errorf("%d system prompts and %d questions, want %d and %d", len(system), len(seen), s.Groups, s.Groups*s.Users)
+	}
+}
+
+// Chat: a turn's history is the previous turn's plus an answer and a new
+// question, and it waits for the previous turn.
+func TestChatShape(t *testing.T) {
+	s := small(Chat)
+	reqs := generate(t, s)
+	turns := map[uint64]int{}
+	for i, r := range reqs {
+		turns[r.Key]++
+		if got, want := len(r.Messages), 2*turns[r.Key]; got != want {
+			t.Fatalf("request %d (turn %d) has %d messages, want %d", i, turns[r.Key], got, want)
+		}
+		if r.After < 0 {
+			if turns[r.Key] != 1 {
+				t.Errorf("request %d is turn %d but waits for nothing", i, turns[r.Key])
+			}
+			continue
+		}
+		prev := reqs[r.After]
+		if prev.Key != r.Key || r.After >= i {
+			t.Fatalf("request %d waits for %d of conversation %d", i, r.After, prev.Key)
+		}
+		if diff := cmp.Diff(prev.Messages, r.Messages[:len(prev.Messages)]); diff != "" {
+			t.Errorf("request %d does not extend its previous turn (-prev +this):\n%s", i, diff)
+		}
+		if a := r.Messages[len(prev.Messages)]; a.Role != "assistant" || tokenizer.Count(a.Content) != s.OutputTokens {
+			t.Errorf("request %d: answer %+v", i, a)
+		}
+	}
+	for c, n := range turns {
+		if n > s.Turns {
+			t.Errorf("conversation %d has %d turns, want at most %d", c, n, s.Turns)
+		}
+	}
+	if want := s.Requests / s.Turns; len(turns) < want {
+		t.Errorf("%d conversations, want at least %d", len(turns), want)
+	}
+}
+
+func TestRandomAndLongShapes(t *testing.T) {
+	distinct := map[string]bool{}
+	for _, r := range generate(t, small(Random)) {
+		distinct[r.Messages[0].Content] = true
+		if got := tokenizer.Count(r.Messages[0].Content); got != 7 {
+			t.Errorf("random prompt of %d tokens, want 7", got)
+		}
+	}
+	if len(distinct) != 24 {
+		t.Errorf("%d distinct random prompts of 24", len(distinct))
+	}
+	docs := map[string]bool{}
+	for _, r := range generate(t, small(Long)) {
+		docs[r.Messages[0].Content] = true
+	}
+	if len(docs) != 3 {
+		t.Errorf("%d distinct documents, want 3", len(docs))
+	}
+}
+
+func TestValidateRejects(t *testing.T) {
+	cases := map[string]func(*Spec){
+		"unknown kind":       func(s *Spec) { s.Kind = "bogus" },
+		"no requests":        func(s *Spec) { s.Requests = 0 },
+		"no users":           func(s *Spec) { s.Users = 0 },
+		"negative system":    func(s *Spec) { s.SystemTokens = -1 },
+		"empty trace":        func(s *Spec) { s.Kind = Trace },
+		"no output":          func(s *Spec) { s.OutputTokens = 0 },
+		"chat without turns": func(s *Spec) { s.Kind, s.Turns = Chat, 0 },
+	}
+	for name, mutate := range cases {
+		s := small(Shared)
+		mutate(&s)
+		if _, err := s.Generate(); err == nil {
+			t.Errorf("%s: Generate succeeded", name)
+		}
+	}
+}

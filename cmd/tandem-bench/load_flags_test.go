@@ -1,0 +1,75 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tandem-serving/tandem/benchmarks/load"
+)
+
+func TestParseSweep(t *testing.T) {
+	got, err := parseSweep("100:400:3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]float64{100, 200, 400}, got); diff != "" {
+		t.Errorf("geometric sweep (-want +got):\n%s", diff)
+	}
+	if got, err := parseSweep("5, 10"); err != nil || !cmp.Equal(got, []float64{5, 10}) {
+		t.Errorf("list: %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "0:10:3", "10:5:3", "1:2:1", "x", "1,-2"} {
+		if _, err := parseSweep(bad); err == nil {
+			t.Errorf("parseSweep(%q) succeeded", bad)
+		}
+	}
+}
+
+// completeConfig parses args with tandem-bench load's flag set.
+func completeConfig(t *testing.T, args ...string) (load.Config, error) {
+	t.Helper()
+	fs, f, cfg := newLoadFlags()
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	err := f.complete(fs, cfg)
+	return *cfg, err
+}
+
+func TestCompleteLoadFlags(t *testing.T) {
+	cfg, err := completeConfig(t, "--sim=2", "--groups=3", "--workload=shared")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := load.DefaultSpec(load.Shared)
+	want.Groups = 3
+	if diff := cmp.Diff(want, cfg.Workload); diff != "" {
+		t.Errorf("workload: defaults with the flags given on top (-want +got):\n%s", diff)
+	}
+	if cfg.NewFleet == nil || !cmp.Equal(cfg.Policies, []string{"random", "round-robin"}) {
+		t.Errorf("policies %v, fleet set %v", cfg.Policies, cfg.NewFleet != nil)
+	}
+
+	cfg, err = completeConfig(t, "--workload=trace", "--trace=../../benchmarks/load/testdata/sample-trace.jsonl", "--targets=http://router:8080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Arrival.Kind != load.TraceTimes || len(cfg.Workload.Trace) != 48 {
+		t.Errorf("trace workload: arrival %q, %d records", cfg.Arrival.Kind, len(cfg.Workload.Trace))
+	}
+	if !cmp.Equal(cfg.Policies, []string{"single-target"}) {
+		t.Errorf("one target: policies %v, want the single-target label", cfg.Policies)
+	}
+
+	for _, bad := range [][]string{
+		{}, // no targets, no --sim
+		{"--targets=http://a", "--policies=random,sticky"}, // two labels for one target
+		{"--sim=2", "--api=grpc"},
+		{"--sim=2", "--rate=fast"},
+	} {
+		if _, err := completeConfig(t, bad...); err == nil {
+			t.Errorf("%v: accepted", bad)
+		}
+	}
+}
