@@ -4,7 +4,7 @@ BIN   := $(CURDIR)/bin
 GO    ?= go
 # go test flags; CI and local runs use the same ones.
 TEST_FLAGS ?= -timeout 25m
-BINARIES := tandem-scheduler tandem-controller tandem-up tandem-sim tandem-bench
+BINARIES := tandem-scheduler tandem-controller tandem-router tandem-up tandem-sim tandem-bench
 
 .PHONY: help build tools test unit generate manifests verify lint demo cluster-up cluster-down bench
 

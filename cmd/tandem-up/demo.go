@@ -3,27 +3,22 @@ package main
 import (
 	"context"
 	"fmt"
-	"time"
+	"os"
+	"path/filepath"
 
+	"github.com/tandem-serving/tandem/test/demo"
 	"github.com/tandem-serving/tandem/test/localcluster"
 )
 
-// runDemo places one gang through tandem-scheduler and prints where its
-// pods landed.
-func runDemo(ctx context.Context, cluster *localcluster.Cluster) error {
-	gang := localcluster.Gang{Namespace: "default", Name: "demo-gang", MinMember: 2, Pods: 2, GPUs: 4}
-	fmt.Printf("\ndemo: PodGroup %s (minMember %d) with %d pods of %d GPUs each\n", gang.Name, gang.MinMember, gang.Pods, gang.GPUs)
-	began := time.Now()
-	if err := gang.Create(ctx, cluster); err != nil {
+// runDemo runs the request path demo and prints how to go on by hand.
+func runDemo(ctx context.Context, cluster *localcluster.Cluster, timeScale float64) error {
+	if err := demo.Run(ctx, cluster, timeScale, os.Stdout); err != nil {
 		return err
 	}
-	placed, err := gang.WaitRunning(ctx, cluster, time.Minute)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("demo: gang Running after %s\n", time.Since(began).Round(100*time.Millisecond))
-	for _, p := range placed {
-		fmt.Printf("  %-12s node %-10s %-22s %-14s pod IP %s\n", p.Pod, p.Node, p.Product, p.Domain, p.IP)
-	}
+	kubectl := filepath.Join(cluster.Options().RepoRoot, "bin", "kubectl")
+	fmt.Printf("\nrouter: %s (OpenAI API under /v1; /metrics)\n", cluster.RouterURL)
+	fmt.Printf("  curl -s %s/v1/chat/completions -H 'Content-Type: application/json' \\\n", cluster.RouterURL)
+	fmt.Printf("    -d '{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}],\"stream\":true}'\n", "meta-llama/Llama-3.1-8B-Instruct")
+	fmt.Printf("  KUBECONFIG=%s %s get sg,podgroups,pods -o wide\n", cluster.Kubeconfig, kubectl)
 	return nil
 }

@@ -44,7 +44,8 @@ func run() error {
 	flag.BoolVar(&opts.Controller, "controller", true, "start tandem-controller")
 	flag.StringVar(&opts.SchedulerName, "scheduler-name", "volcano", "spec.schedulerName the scheduler serves")
 	flag.BoolVar(&down, "down", false, "stop the cluster an earlier run left in --state-dir, then exit")
-	flag.BoolVar(&demo, "demo", false, "place a demo gang (a PodGroup of two 4-GPU pods) and print where it landed")
+	flag.BoolVar(&demo, "demo", false, "run the router and simulated engines, apply a disaggregated ServingGroup and send chat requests through the whole system")
+	timeScale := flag.Float64("time-scale", 0.1, "with --demo: simulated engine latency scale (1 = a real H100)")
 	flag.BoolVar(&once, "once", false, "exit after start-up (and the demo) instead of waiting for Ctrl-C")
 	flag.Parse()
 
@@ -61,6 +62,7 @@ func run() error {
 
 	fleet.Products = strings.Split(products, ",")
 	opts.Fleet = fleet
+	opts.Router = demo
 	opts.Logf = func(format string, args ...any) { fmt.Printf(format+"\n", args...) }
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -78,7 +80,7 @@ func run() error {
 	fmt.Printf("  %s get hypernodes,queues,podgroups -A\n", filepath.Join(root, "bin", "kubectl"))
 	fmt.Printf("\nlogs: %s\n", filepath.Join(cluster.StateDir(), "logs"))
 	if demo {
-		if err := runDemo(ctx, cluster); err != nil {
+		if err := runDemo(ctx, cluster, *timeScale); err != nil {
 			return err
 		}
 	}

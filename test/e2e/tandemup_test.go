@@ -84,3 +84,33 @@ func processesUnder(dir string) []int {
 	}
 	return pids
 }
+
+// TestDemoOnce runs `tandem-up --demo --once` as `make demo` would (minus
+// the wait for Ctrl-C): requests cross router, controller-made pods placed
+// by tandem-scheduler, and simulated engines; the later ones hit the
+// prefix cache.
+func TestDemoOnce(t *testing.T) {
+	root, err := localcluster.FindRepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(root, "bin", "tandem-up"), "--demo", "--once",
+		"--state-dir="+t.TempDir(), "--pod-cidr=127.4.0.0/16")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("tandem-up --demo --once: %v\n%s", err, out)
+	}
+	rows := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) > 1 && (fields[1] == "stream" || fields[1] == "full") {
+			rows++
+			if fields[0] != "1" && !strings.Contains(line, "prefix hit") {
+				t.Errorf("request %s missed the shared prefix: %s", fields[0], line)
+			}
+		}
+	}
+	if rows != 4 {
+		t.Errorf("want 4 request rows, got %d:\n%s", rows, out)
+	}
+}

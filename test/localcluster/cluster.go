@@ -56,6 +56,9 @@ type Options struct {
 	// (e.g. --v=2, --workers=8).
 	SchedulerArgs  []string
 	ControllerArgs []string
+	// Router starts tandem-router (bin/tandem-router) with Kubernetes
+	// discovery; its URL is in Cluster.RouterURL.
+	Router bool
 	// Logf, when set, receives progress lines.
 	Logf func(format string, args ...any)
 }
@@ -69,6 +72,9 @@ type Cluster struct {
 	// ControllerMetrics is the URL of tandem-controller's /metrics, when
 	// it runs.
 	ControllerMetrics string
+	// RouterURL is tandem-router's base URL (OpenAI API under /v1), when
+	// it runs.
+	RouterURL string
 	// Kubeconfig is the path of an admin kubeconfig for this cluster.
 	Kubeconfig string
 	// Server is the API server's URL.
@@ -158,6 +164,9 @@ func (c *Cluster) start(ctx context.Context) error {
 	}
 	if c.opts.Controller {
 		steps = append(steps, step{"tandem-controller", c.startController})
+	}
+	if c.opts.Router {
+		steps = append(steps, step{"tandem-router", c.startRouter})
 	}
 	for _, s := range steps {
 		began := time.Now()
@@ -394,6 +403,20 @@ func (c *Cluster) startController(ctx context.Context) error {
 	}
 	c.ControllerMetrics = "http://" + metrics + "/metrics"
 	return c.poll(ctx, 30*time.Second, func() error { return httpOK("http://" + probes + "/readyz") })
+}
+
+func (c *Cluster) startRouter(ctx context.Context) error {
+	listen := "127.0.0.1:" + strconv.Itoa(freePort())
+	err := c.run("tandem-router",
+		"--kubernetes",
+		"--kubeconfig="+c.Kubeconfig,
+		"--listen="+listen,
+	)
+	if err != nil {
+		return err
+	}
+	c.RouterURL = "http://" + listen
+	return c.poll(ctx, 30*time.Second, func() error { return httpOK(c.RouterURL + "/health") })
 }
 
 // PID returns the process ID of a running component (e.g.

@@ -1,0 +1,170 @@
+// Command tandem-router is Tandem's OpenAI-compatible request router: it
+// sends each completion request to the engine that holds its prompt prefix
+// unless that engine's queue makes a cold one faster. See package
+// github.com/tandem-serving/tandem/router and router/README.md.
+//
+//	tandem-router --endpoints=endpoints.yaml
+//	tandem-router --config=router.yaml --kubernetes --namespace=serving
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+
+	"github.com/tandem-serving/tandem/router"
+	"github.com/tandem-serving/tandem/router/discovery"
+	"github.com/tandem-serving/tandem/router/schedule"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "tandem-router:", err)
+		os.Exit(1)
+	}
+}
+
+// registerPlugins lists, explicitly, every scheduling plugin this binary
+// offers to the config's profile.
+func registerPlugins() *schedule.Plugins {
+	p := schedule.NewPlugins()
+	schedule.RegisterFilter(p, "healthy", schedule.NewHealthyFilter)
+	schedule.RegisterFilter(p, "saturation", schedule.NewSaturationFilter)
+	schedule.RegisterScorer(p, "prefix", schedule.NewPrefixScorer)
+	schedule.RegisterScorer(p, "least-request", schedule.NewLeastRequestScorer)
+	schedule.RegisterScorer(p, "queue", schedule.NewQueueScorer)
+	schedule.RegisterScorer(p, "kv-usage", schedule.NewKVUsageScorer)
+	schedule.RegisterScorer(p, "ttft", schedule.NewTTFTScorer)
+	schedule.RegisterScorer(p, "same-unit", schedule.NewSameUnitScorer)
+	schedule.RegisterPicker(p, "max-score", schedule.NewMaxScorePicker)
+	schedule.RegisterPicker(p, "random", schedule.NewRandomPicker)
+	schedule.RegisterPicker(p, "round-robin", schedule.NewRoundRobinPicker)
+	return p
+}
+
+type flags struct {
+	config, listen, endpoints, policy, namespace, kubeconfig string
+	kubernetes                                               bool
+}
+
+func parseFlags() flags {
+	var f flags
+	flag.StringVar(&f.config, "config", "", "YAML configuration file (router/README.md); flags override it")
+	flag.StringVar(&f.listen, "listen", "", "address of the API, /health and /metrics (default :8080)")
+	flag.StringVar(&f.endpoints, "endpoints", "", "static endpoints file, reread when it changes or on SIGHUP")
+	flag.BoolVar(&f.kubernetes, "kubernetes", false, "discover endpoints from ServingGroups and their pods")
+	flag.StringVar(&f.namespace, "namespace", "", "with --kubernetes: watch one namespace (default all)")
+	flag.StringVar(&f.kubeconfig, "kubeconfig", "", "with --kubernetes: kubeconfig file (default in-cluster)")
+	flag.StringVar(&f.policy, "policy", "", "routing policy: random, round-robin, least-request, prefix or tandem")
+	klog.InitFlags(nil)
+	flag.Parse()
+	return f
+}
+
+func loadConfig(f flags) (router.Config, error) {
+	cfg := router.DefaultConfig()
+	if f.config != "" {
+		var err error
+		if cfg, err = router.LoadConfig(f.config); err != nil {
+			return cfg, err
+		}
+	}
+	if f.listen != "" {
+		cfg.Listen = f.listen
+	}
+	if f.policy != "" {
+		cfg.Policy, cfg.Profile = f.policy, nil
+	}
+	switch {
+	case f.endpoints != "" && f.kubernetes:
+		return cfg, errors.New("use --endpoints or --kubernetes, not both")
+	case f.endpoints != "":
+		cfg.Discovery = router.DiscoveryConfig{Static: &router.StaticConfig{File: f.endpoints}}
+	case f.kubernetes:
+		cfg.Discovery = router.DiscoveryConfig{Kubernetes: &router.KubernetesConfig{Namespace: f.namespace, Kubeconfig: f.kubeconfig}}
+	}
+	if cfg.Discovery.Static == nil && cfg.Discovery.Kubernetes == nil {
+		return cfg, errors.New("no discovery: give --endpoints, --kubernetes, or discovery in --config")
+	}
+	return cfg, cfg.Validate()
+}
+
+func run() error {
+	cfg, err := loadConfig(parseFlags())
+	if err != nil {
+		return err
+	}
+	log := klog.Background()
+	rt, err := router.New(cfg, router.Options{Plugins: registerPlugins(), Logger: log})
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 2)
+	go rt.Run(ctx)
+	if err := startDiscovery(ctx, cfg.Discovery, rt, errc); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	log.Info("tandem-router serving", "address", ln.Addr().String(), "policy", cfg.Policy)
+	go func() { errc <- rt.Serve(ctx, ln, 30*time.Second) }()
+	select {
+	case err = <-errc:
+		stop()
+	case <-ctx.Done():
+		err = <-errc
+	}
+	return err
+}
+
+func startDiscovery(ctx context.Context, d router.DiscoveryConfig, rt *router.Router, errc chan<- error) error {
+	log := klog.Background().WithName("discovery")
+	if d.Static != nil {
+		s := &discovery.Static{Path: d.Static.File, Interval: d.Static.PollInterval.Duration, Sink: rt.Registry(), Log: log}
+		if err := s.Load(); err != nil {
+			return err
+		}
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		reload := make(chan struct{}, 1)
+		go func() {
+			for range hup {
+				reload <- struct{}{}
+			}
+		}()
+		go func() { errc <- s.Run(ctx, reload) }()
+		return nil
+	}
+	restCfg, err := kubeConfig(d.Kubernetes.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	k := &discovery.Kubernetes{Config: restCfg, Namespace: d.Kubernetes.Namespace, Sink: rt.Registry(), Log: log}
+	go func() {
+		if err := k.Run(ctx); err != nil {
+			errc <- err
+		}
+	}()
+	return nil
+}
+
+func kubeConfig(path string) (*rest.Config, error) {
+	if path == "" {
+		return rest.InClusterConfig()
+	}
+	return clientcmd.BuildConfigFromFlags("", path)
+}

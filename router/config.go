@@ -1,0 +1,263 @@
+package router
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/tandem-serving/tandem/router/breaker"
+	"github.com/tandem-serving/tandem/router/kvindex"
+	"github.com/tandem-serving/tandem/router/prefix"
+	"github.com/tandem-serving/tandem/router/schedule"
+	"github.com/tandem-serving/tandem/router/tenant"
+)
+
+// Duration is a time.Duration written as "250ms", "5s", "2m" in the config.
+type Duration struct{ time.Duration }
+
+// UnmarshalJSON accepts a Go duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string like \"5s\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalJSON writes the duration string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// Config is tandem-router's configuration file. Every field has a default;
+// router/README.md documents them.
+type Config struct {
+	// Listen is the address of the OpenAI API, /health and /metrics.
+	Listen string `json:"listen"`
+	// Policy is a preset: random, round-robin, least-request, prefix or
+	// tandem (default).
+	Policy string `json:"policy"`
+	// Profile, if set, replaces the preset with an explicit plugin chain.
+	Profile   *schedule.ProfileConfig `json:"profile,omitempty"`
+	Discovery DiscoveryConfig         `json:"discovery"`
+	Prefix    PrefixConfig            `json:"prefix"`
+	Scrape    ScrapeConfig            `json:"scrape"`
+	// RatePrior is the prefill rate (tokens/s) assumed for an endpoint
+	// until its TTFTs are observed.
+	RatePrior  float64             `json:"ratePrior"`
+	Saturation schedule.Saturation `json:"saturation"`
+	Penalty    schedule.Penalty    `json:"penalty"`
+	PD         PDConfig            `json:"prefillDecode"`
+	Breaker    BreakerConfig       `json:"breaker"`
+	Retry      RetryConfig         `json:"retry"`
+	Timeouts   TimeoutConfig       `json:"timeouts"`
+	// MaxBodyBytes bounds a request body; larger ones get 413.
+	MaxBodyBytes int64 `json:"maxBodyBytes"`
+	// MaxIdleConnsPerEndpoint is the idle connection pool per engine.
+	MaxIdleConnsPerEndpoint int            `json:"maxIdleConnsPerEndpoint"`
+	Tenants                 tenant.Config  `json:"tenants"`
+	Shedding                ShedConfig     `json:"shedding"`
+	ForwardHeaders          []string       `json:"forwardHeaders"`
+	KVEvents                KVEventsConfig `json:"kvEvents"`
+}
+
+// DiscoveryConfig selects where endpoints come from: a static file, or
+// Kubernetes ServingGroups.
+type DiscoveryConfig struct {
+	Static     *StaticConfig     `json:"static,omitempty"`
+	Kubernetes *KubernetesConfig `json:"kubernetes,omitempty"`
+}
+
+// StaticConfig is an endpoints file, reread when it changes.
+type StaticConfig struct {
+	File         string   `json:"file"`
+	PollInterval Duration `json:"pollInterval"`
+}
+
+// KubernetesConfig watches ServingGroups and their pods.
+type KubernetesConfig struct {
+	// Namespace limits discovery to one namespace; empty means all.
+	Namespace string `json:"namespace"`
+	// Kubeconfig is a kubeconfig file; empty means in-cluster.
+	Kubeconfig string `json:"kubeconfig"`
+}
+
+// PrefixConfig sizes the prefix index.
+type PrefixConfig struct {
+	// BlockBytes is the block size in bytes of rendered prompt.
+	BlockBytes int `json:"blockBytes"`
+	// BytesPerToken converts bytes to estimated tokens.
+	BytesPerToken float64 `json:"bytesPerToken"`
+	// IndexBlocks is an endpoint's index capacity until the engine
+	// reports its KV cache size.
+	IndexBlocks int `json:"indexBlocks"`
+}
+
+// ScrapeConfig tunes engine metric scraping.
+type ScrapeConfig struct {
+	Interval Duration `json:"interval"`
+	Timeout  Duration `json:"timeout"`
+	// StaleAfter is the age after which a scrape is ignored.
+	StaleAfter Duration `json:"staleAfter"`
+}
+
+// PDConfig tunes prefill/decode disaggregation.
+type PDConfig struct {
+	// ThresholdTokens: a prompt whose uncached part on the chosen decode
+	// endpoint is at least this many tokens is prefilled on a prefill
+	// endpoint; shorter ones are prefilled by the decode endpoint.
+	ThresholdTokens float64 `json:"thresholdTokens"`
+	// NoPrefill is what to do when a request should be prefilled but no
+	// prefill endpoint is healthy: "aggregated" (the decode endpoint
+	// prefills) or "fail" (503).
+	NoPrefill string `json:"noPrefill"`
+	// SameUnitWeight is the weight of the same-unit scorer added to the
+	// profile when picking a prefill endpoint.
+	SameUnitWeight float64 `json:"sameUnitWeight"`
+}
+
+// BreakerConfig tunes the per-endpoint circuit breakers.
+type BreakerConfig struct {
+	Failures    int      `json:"failures"`
+	Cooldown    Duration `json:"cooldown"`
+	MaxCooldown Duration `json:"maxCooldown"`
+}
+
+// RetryConfig bounds attempts per request (the first one included).
+type RetryConfig struct {
+	MaxAttempts int `json:"maxAttempts"`
+}
+
+// TimeoutConfig bounds each phase of a request.
+type TimeoutConfig struct {
+	Connect Duration `json:"connect"`
+	// FirstByte bounds the wait for an engine's response headers.
+	FirstByte Duration `json:"firstByte"`
+	// Request bounds a whole request, streaming included; 0 is none.
+	Request Duration `json:"request"`
+	// Idle closes idle client and engine connections.
+	Idle Duration `json:"idle"`
+}
+
+// ShedConfig says which requests are refused with 429 when every endpoint
+// is saturated.
+type ShedConfig struct {
+	// MinPriority: requests with priority >= MinPriority are shed (lower
+	// priority values are more important, as in vLLM).
+	MinPriority int `json:"minPriority"`
+	// FairShare also sheds requests of tenants holding more than their
+	// fair share of the router's open requests.
+	FairShare bool `json:"fairShare"`
+	// PriorityHeader carries the priority; the body field "priority" is
+	// read when the header is absent.
+	PriorityHeader string `json:"priorityHeader"`
+}
+
+// KVEventsConfig turns on the exact prefix index fed by vLLM KV events
+// (package kvindex). It needs the engines' tokenizer: only the tandem-sim
+// profile exists.
+type KVEventsConfig struct {
+	Enabled bool `json:"enabled"`
+	// Port is the engines' ZeroMQ publisher port (vLLM's default 5557);
+	// an endpoint's kvEventsPort overrides it.
+	Port int `json:"port"`
+	// Topic filters messages by prefix; empty takes all.
+	Topic string `json:"topic"`
+	// Tokenizer names the engines' tokenizer and block hash profile.
+	Tokenizer string `json:"tokenizer"`
+	// BlockTokens is the engines' KV block size in tokens.
+	BlockTokens int `json:"blockTokens"`
+	// SilenceAfter: an endpoint sent uncached work this long ago without
+	// an event since is degraded; the router then uses its approximate
+	// index for it.
+	SilenceAfter Duration `json:"silenceAfter"`
+}
+
+// DefaultConfig is the configuration without a file.
+func DefaultConfig() Config {
+	bc := breaker.DefaultConfig()
+	return Config{
+		Listen: ":8080",
+		Policy: "tandem",
+		Prefix: PrefixConfig{BlockBytes: prefix.DefaultBlockBytes, BytesPerToken: 4, IndexBlocks: 100000},
+		Scrape: ScrapeConfig{
+			Interval: Duration{200 * time.Millisecond}, Timeout: Duration{time.Second}, StaleAfter: Duration{2 * time.Second},
+		},
+		RatePrior:  20000,
+		Saturation: schedule.Saturation{MaxWaiting: 256, MaxKVUsage: 0.98},
+		Penalty:    schedule.Penalty{KVThreshold: 0.9, KVTokens: 8192},
+		PD:         PDConfig{ThresholdTokens: 256, NoPrefill: "aggregated", SameUnitWeight: 0.5},
+		Breaker:    BreakerConfig{Failures: bc.Failures, Cooldown: Duration{bc.Cooldown}, MaxCooldown: Duration{bc.MaxCooldown}},
+		Retry:      RetryConfig{MaxAttempts: 3},
+		Timeouts: TimeoutConfig{
+			Connect: Duration{2 * time.Second}, FirstByte: Duration{5 * time.Minute}, Idle: Duration{90 * time.Second},
+		},
+		MaxBodyBytes:            32 << 20,
+		MaxIdleConnsPerEndpoint: 1024,
+		Tenants:                 tenant.DefaultConfig(),
+		Shedding:                ShedConfig{MinPriority: 1, PriorityHeader: "X-Tandem-Priority"},
+		ForwardHeaders:          []string{"Authorization", "X-Request-Id", "Traceparent", "Tracestate"},
+		KVEvents: KVEventsConfig{
+			Port: 5557, Topic: "kv-events", Tokenizer: "tandem-sim", BlockTokens: 16, SilenceAfter: Duration{5 * time.Second},
+		},
+	}
+}
+
+// LoadConfig reads a YAML file over the defaults; unknown fields are errors.
+func LoadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("read config: %w", err)
+	}
+	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate reports every impossible setting.
+func (c *Config) Validate() error {
+	var errs []error
+	check := func(bad bool, format string, args ...any) {
+		if bad {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	if c.Profile == nil {
+		_, err := schedule.Preset(c.Policy)
+		check(err != nil, "policy: %v", err)
+	}
+	check(c.Prefix.BlockBytes < 1, "prefix.blockBytes %d: must be positive", c.Prefix.BlockBytes)
+	check(c.Prefix.BytesPerToken <= 0, "prefix.bytesPerToken %g: must be positive", c.Prefix.BytesPerToken)
+	check(c.Prefix.IndexBlocks < 1, "prefix.indexBlocks %d: must be positive", c.Prefix.IndexBlocks)
+	check(c.Scrape.Interval.Duration <= 0, "scrape.interval must be positive")
+	check(c.Scrape.Timeout.Duration <= 0, "scrape.timeout must be positive")
+	check(c.Scrape.StaleAfter.Duration < c.Scrape.Interval.Duration, "scrape.staleAfter must be at least scrape.interval")
+	check(c.RatePrior <= 0, "ratePrior %g: must be positive", c.RatePrior)
+	check(c.PD.NoPrefill != "aggregated" && c.PD.NoPrefill != "fail", "prefillDecode.noPrefill %q: want aggregated or fail", c.PD.NoPrefill)
+	check(c.Retry.MaxAttempts < 1, "retry.maxAttempts %d: must be at least 1", c.Retry.MaxAttempts)
+	check(c.MaxBodyBytes < 1, "maxBodyBytes %d: must be positive", c.MaxBodyBytes)
+	check(c.MaxIdleConnsPerEndpoint < 1, "maxIdleConnsPerEndpoint %d: must be positive", c.MaxIdleConnsPerEndpoint)
+	check(c.Discovery.Static != nil && c.Discovery.Kubernetes != nil, "discovery: choose static or kubernetes, not both")
+	check(c.Discovery.Static != nil && strings.TrimSpace(c.Discovery.Static.File) == "", "discovery.static.file is required")
+	if c.KVEvents.Enabled {
+		_, known := kvindex.Tokenizers[c.KVEvents.Tokenizer]
+		check(!known, "kvEvents.tokenizer %q: the only profile is tandem-sim", c.KVEvents.Tokenizer)
+		check(c.KVEvents.Port < 1 || c.KVEvents.Port > 65535, "kvEvents.port %d: not a port", c.KVEvents.Port)
+		check(c.KVEvents.BlockTokens < 1, "kvEvents.blockTokens %d: must be positive", c.KVEvents.BlockTokens)
+		check(c.KVEvents.SilenceAfter.Duration <= 0, "kvEvents.silenceAfter must be positive")
+	}
+	if err := c.Tenants.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,150 @@
+package router
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/tandem-serving/tandem/router/prefix"
+	"github.com/tandem-serving/tandem/router/request"
+	"github.com/tandem-serving/tandem/router/schedule"
+	"github.com/tandem-serving/tandem/router/tenant"
+)
+
+// serveCompletion is the whole request path, in order:
+//
+//  1. parse: read the body once into the call's buffer and parse it once
+//     (package request), rendering the prompt on the way;
+//  2. admit: the tenant's rate and concurrency limits;
+//  3. pick: hash the prompt's blocks, score the model's endpoints, order
+//     them (first choice, then fallbacks);
+//  4. proxy: send to the first choice (with a prefill hand-off for
+//     disaggregated models), retrying on the next candidate until a first
+//     byte reaches the client;
+//  5. record: status, latency and TTFT metrics.
+func (rt *Router) serveCompletion(w http.ResponseWriter, r *http.Request, kind request.Kind) {
+	c := rt.newCall(kind, r)
+	defer rt.putCall(c)
+	ctx := r.Context()
+	if d := rt.cfg.Timeouts.Request.Duration; d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	if err := rt.parse(c, r); err != nil {
+		rt.refuse(w, c, err)
+		return
+	}
+	if err := rt.admit(c, r); err != nil {
+		rt.refuse(w, c, err)
+		return
+	}
+	if err := rt.pick(c, r); err != nil {
+		rt.refuse(w, c, err)
+		return
+	}
+	rt.metrics.scheduling.Observe(time.Since(c.start).Seconds())
+	rt.proxy(ctx, w, r, c)
+	rt.record(c)
+}
+
+// parse reads and parses the body.
+func (rt *Router) parse(c *call, r *http.Request) *apiError {
+	if err := c.readBody(r, rt.cfg.MaxBodyBytes); err != nil {
+		return err
+	}
+	if err := request.Parse(c.kind, c.body, &c.req); err != nil {
+		return badRequest(err.Param, err.Msg)
+	}
+	c.id = r.Header.Get("X-Request-Id")
+	if c.id == "" {
+		c.id = rt.idPrefix + strconv.FormatUint(rt.ids.Add(1), 16)
+	}
+	return nil
+}
+
+// admit applies the tenant's limits.
+func (rt *Router) admit(c *call, r *http.Request) *apiError {
+	name, ok := rt.tenants.Identify(r)
+	if !ok {
+		return unauthorized("an API key known to the router is required")
+	}
+	c.tenant = name
+	ticket, refused := rt.tenants.Admit(name, c.start)
+	switch refused {
+	case tenant.RefusedRate:
+		return tooMany(string(refused), "tenant "+name+" exceeds its request rate")
+	case tenant.RefusedInFlight:
+		return tooMany(string(refused), "tenant "+name+" has too many open requests")
+	}
+	c.ticket = ticket
+	return nil
+}
+
+// pick orders the model's endpoints for this request.
+func (rt *Router) pick(c *call, r *http.Request) *apiError {
+	pool := rt.reg.Snapshot().Pool(c.req.Model)
+	if pool == nil {
+		return notFound("model", "The model `"+c.req.Model+"` does not exist.")
+	}
+	c.pool, c.model = pool, pool.Model
+	c.hashes = prefix.AppendHashes(c.hashes[:0], prefix.Seed(pool.Model), c.req.Prompt, rt.cfg.Prefix.BlockBytes)
+	c.sreq = schedule.Request{
+		Model: pool.Model, Hashes: c.hashes, PromptBytes: len(c.req.Prompt), Priority: rt.priority(c, r),
+	}
+	if rt.tokenizer != nil {
+		bt := rt.cfg.KVEvents.BlockTokens
+		if hashes, tokens, ok := rt.tokenizer.Hashes(c.engineHashes[:0], &c.req, bt); ok {
+			c.engineHashes = hashes
+			c.sreq.EngineHashes, c.sreq.EngineBlockTokens, c.sreq.PromptTokens = hashes, bt, tokens
+		}
+	}
+	res := rt.profile.Schedule(&c.sreq, pool.Serving, c.start, c.scratch)
+	rt.metrics.picks.WithLabelValues(rt.policy, string(res.Reason)).Inc()
+	if len(res.Order) == 0 {
+		return unavailable("no-endpoint", "no ready endpoint serves model `"+pool.Model+"`")
+	}
+	if res.AllSaturated {
+		if c.sreq.Priority >= rt.cfg.Shedding.MinPriority {
+			return tooMany("saturated", "every endpoint of `"+pool.Model+"` is saturated; retry later")
+		}
+		if rt.cfg.Shedding.FairShare && rt.tenants.OverFairShare(c.tenant) {
+			return tooMany("fair-share", "every endpoint is saturated and tenant "+c.tenant+" holds more than its share")
+		}
+	}
+	c.order = res.Order
+	first := &c.order[0]
+	rt.metrics.promptTok.WithLabelValues(c.model).Add(first.CachedTokens + first.UncachedTokens)
+	rt.metrics.cachedTok.WithLabelValues(c.model).Add(first.CachedTokens)
+	return nil
+}
+
+// priority is the priority header, else the body's priority field, else 0.
+func (rt *Router) priority(c *call, r *http.Request) int {
+	if h := rt.cfg.Shedding.PriorityHeader; h != "" {
+		if v := r.Header.Get(h); v != "" {
+			if p, err := strconv.Atoi(v); err == nil {
+				return p
+			}
+		}
+	}
+	return c.req.Priority
+}
+
+// refuse answers a request the router turns down itself.
+func (rt *Router) refuse(w http.ResponseWriter, c *call, err *apiError) {
+	writeError(w, err)
+	c.status = err.Status
+	rt.metrics.refused.WithLabelValues(err.Reason).Inc()
+	rt.record(c)
+}
+
+// record updates the request metrics.
+func (rt *Router) record(c *call) {
+	rt.metrics.requests.WithLabelValues(c.model, codeLabel(c.status)).Inc()
+	rt.metrics.duration.WithLabelValues(c.model).Observe(time.Since(c.start).Seconds())
+	if c.streamed && c.firstByte > 0 {
+		rt.metrics.ttft.WithLabelValues(c.model).Observe(c.firstByte.Seconds())
+	}
+}

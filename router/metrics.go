@@ -1,0 +1,175 @@
+package router
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tandem-serving/tandem/router/breaker"
+	"github.com/tandem-serving/tandem/router/endpoint"
+	"github.com/tandem-serving/tandem/router/kvindex"
+)
+
+// Bucket boundaries sized for LLM serving: a cached short prompt answers in
+// milliseconds, a long queued one in minutes.
+var (
+	ttftBuckets     = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320, 640}
+	durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320, 640, 1280, 2560}
+	overheadBuckets = []float64{1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 1e-2}
+)
+
+// Metrics are the router's Prometheus metrics, all named tandem_router_*.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	requests    *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	ttft        *prometheus.HistogramVec
+	picks       *prometheus.CounterVec
+	retries     *prometheus.CounterVec
+	refused     *prometheus.CounterVec
+	pd          *prometheus.CounterVec
+	scheduling  prometheus.Histogram
+	promptTok   *prometheus.CounterVec
+	cachedTok   *prometheus.CounterVec
+	transitions *prometheus.CounterVec
+	scrapes     *prometheus.CounterVec
+	streamErrs  *prometheus.CounterVec
+	kvEvents    *prometheus.CounterVec
+}
+
+// NewMetrics registers the router's metrics in a new registry; snapshot
+// feeds the per-endpoint gauges at scrape time.
+func NewMetrics(snapshot func() *endpoint.Snapshot, staleAfter time.Duration) *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
+		c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tandem_router_" + name, Help: help}, labels)
+		m.reg.MustRegister(c)
+		return c
+	}
+	histogram := func(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+		h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tandem_router_" + name, Help: help, Buckets: buckets}, labels)
+		m.reg.MustRegister(h)
+		return h
+	}
+	m.requests = counter("requests_total", "Completion requests answered, by model (empty when unknown) and HTTP status code.", "model", "code")
+	m.duration = histogram("request_duration_seconds", "Time from receiving a completion request to its last byte, by model.", durationBuckets, "model")
+	m.ttft = histogram("time_to_first_token_seconds", "Time from receiving a streamed request to relaying its first event, by model.", ttftBuckets, "model")
+	m.picks = counter("picks_total", "Scheduling decisions, by policy and reason: cache-affinity (the best endpoint also held the longest prefix), load-balance (load outweighed a longer prefix elsewhere), no-cache, explore, random, round-robin, only-candidate, no-candidate.", "policy", "reason")
+	m.retries = counter("retries_total", "Requests sent again to another endpoint before their first byte reached the client, by model and cause (connect, status, first-byte, breaker).", "model", "cause")
+	m.refused = counter("refused_total", "Requests refused by the router itself, by reason: saturated (429, all endpoints full), tenant-rate, tenant-in-flight, fair-share, no-endpoint (503), unknown-model, bad-request, too-large, unauthorized.", "reason")
+	m.pd = counter("prefill_decode_total", "Prefill/decode dispatch decisions for disaggregated models, by model and decision: disaggregated, local-prefill (uncached part below threshold), and when prefill was wanted but impossible (no-prefill: none healthy; prefill-failed: it failed) what the noPrefill policy did: -aggregated (the decode endpoint prefilled) or -refused (503).", "model", "decision")
+	m.scheduling = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "tandem_router_scheduling_duration_seconds", Help: "Router overhead before forwarding: parsing, hashing and picking an endpoint.", Buckets: overheadBuckets,
+	})
+	m.reg.MustRegister(m.scheduling)
+	m.promptTok = counter("prompt_tokens_total", "Estimated prompt tokens routed, by model; with cached_tokens_total gives the estimated prefix cache hit rate.", "model")
+	m.cachedTok = counter("cached_tokens_total", "Estimated prompt tokens the chosen endpoint already held per the prefix index, by model.", "model")
+	m.transitions = counter("breaker_transitions_total", "Circuit breaker transitions, by endpoint and new state (closed, open, half-open).", "endpoint", "state")
+	m.scrapes = counter("scrapes_total", "Engine metric scrapes, by endpoint and result (ok, error).", "endpoint", "result")
+	m.streamErrs = counter("stream_errors_total", "Streams cut after their first byte (ended with an error event), by model.", "model")
+	m.kvEvents = counter("kv_events_total", "KV event messages received in exact mode, by endpoint and result (ok, gap: batches were lost, error).", "endpoint", "result")
+	m.reg.MustRegister(&endpointCollector{snapshot: snapshot, staleAfter: staleAfter})
+	return m
+}
+
+// Registry is where the metrics live.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+var codes [600]string
+
+func init() {
+	for i := range codes {
+		codes[i] = strconv.Itoa(i)
+	}
+}
+
+func codeLabel(status int) string {
+	if status >= 0 && status < len(codes) {
+		return codes[status]
+	}
+	return strconv.Itoa(status)
+}
+
+func (m *Metrics) breakerChanged(e *endpoint.Endpoint, _, to breaker.State) {
+	m.transitions.WithLabelValues(e.Name, to.String()).Inc()
+}
+
+func (m *Metrics) scraped(e *endpoint.Endpoint, err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.scrapes.WithLabelValues(e.Name, result).Inc()
+}
+
+var (
+	descEndpoints = prometheus.NewDesc("tandem_router_endpoints", "Endpoints known per model and role (both, prefill, decode).", []string{"model", "role"}, nil)
+	descInFlight  = prometheus.NewDesc("tandem_router_endpoint_in_flight_requests", "The router's open requests at each endpoint.", []string{"endpoint"}, nil)
+	descQueued    = prometheus.NewDesc("tandem_router_endpoint_queued_tokens", "Estimated uncached prompt tokens the router sent to each endpoint that have not produced a first token.", []string{"endpoint"}, nil)
+	descBreaker   = prometheus.NewDesc("tandem_router_breaker_state", "Circuit breaker state per endpoint: 0 closed, 1 open, 2 half-open.", []string{"endpoint"}, nil)
+	descIndex     = prometheus.NewDesc("tandem_router_prefix_index_blocks", "Prompt blocks in each endpoint's prefix index.", []string{"endpoint"}, nil)
+	descRate      = prometheus.NewDesc("tandem_router_prefill_rate_tokens_per_second", "Learned prefill rate per endpoint (the TTFT model's denominator).", []string{"endpoint"}, nil)
+	descFresh     = prometheus.NewDesc("tandem_router_endpoint_metrics_fresh", "1 when the endpoint's last metrics scrape is within the staleness cutoff, else 0.", []string{"endpoint"}, nil)
+	descExact     = prometheus.NewDesc("tandem_router_kv_index_state", "Exact-mode index state per endpoint, 1 for the current state: exact, or degraded as disconnected, resyncing (batches were lost) or silent (work sent, no events since).", []string{"endpoint", "state"}, nil)
+	descExactSize = prometheus.NewDesc("tandem_router_kv_index_blocks", "Engine KV blocks in each endpoint's exact index.", []string{"endpoint"}, nil)
+)
+
+// endpointCollector reads per-endpoint gauges from the current snapshot at
+// scrape time, so removed endpoints disappear from /metrics.
+type endpointCollector struct {
+	snapshot   func() *endpoint.Snapshot
+	staleAfter time.Duration
+}
+
+func (c *endpointCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descEndpoints, descInFlight, descQueued, descBreaker, descIndex, descRate, descFresh, descExact, descExactSize} {
+		ch <- d
+	}
+}
+
+func (c *endpointCollector) Collect(ch chan<- prometheus.Metric) {
+	snap := c.snapshot()
+	now := time.Now()
+	counts := map[string]map[endpoint.Role]int{}
+	for _, e := range snap.All {
+		for _, model := range e.ServedModels() {
+			if counts[model] == nil {
+				counts[model] = map[endpoint.Role]int{}
+			}
+			counts[model][e.Role]++
+		}
+	}
+	for _, model := range snap.Models() {
+		for _, role := range []endpoint.Role{endpoint.RoleBoth, endpoint.RolePrefill, endpoint.RoleDecode} {
+			ch <- prometheus.MustNewConstMetric(descEndpoints, prometheus.GaugeValue, float64(counts[model][role]), model, string(role))
+		}
+	}
+	for _, e := range snap.All {
+		gauge := func(d *prometheus.Desc, v float64) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, e.Name)
+		}
+		gauge(descInFlight, float64(e.InFlight.Load()))
+		gauge(descQueued, float64(e.QueuedTokens.Load()))
+		gauge(descBreaker, float64(e.Breaker.State()))
+		gauge(descIndex, float64(e.Index.Len()))
+		gauge(descRate, e.Rate.TokensPerSecond())
+		fresh := 0.0
+		if _, ok := e.Engine(now, c.staleAfter); ok {
+			fresh = 1
+		}
+		gauge(descFresh, fresh)
+		if e.Exact != nil {
+			gauge(descExactSize, float64(e.Exact.Len()))
+			state := e.Exact.State(now)
+			for _, s := range []kvindex.State{kvindex.Exact, kvindex.Disconnected, kvindex.Resyncing, kvindex.Silent} {
+				v := 0.0
+				if s == state {
+					v = 1
+				}
+				ch <- prometheus.MustNewConstMetric(descExact, prometheus.GaugeValue, v, e.Name, string(s))
+			}
+		}
+	}
+}

@@ -1,0 +1,203 @@
+package router
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/tandem-serving/tandem/router/endpoint"
+	"github.com/tandem-serving/tandem/router/request"
+	"github.com/tandem-serving/tandem/router/schedule"
+)
+
+// Prefill/decode hand-off.
+//
+// The decode endpoint is chosen first, as for any request. If the part of
+// the prompt it does not hold is at least PD.ThresholdTokens, a prefill
+// endpoint is chosen with the same plugins plus a preference for the decode
+// endpoint's unit, and:
+//
+//   - vLLM (NIXL connector): the prefill endpoint gets a copy of the
+//     request with max_tokens 1, stream false and kv_transfer_params
+//     {"do_remote_decode": true, ...}; the kv_transfer_params of its answer
+//     are put into the request sent to the decode endpoint, which pulls the
+//     KV blocks and generates.
+//   - SGLang: both endpoints get the request with bootstrap_host,
+//     bootstrap_port (the prefill endpoint's) and a random bootstrap_room,
+//     at the same time; the decode endpoint's answer is relayed.
+//
+// Bodies are rewritten by splicing members (request.AppendBody), never by
+// re-encoding. When no prefill endpoint is healthy, or prefill fails, the
+// configured policy decides: "aggregated" lets the decode endpoint prefill
+// itself, "fail" answers 503. Either way a metric and a log line say so.
+
+var (
+	// Members dropped from the prefill copy and replaced.
+	prefillDrop = request.FieldSet(0).Set(request.FieldStream).Set(request.FieldStreamOptions).
+			Set(request.FieldMaxTokens).Set(request.FieldMaxCompletionTokens).Set(request.FieldKVTransferParams)
+	decodeDrop    = request.FieldSet(0).Set(request.FieldKVTransferParams)
+	bootstrapDrop = request.FieldSet(0).Set(request.FieldBootstrapHost).Set(request.FieldBootstrapPort).Set(request.FieldBootstrapRoom)
+
+	prefillStream    = []byte(`"stream":false`)
+	prefillMax       = []byte(`"max_tokens":1`)
+	prefillMaxCompl  = []byte(`"max_completion_tokens":1`)
+	prefillKVRequest = []byte(`"kv_transfer_params":{"do_remote_decode":true,"do_remote_prefill":false,` +
+		`"remote_engine_id":null,"remote_block_ids":null,"remote_host":null,"remote_port":null}`)
+	kvKey = []byte(`"kv_transfer_params":`)
+)
+
+// maxPrefillAnswer bounds a prefill endpoint's answer.
+const maxPrefillAnswer = 4 << 20
+
+// prefillTries is how many prefill endpoints are tried before falling back.
+const prefillTries = 2
+
+// disaggregated serves the request on decode candidate dec with a prefill
+// hand-off.
+func (rt *Router) disaggregated(ctx context.Context, w http.ResponseWriter, c *call, dec *schedule.Candidate, last bool) result {
+	preq := c.sreq
+	preq.PreferGroup, preq.PreferUnit = dec.E.Group, dec.E.Unit
+	if c.pscratch == nil {
+		c.pscratch = schedule.NewScratch(rt.seeds.Add(0x9e3779b97f4a7c15))
+	}
+	pres := rt.prefill.Schedule(&preq, c.pool.Prefill, time.Now(), c.pscratch)
+	if len(pres.Order) == 0 {
+		return rt.noPrefill(ctx, w, c, dec, last, "no-prefill", errors.New("no healthy prefill endpoint"))
+	}
+	if dec.E.Kind == endpoint.SGLang {
+		return rt.bootstrap(ctx, w, c, dec, &pres.Order[0], last)
+	}
+	var err error
+	for i := 0; i < min(prefillTries, len(pres.Order)); i++ {
+		var kvp []byte
+		if kvp, err = rt.prefillVLLM(ctx, c, &pres.Order[i]); err == nil {
+			rt.metrics.pd.WithLabelValues(c.model, "disaggregated").Inc()
+			c.prefilledBy = pres.Order[i].E.Name
+			kv := append(append(c.kvMember[:0], kvKey...), kvp...)
+			c.kvMember = kv
+			body := c.req.AppendBody(c.out2[:0], decodeDrop, kv)
+			c.out2 = body
+			// The decode endpoint computes no prompt: nothing to queue,
+			// and its first token does not measure a prefill.
+			return rt.attempt(ctx, w, c, dec.E, body, cost{}, last)
+		}
+		if ctx.Err() != nil {
+			return result{cause: "canceled", err: err}
+		}
+		rt.log.V(1).Info("Prefill failed", "request", c.id, "endpoint", pres.Order[i].E.Name, "err", err)
+	}
+	return rt.noPrefill(ctx, w, c, dec, last, "prefill-failed", err)
+}
+
+// noPrefill applies the configured policy when prefill is impossible.
+func (rt *Router) noPrefill(ctx context.Context, w http.ResponseWriter, c *call, dec *schedule.Candidate, last bool, why string, err error) result {
+	if rt.cfg.PD.NoPrefill == "fail" {
+		rt.metrics.pd.WithLabelValues(c.model, why+"-refused").Inc()
+		rt.log.Info("No prefill possible; failing the request", "request", c.id, "model", c.model, "reason", why, "err", err)
+		e := unavailable("no-prefill", "no prefill endpoint could serve model `"+c.model+"`: "+err.Error())
+		writeError(w, e)
+		c.status = e.Status
+		rt.metrics.refused.WithLabelValues(e.Reason).Inc()
+		return result{done: true}
+	}
+	rt.metrics.pd.WithLabelValues(c.model, why+"-aggregated").Inc()
+	rt.log.V(1).Info("No prefill possible; the decode endpoint prefills", "request", c.id, "model", c.model, "reason", why, "err", err)
+	c.noPD = true
+	return rt.attempt(ctx, w, c, dec.E, c.req.Body, rt.costOf(c, dec), last)
+}
+
+// prefillVLLM runs the prefill half of the NIXL hand-off and returns the
+// kv_transfer_params of the answer (valid until the call ends).
+func (rt *Router) prefillVLLM(ctx context.Context, c *call, p *schedule.Candidate) ([]byte, error) {
+	extra := [][]byte{prefillStream, prefillMax, prefillKVRequest}
+	if c.req.Has(request.FieldMaxCompletionTokens) {
+		extra = append(extra, prefillMaxCompl)
+	}
+	body := c.req.AppendBody(c.out[:0], prefillDrop, extra...)
+	c.out = body
+	answer, err := rt.sideRequest(ctx, c, p, body)
+	if err != nil {
+		return nil, err
+	}
+	kvp := request.TopLevel(answer, "kv_transfer_params")
+	if len(kvp) == 0 || bytes.Equal(kvp, []byte("null")) {
+		return nil, fmt.Errorf("%s: the prefill answer has no kv_transfer_params (is the NIXL connector configured?)", p.E.Name)
+	}
+	return kvp, nil
+}
+
+// sideRequest sends body to prefill candidate p and reads its whole
+// answer. The prefill's time to answer teaches p's prefill rate.
+func (rt *Router) sideRequest(ctx context.Context, c *call, p *schedule.Candidate, body []byte) ([]byte, error) {
+	probe, ok := p.E.Breaker.Acquire()
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", p.E.Name, errBreakerOpen)
+	}
+	d := startDispatch(p.E, cost{uncached: p.UncachedTokens, queued: p.QueuedTokens}, probe)
+	p.E.Index.Insert(c.hashes)
+	resp, err := rt.transport.RoundTrip(rt.outbound(ctx, c, p.E, body))
+	if err != nil {
+		rt.failed(ctx, d, "prefill", err)
+		return nil, fmt.Errorf("%s: %w", p.E.Name, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	buf := bytes.NewBuffer(c.presp[:0])
+	_, err = buf.ReadFrom(io.LimitReader(resp.Body, maxPrefillAnswer))
+	c.presp = buf.Bytes()
+	switch {
+	case err != nil:
+		rt.failed(ctx, d, "prefill", err)
+		return nil, fmt.Errorf("%s: reading the prefill answer: %w", p.E.Name, err)
+	case resp.StatusCode != http.StatusOK:
+		d.end(resp.StatusCode < 500)
+		return nil, fmt.Errorf("%s: prefill answered %s: %s", p.E.Name, resp.Status, bytes.TrimSpace(c.presp[:min(len(c.presp), 200)]))
+	}
+	d.first(true)
+	d.end(true)
+	return c.presp, nil
+}
+
+// bootstrap runs SGLang's hand-off: prefill and decode at once, joined by
+// the bootstrap room.
+func (rt *Router) bootstrap(ctx context.Context, w http.ResponseWriter, c *call, dec, p *schedule.Candidate, last bool) result {
+	extra := fmt.Appendf(c.kvMember[:0], `"bootstrap_host":%s,"bootstrap_port":%d,"bootstrap_room":%d`,
+		strconv.Quote(p.E.Host()), p.E.BootstrapPort, c.pscratch.Uint63())
+	c.kvMember = extra
+	body := c.req.AppendBody(c.out[:0], bootstrapDrop, extra)
+	c.out = body
+	dctx, dcancel := context.WithCancelCause(ctx)
+	defer dcancel(nil)
+	pctx, pcancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := rt.sideRequest(pctx, c, p, body)
+		if err != nil && pctx.Err() == nil {
+			dcancel(err) // decode would wait for KV that never comes
+		}
+		done <- err
+	}()
+	res := rt.attempt(dctx, w, c, dec.E, body, cost{}, last)
+	if res.done {
+		// The prefill half finishes on its own (the decode half needed
+		// its KV); wait for it: it shares this call's buffers.
+		perr := <-done
+		pcancel()
+		if perr != nil {
+			rt.log.V(1).Info("SGLang prefill answered with an error after decode", "request", c.id, "err", perr)
+		}
+		rt.metrics.pd.WithLabelValues(c.model, "disaggregated").Inc()
+		return res
+	}
+	pcancel()
+	perr := <-done
+	if perr != nil && ctx.Err() == nil {
+		rt.log.V(1).Info("SGLang prefill failed", "request", c.id, "endpoint", p.E.Name, "err", perr)
+		return rt.noPrefill(ctx, w, c, dec, last, "prefill-failed", perr)
+	}
+	return res
+}

@@ -1,0 +1,137 @@
+package schedule
+
+import (
+	"time"
+
+	"github.com/tandem-serving/tandem/router/endpoint"
+)
+
+// Features turns an endpoint's counters, scraped metrics and prefix index
+// into the per-request Candidate fields every plugin reads, including the
+// predicted TTFT.
+//
+// # The TTFT model
+//
+// For a candidate endpoint e the predicted time to first token is
+//
+//	TTFT(e) = (queued(e) + uncached(e) + penalty(e)) / rate(e)
+//
+// queued(e) is the prefill work, in tokens, waiting at e ahead of this
+// request: the router's own count of uncached prompt tokens sent to e that
+// have produced no first token yet, plus requests the engine reports waiting
+// beyond the router's own (other router replicas' traffic) priced at e's
+// mean request size. uncached(e) is this request's prompt tokens not in e's
+// prefix index. rate(e) is e's prefill rate, learned from observed TTFTs
+// (endpoint.Rate). penalty(e) is work-equivalent tokens charged when e's KV
+// cache is nearly full (a new request would evict or preempt) or its running
+// batch is at its configured limit.
+//
+// Picking the smallest TTFT keeps a request on the endpoint that holds its
+// prefix while that endpoint's queue is shorter than the work the cache
+// saves, and moves it to a cold endpoint as soon as waiting would cost more
+// than recomputing: prefix affinity and load balance in one number.
+type Features struct {
+	BlockBytes    int
+	BytesPerToken float64
+	// StaleAfter is the age after which scraped metrics are ignored.
+	StaleAfter time.Duration
+	Saturation Saturation
+	Penalty    Penalty
+}
+
+// Saturation says when an endpoint is full: a saturated endpoint is
+// avoided, and when every candidate is saturated sheddable requests get
+// 429. A zero field disables its test.
+type Saturation struct {
+	// MaxWaiting is the engine's queue length (scraped).
+	MaxWaiting float64 `json:"maxWaiting"`
+	// MaxQueuedTokens is the router's own queued prefill estimate.
+	MaxQueuedTokens float64 `json:"maxQueuedTokens"`
+	// MaxKVUsage is the engine's KV cache usage fraction (scraped).
+	MaxKVUsage float64 `json:"maxKVUsage"`
+}
+
+// Penalty prices a nearly full endpoint in tokens of prefill work.
+type Penalty struct {
+	// KVThreshold is the KV usage above which the penalty grows linearly
+	// to KVTokens at full usage.
+	KVThreshold float64 `json:"kvThreshold"`
+	KVTokens    float64 `json:"kvTokens"`
+	// MaxRunning is the running batch size at which BatchTokens is
+	// charged (0: never), e.g. the engine's max_num_seqs.
+	MaxRunning  float64 `json:"maxRunning"`
+	BatchTokens float64 `json:"batchTokens"`
+}
+
+// Fill computes the candidate fields of e for req.
+func (f *Features) Fill(c *Candidate, req *Request, e *endpoint.Endpoint, now time.Time) {
+	*c = Candidate{E: e}
+	if !f.exact(c, req, e, now) {
+		if len(req.Hashes) > 0 {
+			c.CachedBlocks = e.Index.Match(req.Hashes)
+		}
+		cachedBytes := c.CachedBlocks * f.BlockBytes
+		c.UncachedTokens = float64(max(req.PromptBytes-cachedBytes, 0)) / f.BytesPerToken
+		c.CachedTokens = float64(cachedBytes) / f.BytesPerToken
+	}
+	pending := e.Pending.Load()
+	c.InFlight = float64(e.InFlight.Load())
+	c.QueuedTokens = float64(e.QueuedTokens.Load())
+	c.Rate = e.Rate.TokensPerSecond()
+	if m, fresh := e.Engine(now, f.StaleAfter); fresh {
+		c.Engine, c.Fresh = m, true
+		if others := m.Waiting - float64(pending); others > 0 {
+			c.QueuedTokens += others * e.Rate.MeanTokens()
+			c.InFlight += others
+		}
+	}
+	c.Saturated = f.saturated(c)
+	work := c.QueuedTokens + c.UncachedTokens + f.penalty(c)
+	c.TTFT = work / c.Rate
+}
+
+// exact fills the cache figures from the endpoint's exact index when the
+// request has engine hashes and the index is trustworthy. CachedBlocks is
+// then expressed in byte blocks, so scorers see one unit either way.
+func (f *Features) exact(c *Candidate, req *Request, e *endpoint.Endpoint, now time.Time) bool {
+	if e.Exact == nil || req.EngineHashes == nil {
+		return false
+	}
+	n, blockTokens, ok := e.Exact.Match(req.EngineHashes, now)
+	if !ok || (blockTokens != req.EngineBlockTokens && n > 0) {
+		return false
+	}
+	c.Exact = true
+	c.CachedTokens = float64(n * req.EngineBlockTokens)
+	c.UncachedTokens = max(float64(req.PromptTokens)-c.CachedTokens, 0)
+	c.CachedBlocks = min(int(c.CachedTokens*f.BytesPerToken)/f.BlockBytes, len(req.Hashes))
+	return true
+}
+
+func (f *Features) saturated(c *Candidate) bool {
+	s := &f.Saturation
+	if s.MaxQueuedTokens > 0 && c.QueuedTokens >= s.MaxQueuedTokens {
+		return true
+	}
+	if !c.Fresh {
+		return false
+	}
+	return (s.MaxWaiting > 0 && c.Engine.Waiting >= s.MaxWaiting) ||
+		(s.MaxKVUsage > 0 && c.Engine.KVUsage >= s.MaxKVUsage)
+}
+
+func (f *Features) penalty(c *Candidate) float64 {
+	if !c.Fresh {
+		return 0
+	}
+	p := &f.Penalty
+	var tokens float64
+	if p.KVThreshold > 0 && p.KVThreshold < 1 && c.Engine.KVUsage > p.KVThreshold {
+		over := min((c.Engine.KVUsage-p.KVThreshold)/(1-p.KVThreshold), 1)
+		tokens += over * p.KVTokens
+	}
+	if p.MaxRunning > 0 && c.Engine.Running >= p.MaxRunning {
+		tokens += p.BatchTokens
+	}
+	return tokens
+}

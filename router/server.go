@@ -1,0 +1,242 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tandem-serving/tandem/router/breaker"
+	"github.com/tandem-serving/tandem/router/endpoint"
+	"github.com/tandem-serving/tandem/router/kvindex"
+	"github.com/tandem-serving/tandem/router/schedule"
+	"github.com/tandem-serving/tandem/router/tenant"
+)
+
+// Options are the router's collaborators.
+type Options struct {
+	// Plugins are the scheduling plugins on offer; the profile in the
+	// config is built from them.
+	Plugins *schedule.Plugins
+	Logger  logr.Logger
+}
+
+// Router is the OpenAI-compatible front: an http.Handler plus the engine
+// state it routes on.
+type Router struct {
+	cfg       Config
+	log       logr.Logger
+	reg       *endpoint.Registry
+	features  schedule.Features
+	profile   *schedule.Profile
+	prefill   *schedule.Profile
+	policy    string
+	transport *http.Transport
+	scraper   *endpoint.Scraper
+	metrics   *Metrics
+	tenants   *tenant.Tenants
+	calls     sync.Pool
+	seeds     atomic.Uint64
+	ids       atomic.Uint64
+	idPrefix  string
+	forward   []string
+	metricsH  http.Handler
+	// tokenizer computes engine block hashes in exact mode; nil otherwise.
+	tokenizer kvindex.Tokenizer
+}
+
+// New builds a router from cfg (validated here).
+func New(cfg Config, opts Options) (*Router, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Plugins == nil {
+		return nil, errors.New("router: no scheduling plugins registered")
+	}
+	rt := &Router{cfg: cfg, log: opts.Logger, policy: cfg.Policy, forward: cfg.ForwardHeaders}
+	if cfg.Profile != nil {
+		rt.policy = "custom"
+	}
+	rt.features = schedule.Features{
+		BlockBytes: cfg.Prefix.BlockBytes, BytesPerToken: cfg.Prefix.BytesPerToken,
+		StaleAfter: cfg.Scrape.StaleAfter.Duration, Saturation: cfg.Saturation, Penalty: cfg.Penalty,
+	}
+	if err := rt.buildProfiles(opts.Plugins); err != nil {
+		return nil, err
+	}
+	var err error
+	if rt.tenants, err = tenant.New(cfg.Tenants); err != nil {
+		return nil, err
+	}
+	var metrics *Metrics
+	rt.reg = endpoint.NewRegistry(endpoint.Options{
+		IndexBlocks: cfg.Prefix.IndexBlocks, BlockBytes: cfg.Prefix.BlockBytes, BytesPerToken: cfg.Prefix.BytesPerToken,
+		Breaker: breaker.Config{
+			Failures: cfg.Breaker.Failures, Cooldown: cfg.Breaker.Cooldown.Duration, MaxCooldown: cfg.Breaker.MaxCooldown.Duration,
+		},
+		RatePrior:    cfg.RatePrior,
+		ExactSilence: rt.exactSilence(),
+		OnBreaker: func(e *endpoint.Endpoint, from, to breaker.State) {
+			metrics.breakerChanged(e, from, to)
+			rt.log.Info("Circuit breaker changed", "endpoint", e.Name, "from", from.String(), "to", to.String())
+		},
+	})
+	metrics = NewMetrics(rt.reg.Snapshot, cfg.Scrape.StaleAfter.Duration)
+	rt.metrics = metrics
+	rt.metricsH = promhttp.HandlerFor(metrics.Registry(), promhttp.HandlerOpts{})
+	rt.transport = newTransport(&cfg)
+	rt.scraper = endpoint.NewScraper(rt.reg, &http.Client{Transport: rt.transport}, endpoint.ScrapeConfig{
+		Interval: cfg.Scrape.Interval.Duration, Timeout: cfg.Scrape.Timeout.Duration,
+	})
+	rt.scraper.OnScrape = metrics.scraped
+	rt.idPrefix = fmt.Sprintf("tandem-%x-", time.Now().UnixNano()&0xffffffff)
+	rt.seeds.Store(uint64(time.Now().UnixNano()))
+	return rt, nil
+}
+
+func (rt *Router) exactSilence() time.Duration {
+	if !rt.cfg.KVEvents.Enabled {
+		return 0
+	}
+	rt.tokenizer = kvindex.Tokenizers[rt.cfg.KVEvents.Tokenizer]
+	return rt.cfg.KVEvents.SilenceAfter.Duration
+}
+
+func (rt *Router) buildProfiles(plugins *schedule.Plugins) error {
+	pc := rt.cfg.Profile
+	if pc == nil {
+		preset, err := schedule.Preset(rt.cfg.Policy)
+		if err != nil {
+			return err
+		}
+		pc = &preset
+	}
+	var err error
+	if rt.profile, err = plugins.Build(*pc, &rt.features); err != nil {
+		return fmt.Errorf("scheduling profile: %w", err)
+	}
+	// The prefill endpoint is picked with the same plugins plus a
+	// preference for the decode endpoint's unit.
+	ppc := *pc
+	if rt.cfg.PD.SameUnitWeight > 0 {
+		ppc.Scorers = append(append([]schedule.PluginConfig{}, pc.Scorers...),
+			schedule.PluginConfig{Name: "same-unit", Weight: rt.cfg.PD.SameUnitWeight})
+		if ppc.Picker.Name != "max-score" {
+			ppc.Picker = schedule.PluginConfig{Name: "max-score"}
+		}
+	}
+	if rt.prefill, err = plugins.Build(ppc, &rt.features); err != nil {
+		return fmt.Errorf("prefill scheduling profile: %w", err)
+	}
+	return nil
+}
+
+// newTransport is tuned for many long-lived connections to few engines:
+// a deep idle pool per engine (Kthena's 2 idle connections per engine made
+// it reconnect constantly), no compression, large buffers for long prompts.
+func newTransport(cfg *Config) *http.Transport {
+	d := &net.Dialer{Timeout: cfg.Timeouts.Connect.Duration, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		DialContext:         d.DialContext,
+		MaxIdleConnsPerHost: cfg.MaxIdleConnsPerEndpoint,
+		IdleConnTimeout:     cfg.Timeouts.Idle.Duration,
+		DisableCompression:  true,
+		WriteBufferSize:     64 << 10,
+		ReadBufferSize:      64 << 10,
+	}
+}
+
+// Registry is the router's endpoint set; discovery updates it.
+func (rt *Router) Registry() *endpoint.Registry { return rt.reg }
+
+// Metrics are the router's metrics.
+func (rt *Router) Metrics() *Metrics { return rt.metrics }
+
+// Run scrapes engine metrics (and, in exact mode, follows KV events)
+// until ctx ends. Serve requests with the Router as handler, or Serve.
+func (rt *Router) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	if rt.tokenizer != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			(&followers{rt: rt}).run(ctx)
+		}()
+	}
+	rt.scraper.Run(ctx)
+	wg.Wait()
+	rt.transport.CloseIdleConnections()
+}
+
+// Serve answers HTTP on ln until ctx ends, then drains open requests for
+// up to grace.
+func (rt *Router) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	srv := &http.Server{
+		Handler:           rt,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       rt.cfg.Timeouts.Idle.Duration,
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-done; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	return err
+}
+
+// ServeHTTP routes: the two completion APIs, /v1/models, /health and
+// /metrics. Unknown paths get 404 and wrong methods 405, as JSON.
+func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/v1/chat/completions":
+		if rt.method(w, r, http.MethodPost) {
+			rt.serveCompletion(w, r, chatKind)
+		}
+	case "/v1/completions":
+		if rt.method(w, r, http.MethodPost) {
+			rt.serveCompletion(w, r, completionKind)
+		}
+	case "/v1/models":
+		if rt.method(w, r, http.MethodGet) {
+			body := rt.reg.Snapshot().ModelsJSON
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			_, _ = w.Write(body)
+		}
+	case "/health":
+		if rt.method(w, r, http.MethodGet) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = fmt.Fprintf(w, `{"status":"ok","endpoints":%d}`, len(rt.reg.Snapshot().All))
+		}
+	case "/metrics":
+		rt.metricsH.ServeHTTP(w, r)
+	default:
+		writeError(w, &apiError{Status: http.StatusNotFound, Type: "NotFoundError", Message: "no route for " + r.URL.Path})
+	}
+}
+
+func (rt *Router) method(w http.ResponseWriter, r *http.Request, want string) bool {
+	if r.Method == want || (want == http.MethodGet && r.Method == http.MethodHead) {
+		return true
+	}
+	w.Header().Set("Allow", want)
+	writeError(w, &apiError{Status: http.StatusMethodNotAllowed, Type: "MethodNotAllowedError",
+		Message: r.Method + " " + r.URL.Path + " is not allowed; use " + want})
+	return false
+}
