@@ -46,17 +46,20 @@ func TestKubectlWaitForAvailable(t *testing.T) {
 	t.Logf("\n%s", out)
 }
 
-// TestDeployManifestsDryRun sends the controller's install set to the API
-// server in server-side dry-run: every object must be accepted as it is.
+// TestDeployManifestsDryRun sends the whole install set (controller,
+// router, scheduler) and the samples to the API server in server-side
+// dry-run: every object must be accepted as it is.
 // A dry-run namespace does not exist for the objects inside it, so the
 // namespace is created for real first.
 func TestDeployManifestsDryRun(t *testing.T) {
 	if out, err := kubectl(t, "create", "namespace", "tandem-system"); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	out, err := kubectl(t, "apply", "--server-side", "--force-conflicts", "--dry-run=server", "-k", "deploy/controller")
-	if err != nil {
-		t.Fatalf("%v:\n%s", err, out)
+	for _, dir := range []string{"deploy", "deploy/samples"} {
+		out, err := kubectl(t, "apply", "--server-side", "--force-conflicts", "--dry-run=server", "-k", dir)
+		if err != nil {
+			t.Fatalf("%s: %v:\n%s", dir, err, out)
+		}
+		t.Logf("%s:\n%s", dir, out)
 	}
-	t.Logf("\n%s", out)
 }
