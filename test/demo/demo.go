@@ -115,7 +115,7 @@ func waitRoutable(ctx context.Context, c *localcluster.Cluster, sg *v1alpha1.Ser
 			return false, err
 		}
 		for _, p := range pods.Items {
-			if agent.EngineFor(p.UID) == "" {
+			if agent.Engine(p.UID) == nil {
 				last = "no engine yet for pod " + p.Name
 				return false, nil
 			}

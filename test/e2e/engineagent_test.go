@@ -14,26 +14,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tandem-serving/tandem/api/v1alpha1"
+	"github.com/tandem-serving/tandem/benchmarks/sim"
 	"github.com/tandem-serving/tandem/test/engineagent"
 )
 
 // TestEngineAgentFollowsPods: a simulated engine answers at each running
 // leader pod's own address, and stops answering when the pod is deleted.
 func TestEngineAgentFollowsPods(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	agent, err := engineagent.New(cluster.RESTConfig(), engineagent.Options{TimeScale: 0})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- agent.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("agent: %v", err)
-		}
-	}()
+	agent := startAgent(t, 0)
+	ctx := context.Background()
 
 	c := sgClient(t)
 	newNamespace(t, c, "agent")
@@ -63,9 +52,49 @@ func TestEngineAgentFollowsPods(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll(t, "engine stops with its pod", 30*time.Second, func() error {
-		if addr := agent.EngineFor(prefill.UID); addr != "" {
-			return fmt.Errorf("engine of the deleted pod still runs at %s", addr)
+		if e := agent.Engine(prefill.UID); e != nil {
+			return fmt.Errorf("engine of the deleted pod still runs at %s", e.Addr())
 		}
 		return nil
 	})
+}
+
+// startAgent runs an engine agent until the test ends.
+func startAgent(t *testing.T, timeScale float64) *engineagent.Agent {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	agent, err := engineagent.New(cluster.RESTConfig(), engineagent.Options{TimeScale: timeScale})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- agent.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("agent: %v", err)
+		}
+	})
+	return agent
+}
+
+// waitEngines waits until every leader pod of the group has an engine.
+func waitEngines(t *testing.T, c client.Client, agent *engineagent.Agent, ns, group string) []*sim.Engine {
+	t.Helper()
+	var engines []*sim.Engine
+	poll(t, "an engine behind every leader pod", 30*time.Second, func() error {
+		engines = engines[:0]
+		for _, p := range groupPods(t, c, ns, group) {
+			if p.Labels[v1alpha1.LabelRank] != "0" {
+				continue
+			}
+			e := agent.Engine(p.UID)
+			if e == nil {
+				return fmt.Errorf("no engine for %s", p.Name)
+			}
+			engines = append(engines, e)
+		}
+		return nil
+	})
+	return engines
 }

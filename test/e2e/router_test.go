@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -23,61 +22,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tandem-serving/tandem/api/v1alpha1"
-	"github.com/tandem-serving/tandem/benchmarks/sim"
 	"github.com/tandem-serving/tandem/benchmarks/sim/server"
 	"github.com/tandem-serving/tandem/router"
 	"github.com/tandem-serving/tandem/router/discovery"
 	"github.com/tandem-serving/tandem/router/endpoint"
 	"github.com/tandem-serving/tandem/router/schedule"
 )
-
-// podEngines runs a simulated engine at each ready leader pod's own
-// address, so a request the router sends to a pod reaches "that pod".
-type podEngines struct {
-	mu      sync.Mutex
-	byPod   map[types.UID]*sim.Engine
-	started []*sim.Engine
-}
-
-func (p *podEngines) ensure(t *testing.T, c client.Client, ns, group string, port int) {
-	t.Helper()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	sg := &v1alpha1.ServingGroup{}
-	if err := c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: group}, sg); err != nil {
-		t.Fatal(err)
-	}
-	for _, pod := range groupPods(t, c, ns, group) {
-		if pod.Labels[v1alpha1.LabelRank] != "0" || pod.Status.PodIP == "" || p.byPod[pod.UID] != nil {
-			continue
-		}
-		cfg := sim.DefaultConfig()
-		cfg.Listen = net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(port))
-		cfg.Engine.Model = sg.Spec.ServedModelNames[0]
-		cfg.TimeScale = 0
-		cfg.EngineID = pod.Name
-		switch pod.Labels[v1alpha1.LabelRole] {
-		case "prefill":
-			cfg.Role = server.RolePrefill
-		case "decode":
-			cfg.Role = server.RoleDecode
-		}
-		e, err := sim.Start(context.Background(), cfg)
-		if err != nil {
-			t.Fatalf("engine for pod %s at %s: %v", pod.Name, cfg.Listen, err)
-		}
-		p.byPod[pod.UID] = e
-		p.started = append(p.started, e)
-	}
-}
-
-func (p *podEngines) close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, e := range p.started {
-		_ = e.Close()
-	}
-}
 
 // startRouterOnCluster runs a router whose endpoints come from the local
 // cluster's ServingGroups in namespace ns.
@@ -157,9 +107,7 @@ func TestRouterDiscoversDisaggregatedGroup(t *testing.T) {
 	newNamespace(t, c, "router-pd")
 	sg := applySample(t, c, "router-pd", "disaggregated-1p1d.yaml")
 	waitAvailable(t, c, types.NamespacedName{Namespace: "router-pd", Name: sg.Name})
-	engines := &podEngines{byPod: map[types.UID]*sim.Engine{}}
-	defer engines.close()
-	engines.ensure(t, c, "router-pd", sg.Name, int(sg.Spec.Engine.Port))
+	engines := waitEngines(t, c, startAgent(t, 0), "router-pd", sg.Name)
 
 	rt, url := startRouterOnCluster(t, "router-pd")
 	model := sg.Spec.ServedModelNames[0]
@@ -170,7 +118,7 @@ func TestRouterDiscoversDisaggregatedGroup(t *testing.T) {
 	}
 	complete(t, url, model, strings.Repeat("the quick brown fox ", 100))
 	var prefillTokens uint64
-	for _, e := range engines.started {
+	for _, e := range engines {
 		if e.Config().Role == server.RolePrefill {
 			prefillTokens += e.Snapshot().Stats.PromptTokens
 		}
@@ -210,9 +158,8 @@ func TestRouterFollowsScaling(t *testing.T) {
 	}
 	key := client.ObjectKeyFromObject(sg)
 	waitAvailable(t, c, key)
-	engines := &podEngines{byPod: map[types.UID]*sim.Engine{}}
-	defer engines.close()
-	engines.ensure(t, c, "router-scale", "scaling", 8100)
+	agent := startAgent(t, 0)
+	waitEngines(t, c, agent, "router-scale", "scaling")
 	rt, url := startRouterOnCluster(t, "router-scale")
 	waitPool(t, rt, model, 1)
 	complete(t, url, model, "one unit")
@@ -233,7 +180,7 @@ func TestRouterFollowsScaling(t *testing.T) {
 	}
 	setReplicas(2)
 	got := waitPool(t, rt, model, 2)
-	engines.ensure(t, c, "router-scale", "scaling", 8100)
+	waitEngines(t, c, agent, "router-scale", "scaling")
 	for i := range 4 {
 		complete(t, url, model, "two units "+strconv.Itoa(i))
 	}

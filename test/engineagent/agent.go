@@ -104,15 +104,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	return nil
 }
 
-// EngineFor returns the address of the engine serving the pod with uid,
-// or "" when none runs.
-func (a *Agent) EngineFor(uid types.UID) string {
+// Engine returns the engine serving the pod with uid, or nil when none
+// runs.
+func (a *Agent) Engine(uid types.UID) *sim.Engine {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if e := a.engines[uid]; e != nil {
-		return e.Addr()
-	}
-	return ""
+	return a.engines[uid]
 }
 
 func (a *Agent) sync(ctx context.Context, obj any) {
