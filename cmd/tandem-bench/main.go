@@ -3,6 +3,7 @@
 //
 //	tandem-bench controller [flags]   ServingGroup controller convergence at scale
 //	tandem-bench load [flags]         serving load against engines or a router (see benchmarks/README.md)
+//	tandem-bench scheduler [flags]    scheduler placement and session time, stock Volcano vs stock + Tandem
 package main
 
 import (
@@ -24,6 +25,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/tandem-serving/tandem/benchmarks/controllerbench"
+	"github.com/tandem-serving/tandem/benchmarks/schedulerbench"
 	"github.com/tandem-serving/tandem/test/localcluster"
 )
 
@@ -35,6 +37,7 @@ var benchmarks = map[string]struct {
 }{
 	"controller": {"ServingGroup controller convergence at scale on the local cluster", runController},
 	"load":       {"LLM serving load: workloads, TTFT/ITL/throughput, prefix-cache hit rate vs an oracle, knee sweeps", runLoad},
+	"scheduler":  {"Volcano sessions in-process: placement quality and session time, stock vs stock + Tandem", schedulerbench.Main},
 }
 
 func main() {

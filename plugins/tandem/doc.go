@@ -20,6 +20,11 @@
 //     measured as the lowest HyperNode tier holding both (0 = same node);
 //     the other roles of the unit (prefill ↔ decode, for KV transfer) and
 //     the other ranks of the same instance (tensor parallelism) both count;
+//     for a pod with no such peer placed yet (a unit's first pods), how
+//     closely the rest of the unit, and the pod with one pod of each other
+//     role, would still fit around the node (fit.go), so that the unit
+//     starts where it can stay together rather than in a gap only its
+//     first pod fits;
 //     packing: nodes in partly used tier-1 HyperNodes, fuller first, and
 //     empty ones last, so whole domains stay free for large instances;
 //     spread: when the unit's group asks for it, nodes outside the
@@ -28,8 +33,9 @@
 //     non-Tandem job of the same or lower priority.
 //
 // All scoring and checking is pure (topology.go, unit.go, score.go,
-// accelerator.go, order.go) over plain structs built once per session in
-// OnSessionOpen (plugin.go). Callbacks only read; the per-domain
-// accelerator usage changes only in the session's allocate and deallocate
-// event handlers, which Volcano never runs concurrently with scoring.
+// fit.go, accelerator.go, order.go) over plain structs built once per
+// session in OnSessionOpen (plugin.go). Callbacks only read; the per-node
+// and per-domain accelerator usage changes only in the session's allocate
+// and deallocate event handlers, which Volcano never runs concurrently
+// with scoring.
 package tandem

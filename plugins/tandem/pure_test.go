@@ -142,6 +142,73 @@ func TestScorerCombinesWeightedParts(t *testing.T) {
 	}
 }
 
+func TestFitTiers(t *testing.T) {
+	topo := testTopology()
+	// n000 has 8 GPUs free, n001 4, d01 (n010, n011) 8 in all (4 + 4),
+	// rack 1 is full but for n111 (8, H200).
+	nodes := map[string]*Usage{
+		"n000": {Allocatable: 8}, "n001": {Allocatable: 8, Used: 4},
+		"n010": {Allocatable: 8, Used: 4}, "n011": {Allocatable: 8, Used: 4},
+		"n100": {Allocatable: 8, Used: 8}, "n101": {Allocatable: 8, Used: 8},
+		"n110": {Allocatable: 8, Used: 8}, "n111": {Allocatable: 8},
+	}
+	types := map[string]string{"n111": "H200"}
+	cases := []struct {
+		name string
+		rest []Demand
+		want map[string]int
+	}{
+		{"8 GPUs in 4 + 4: on an empty node, else a domain with room", []Demand{{Accelerators: 4}, {Accelerators: 4}},
+			map[string]int{"n000": 0, "n001": 1, "n010": 1, "n111": 0, "n100": 2}},
+		{"two 8-GPU pods: only across the spine", []Demand{{Accelerators: 8}, {Accelerators: 8}},
+			map[string]int{"n000": 3, "n111": 3}},
+		{"types count: an H200 pod fits only by n111", []Demand{{Accelerators: 2}, {Accelerators: 2, Types: []string{"H200"}}},
+			map[string]int{"n000": 3, "n111": 0, "n110": 1}},
+		{"too big for any node", []Demand{{Accelerators: 16}}, map[string]int{"n000": 4}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := NewFitTiers(topo, nodes, types, tc.rest)
+			got := map[string]int{}
+			for n := range tc.want {
+				got[n] = f.Tier(n)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Tier (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestFitStandsInForProximityOfAFirstPod(t *testing.T) {
+	topo := testTopology()
+	// d00 is a quarter used: n000 has a 4-GPU gap, n001 is empty.
+	nodes := map[string]*Usage{"n000": {Allocatable: 8, Used: 4}, "n001": {Allocatable: 8}}
+	s := &Scorer{
+		Topology: topo,
+		Domains:  map[string]*Usage{"d00": {Allocatable: 16, Used: 4}},
+		Nodes:    nodes,
+		Args:     Args{ProximityWeight: 10, PackingWeight: 5, SpreadTier: 2},
+	}
+	// A 4 + 4 GPU unit: the gap on n000 takes the first pod but not the
+	// unit (which would then span the domain); n001 takes both.
+	rest := []Demand{{Accelerators: 4}, {Accelerators: 4}}
+	p := Placement{Role: "prefill", Instance: "p0", Accelerators: 4, Fit: []*FitTiers{NewFitTiers(topo, nodes, nil, rest)}}
+	got := map[string]float64{"n000": s.Score(p, "n000"), "n001": s.Score(p, "n001")}
+	want := map[string]float64{
+		"n000": (10*0.75 + 5*0.5) * 100, // the unit fits only across d00
+		"n001": (10*1 + 5*0.5) * 100,    // the unit fits on the node
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("scores (-want +got):\n%s", diff)
+	}
+	// Without a fit view there is no proximity preference at all.
+	p.Fit = nil
+	if a, b := s.Score(p, "n000"), s.Score(p, "n001"); a != b {
+		t.Errorf("without Fit: n000 %v, n001 %v; want equal", a, b)
+	}
+}
+
 func TestWholeFreeDomains(t *testing.T) {
 	got := WholeFreeDomains(map[string]*Usage{"a": {Allocatable: 16}, "b": {Allocatable: 16, Used: 1}, "c": {Allocatable: 16}})
 	if got != 2 {

@@ -1,15 +1,45 @@
 package tandem_test
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	schedulingv1beta1 "volcano.sh/apis/pkg/apis/scheduling/v1beta1"
+	volcanoutil "volcano.sh/volcano/pkg/scheduler/util"
+
 	"github.com/tandem-serving/tandem/api/v1alpha1"
 	"github.com/tandem-serving/tandem/controller/testutil"
+	"github.com/tandem-serving/tandem/plugins/scenario"
+	"github.com/tandem-serving/tandem/plugins/tandem"
 	"github.com/tandem-serving/tandem/test/localcluster"
 )
 
-// fleet: racks of 4 nodes in domains of 2, 8 GPUs a node; rack r has
+// run runs one scheduling cycle through Volcano's actions and plugins with
+// Tandem's (see plugins/scenario) and fails the test on any broken
+// invariant (partial unit, hard topology, over-commit, accelerator type).
+func run(t *testing.T, s scenario.Scenario) *scenario.Result {
+	t.Helper()
+	r, err := s.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range scenario.Check(s.Fleet, r) {
+		t.Errorf("invariant broken: %s", v)
+	}
+	return r
+}
+
+func describe(r *scenario.Result) string { return fmt.Sprint(r.Placed) }
+
+// Fleet: racks of 4 nodes in domains of 2, 8 GPUs a node; rack r has
 // products[r % len].
 func fleet(racks int, products ...string) localcluster.Fleet {
 	if len(products) == 0 {
@@ -26,8 +56,8 @@ func pd(name string, gpus int32) *testutil.ServingGroupWrapper {
 }
 
 func TestUnitIsPlacedWhole(t *testing.T) {
-	r := scenario{fleet: fleet(2), groups: []*v1alpha1.ServingGroup{pd("chat", 8).Obj()}}.run(t)
-	if r.bound() != 2 {
+	r := run(t, scenario.Scenario{Fleet: fleet(2), Groups: []*v1alpha1.ServingGroup{pd("chat", 8).Obj()}})
+	if r.Bound() != 2 {
 		t.Fatalf("want both pods placed: %s", describe(r))
 	}
 }
@@ -38,8 +68,8 @@ func TestUnitThatCannotFitBindsNothing(t *testing.T) {
 	sg := testutil.MakeServingGroup("big").Namespace("serve").
 		Role(testutil.MakeRole("prefill").GPU(8).Obj()).
 		Role(testutil.MakeRole("decode").GPU(16).Obj()).Obj()
-	r := scenario{fleet: fleet(2), groups: []*v1alpha1.ServingGroup{sg}}.run(t)
-	if r.bound() != 0 {
+	r := run(t, scenario.Scenario{Fleet: fleet(2), Groups: []*v1alpha1.ServingGroup{sg}})
+	if r.Bound() != 0 {
 		t.Errorf("part of a unit was placed: %s", describe(r))
 	}
 }
@@ -48,8 +78,8 @@ func TestAcceleratorTypesAreMatchedPerRole(t *testing.T) {
 	sg := testutil.MakeServingGroup("mixed").Namespace("serve").
 		Role(testutil.MakeRole("prefill").GPU(8, "H100").Obj()).
 		Role(testutil.MakeRole("decode").GPU(8, "H200").Obj()).Obj()
-	r := scenario{fleet: fleet(2, "H100", "H200"), groups: []*v1alpha1.ServingGroup{sg}}.run(t)
-	if p, d := r.placed["serve/mixed-0-prefill-0-0"], r.placed["serve/mixed-0-decode-0-0"]; !strings.HasPrefix(p, "gpu-r0-") || !strings.HasPrefix(d, "gpu-r1-") {
+	r := run(t, scenario.Scenario{Fleet: fleet(2, "H100", "H200"), Groups: []*v1alpha1.ServingGroup{sg}})
+	if p, d := r.Placed["serve/mixed-0-prefill-0-0"], r.Placed["serve/mixed-0-decode-0-0"]; !strings.HasPrefix(p, "gpu-r0-") || !strings.HasPrefix(d, "gpu-r1-") {
 		t.Errorf("prefill on %q (want an H100 node, rack 0), decode on %q (want an H200 node, rack 1)", p, d)
 	}
 }
@@ -57,11 +87,11 @@ func TestAcceleratorTypesAreMatchedPerRole(t *testing.T) {
 func TestAcceleratorMismatchIsExplained(t *testing.T) {
 	sg := testutil.MakeServingGroup("nofit").Namespace("serve").
 		Role(testutil.MakeRole("decode").GPU(8, "B200").Obj()).Obj()
-	r := scenario{fleet: fleet(1, "H100"), groups: []*v1alpha1.ServingGroup{sg}}.run(t)
-	if r.bound() != 0 {
+	r := run(t, scenario.Scenario{Fleet: fleet(1, "H100"), Groups: []*v1alpha1.ServingGroup{sg}})
+	if r.Bound() != 0 {
 		t.Fatalf("placed on a node without B200: %s", describe(r))
 	}
-	job := r.jobs["nofit-0"]
+	job := r.Jobs["nofit-0"]
 	var msgs []string
 	for _, fe := range job.NodesFitErrors {
 		msgs = append(msgs, fe.Error())
@@ -78,8 +108,8 @@ func TestHardTopologyIsNeverBroken(t *testing.T) {
 	sg := testutil.MakeServingGroup("tight").Namespace("serve").Topology(0, 1, v1alpha1.TopologyHard).
 		Role(testutil.MakeRole("prefill").Replicas(2).GPU(8).Obj()).
 		Role(testutil.MakeRole("decode").GPU(8).Obj()).Obj()
-	r := scenario{fleet: fleet(2), groups: []*v1alpha1.ServingGroup{sg}}.run(t)
-	if r.bound() != 0 {
+	r := run(t, scenario.Scenario{Fleet: fleet(2), Groups: []*v1alpha1.ServingGroup{sg}})
+	if r.Bound() != 0 {
 		t.Errorf("hard tier-1 unit of 3 nodes placed: %s", describe(r))
 	}
 }
@@ -88,8 +118,8 @@ func TestSoftTopologyFallsBack(t *testing.T) {
 	sg := testutil.MakeServingGroup("loose").Namespace("serve").Topology(0, 1, v1alpha1.TopologySoft).
 		Role(testutil.MakeRole("prefill").Replicas(2).GPU(8).Obj()).
 		Role(testutil.MakeRole("decode").GPU(8).Obj()).Obj()
-	r := scenario{fleet: fleet(2), groups: []*v1alpha1.ServingGroup{sg}}.run(t)
-	if r.bound() != 3 {
+	r := run(t, scenario.Scenario{Fleet: fleet(2), Groups: []*v1alpha1.ServingGroup{sg}})
+	if r.Bound() != 3 {
 		t.Errorf("soft unit should spill over its tier: %s", describe(r))
 	}
 }
@@ -97,8 +127,8 @@ func TestSoftTopologyFallsBack(t *testing.T) {
 func TestDecodeLandsNearPrefill(t *testing.T) {
 	// 4-GPU pods: with nothing else placed, decode should share the
 	// prefill's node or at least its tier-1 domain.
-	r := scenario{fleet: fleet(3), groups: []*v1alpha1.ServingGroup{pd("near", 4).Obj()}}.run(t)
-	p, d := r.placed["serve/near-0-prefill-0-0"], r.placed["serve/near-0-decode-0-0"]
+	r := run(t, scenario.Scenario{Fleet: fleet(3), Groups: []*v1alpha1.ServingGroup{pd("near", 4).Obj()}})
+	p, d := r.Placed["serve/near-0-prefill-0-0"], r.Placed["serve/near-0-decode-0-0"]
 	if p == "" || d == "" || domainOf(p) != domainOf(d) {
 		t.Errorf("prefill on %q, decode on %q: want the same tier-1 domain", p, d)
 	}
@@ -107,8 +137,8 @@ func TestDecodeLandsNearPrefill(t *testing.T) {
 func TestTensorParallelRanksStayTogether(t *testing.T) {
 	sg := testutil.MakeServingGroup("tp").Namespace("serve").
 		Role(testutil.MakeRole("decode").Size(2).GPU(8).Obj()).Obj()
-	r := scenario{fleet: fleet(3), groups: []*v1alpha1.ServingGroup{sg}}.run(t)
-	a, b := r.placed["serve/tp-0-decode-0-0"], r.placed["serve/tp-0-decode-0-1"]
+	r := run(t, scenario.Scenario{Fleet: fleet(3), Groups: []*v1alpha1.ServingGroup{sg}})
+	a, b := r.Placed["serve/tp-0-decode-0-0"], r.Placed["serve/tp-0-decode-0-1"]
 	if a == "" || b == "" || domainOf(a) != domainOf(b) {
 		t.Errorf("ranks on %q and %q: want one tier-1 domain", a, b)
 	}
@@ -117,12 +147,12 @@ func TestTensorParallelRanksStayTogether(t *testing.T) {
 func TestPackingKeepsWholeDomainsFree(t *testing.T) {
 	// Domain r0-d0 already runs a 4-GPU pod. A 4-GPU unit should go next to
 	// it rather than open one of the three empty domains.
-	pod, pg := runningPod("busy", "gpu-r0-n0", 4)
+	pod, pg := scenario.RunningPod("busy", "gpu-r0-n0", 4)
 	sg := testutil.MakeServingGroup("small").Namespace("serve").Role(testutil.MakeRole("engine").GPU(4).Obj()).Obj()
-	s := scenario{fleet: fleet(2), groups: []*v1alpha1.ServingGroup{sg}}
-	s.extra, s.pgs = append(s.extra, pod), append(s.pgs, pg)
-	r := s.run(t)
-	if got := domainOf(r.placed["serve/small-0-engine-0-0"]); got != "r0-n0" {
+	s := scenario.Scenario{Fleet: fleet(2), Groups: []*v1alpha1.ServingGroup{sg}}
+	s.Pods, s.PodGroups = append(s.Pods, pod), append(s.PodGroups, pg)
+	r := run(t, s)
+	if got := domainOf(r.Placed["serve/small-0-engine-0-0"]); got != "r0-n0" {
 		t.Errorf("placed in domain %q, want the partly used one (r0-n0)", got)
 	}
 }
@@ -130,8 +160,8 @@ func TestPackingKeepsWholeDomainsFree(t *testing.T) {
 func TestUnitsOfAGroupSpreadAcrossRacks(t *testing.T) {
 	sg := testutil.MakeServingGroup("ha").Namespace("serve").Replicas(2).SpreadUnits().
 		Role(testutil.MakeRole("engine").GPU(4).Obj()).Obj()
-	r := scenario{fleet: fleet(2), groups: []*v1alpha1.ServingGroup{sg}}.run(t)
-	a, b := r.placed["serve/ha-0-engine-0-0"], r.placed["serve/ha-1-engine-0-0"]
+	r := run(t, scenario.Scenario{Fleet: fleet(2), Groups: []*v1alpha1.ServingGroup{sg}})
+	a, b := r.Placed["serve/ha-0-engine-0-0"], r.Placed["serve/ha-1-engine-0-0"]
 	if a == "" || b == "" || rackOf(a) == rackOf(b) {
 		t.Errorf("units on %q and %q: want different racks", a, b)
 	}
@@ -144,8 +174,8 @@ func TestRoleMinimumIsEnough(t *testing.T) {
 		Role(testutil.MakeRole("prefill").Replicas(2).MinReplicas(1).GPU(8).Obj()).
 		Role(testutil.MakeRole("decode").GPU(8).Obj()).Obj()
 	f := localcluster.Fleet{Racks: 1, NodesPerRack: 2, DomainSize: 1, GPUsPerNode: 8, Products: []string{"H100"}, CPU: "96", Memory: "1Ti"}
-	r := scenario{fleet: f, groups: []*v1alpha1.ServingGroup{sg}}.run(t)
-	if r.placed["serve/min-0-decode-0-0"] == "" || r.bound() != 2 {
+	r := run(t, scenario.Scenario{Fleet: f, Groups: []*v1alpha1.ServingGroup{sg}})
+	if r.Placed["serve/min-0-decode-0-0"] == "" || r.Bound() != 2 {
 		t.Errorf("want decode and one prefill placed: %s", describe(r))
 	}
 }
@@ -162,4 +192,36 @@ func domainOf(node string) string {
 
 func rackOf(node string) string {
 	return strings.Split(strings.TrimPrefix(node, "gpu-"), "-")[0]
+}
+
+func TestBatchGangIsReclaimedWhole(t *testing.T) {
+	// A two-pod batch gang of low priority fills both nodes; a serving unit
+	// of high priority needs one node. tandem-reclaim evicts the whole gang
+	// (never one pod of it) for the unit, which allocate places once the
+	// pods are gone.
+	f := localcluster.Fleet{Racks: 1, NodesPerRack: 2, DomainSize: 2, GPUsPerNode: 8, Products: []string{"H100"}, CPU: "96", Memory: "1Ti"}
+	s := scenario.Scenario{Fleet: f, Actions: []string{"allocate", tandem.ReclaimActionName},
+		PriorityClasses: []*schedulingv1.PriorityClass{priorityClass("high", 1000), priorityClass("low", 10)}}
+	s.Queues = []*schedulingv1beta1.Queue{volcanoutil.BuildQueue("batch", 1, nil)}
+	pg := volcanoutil.BuildPodGroup("train", scenario.BatchNamespace, "batch", 2, nil, schedulingv1beta1.PodGroupRunning)
+	pg.Spec.PriorityClassName = "low"
+	s.PodGroups = append(s.PodGroups, pg)
+	for i, node := range []string{"gpu-r0-n0", "gpu-r0-n1"} {
+		req := corev1.ResourceList{localcluster.GPUResource: resource.MustParse("8")}
+		pod := volcanoutil.BuildPod(scenario.BatchNamespace, fmt.Sprintf("train-%d", i), node, corev1.PodRunning, req, "train", nil, nil)
+		pod.UID = types.UID("uid-train-" + strconv.Itoa(i))
+		pod.Annotations[schedulingv1beta1.PodPreemptable] = "true"
+		pod.Spec.PriorityClassName = "low"
+		s.Pods = append(s.Pods, pod)
+	}
+	s.Groups = []*v1alpha1.ServingGroup{testutil.MakeServingGroup("chat").Namespace("serve").PriorityClass("high").
+		Role(testutil.MakeRole("engine").GPU(8).Obj()).Obj()}
+	r := run(t, s)
+	if diff := cmp.Diff([]string{"batch/train-0", "batch/train-1"}, r.Releasing); diff != "" {
+		t.Errorf("evicted pods (-want +got):\n%s", diff)
+	}
+}
+
+func priorityClass(name string, value int32) *schedulingv1.PriorityClass {
+	return &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Value: value}
 }

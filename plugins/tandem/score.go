@@ -14,6 +14,11 @@ type Placement struct {
 	Avoid map[string]bool
 	// Accelerators the pod requests.
 	Accelerators float64
+	// Fit says how closely groups of the unit's pods still to place fit
+	// around each node: the whole rest of the unit, and this pod with one
+	// pod of every other role (the KV peer it will need). Where Proximity
+	// has no peer to go by, the mean of their Proximity stands in for it.
+	Fit []*FitTiers
 }
 
 // Usage counts the accelerators of one tier-1 HyperNode.
@@ -26,7 +31,11 @@ type Scorer struct {
 	Topology *Topology
 	// Domains maps each tier-1 HyperNode to its accelerator usage.
 	Domains map[string]*Usage
-	Args    Args
+	// Nodes maps each node to its accelerator usage, NodeTypes to its
+	// accelerator type (the AcceleratorLabel value), for FitTiers.
+	Nodes     map[string]*Usage
+	NodeTypes map[string]string
+	Args      Args
 }
 
 // Score is the weighted placement score of node for p, on Volcano's scale
@@ -34,7 +43,14 @@ type Scorer struct {
 func (s *Scorer) Score(p Placement, node string) float64 {
 	total := 0.0
 	if s.Args.ProximityWeight > 0 {
-		if prox, ok := Proximity(s.Topology, p, node); ok {
+		prox, ok := Proximity(s.Topology, p, node)
+		if !ok && len(p.Fit) > 0 {
+			for _, f := range p.Fit {
+				prox += f.Proximity(node) / float64(len(p.Fit))
+			}
+			ok = true
+		}
+		if ok {
 			total += s.Args.ProximityWeight * prox
 		}
 	}

@@ -1,6 +1,9 @@
 package tandem
 
 import (
+	"maps"
+	"slices"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 	"volcano.sh/volcano/pkg/scheduler/api"
@@ -34,12 +37,23 @@ func newSessionState(ssn *framework.Session, args Args) *sessionState {
 	s := &sessionState{
 		ssn:        ssn,
 		args:       args,
-		scorer:     &Scorer{Topology: topo, Domains: map[string]*Usage{}, Args: args},
+		scorer:     &Scorer{Topology: topo, Domains: map[string]*Usage{}, Nodes: map[string]*Usage{}, NodeTypes: map[string]string{}, Args: args},
 		nodeDomain: map[string]string{},
 		groups:     map[string][]*api.JobInfo{},
 	}
 	res := corev1.ResourceName(args.AcceleratorResource)
 	for name, node := range ssn.Nodes {
+		nu := &Usage{}
+		if node.Allocatable != nil {
+			nu.Allocatable = node.Allocatable.Get(res)
+		}
+		if node.Used != nil {
+			nu.Used = node.Used.Get(res)
+		}
+		s.scorer.Nodes[name] = nu
+		if node.Node != nil {
+			s.scorer.NodeTypes[name] = node.Node.Labels[args.AcceleratorLabel]
+		}
 		domain := topo.Domain(name, 1)
 		if domain == "" {
 			continue
@@ -67,10 +81,14 @@ func newSessionState(ssn *framework.Session, args Args) *sessionState {
 }
 
 // account moves a task's accelerators into (sign 1) or out of (sign -1) its
-// node's tier-1 domain.
+// node and the node's tier-1 domain.
 func (s *sessionState) account(t *api.TaskInfo, sign float64) {
+	n := sign * acceleratorRequest(t, s.args.AcceleratorResource)
 	if u := s.scorer.Domains[s.nodeDomain[t.NodeName]]; u != nil {
-		u.Used += sign * acceleratorRequest(t, s.args.AcceleratorResource)
+		u.Used += n
+	}
+	if u := s.scorer.Nodes[t.NodeName]; u != nil {
+		u.Used += n
 	}
 }
 
@@ -137,13 +155,42 @@ func (s *sessionState) scoreNodes(t *api.TaskInfo, nodes []*api.NodeInfo) (map[s
 	return scores, nil
 }
 
+// demand is what FitTiers needs of a pod.
+func (s *sessionState) demand(t *api.TaskInfo) Demand {
+	return Demand{Accelerators: acceleratorRequest(t, s.args.AcceleratorResource), Types: AcceleratorTypes(t.Pod, s.args.AcceleratorLabel)}
+}
+
 func (s *sessionState) placement(t *api.TaskInfo, job *api.JobInfo) Placement {
 	me := member(t)
 	p := Placement{Role: me.Role, Instance: me.Instance, Accelerators: acceleratorRequest(t, s.args.AcceleratorResource)}
+	self := s.demand(t)
+	rest := []Demand{self}         // the unit's pods without a node, t first
+	partner := map[string]Demand{} // per other role, its smallest pod without a node
 	for _, peer := range job.Tasks {
-		if peer.UID != t.UID && peer.NodeName != "" && placed(peer.Status, true) {
+		switch {
+		case peer.UID == t.UID:
+		case peer.NodeName != "" && placed(peer.Status, true):
 			p.Peers = append(p.Peers, member(peer))
+		case peer.Status == api.Pending:
+			d := s.demand(peer)
+			rest = append(rest, d)
+			if role := peer.Pod.Labels[v1alpha1.LabelRole]; role != me.Role {
+				if old, ok := partner[role]; !ok || d.Accelerators < old.Accelerators {
+					partner[role] = d
+				}
+			}
 		}
+	}
+	// Used only where Proximity finds no placed peer (see Score).
+	if len(rest) > 1 {
+		p.Fit = append(p.Fit, NewFitTiers(s.scorer.Topology, s.scorer.Nodes, s.scorer.NodeTypes, rest))
+	}
+	if len(partner) > 0 {
+		pair := []Demand{self}
+		for _, role := range slices.Sorted(maps.Keys(partner)) {
+			pair = append(pair, partner[role])
+		}
+		p.Fit = append(p.Fit, NewFitTiers(s.scorer.Topology, s.scorer.Nodes, s.scorer.NodeTypes, pair))
 	}
 	if job.PodGroup.Annotations[v1alpha1.AnnotationSpreadUnits] == "true" {
 		p.Avoid = map[string]bool{}
