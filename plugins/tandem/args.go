@@ -18,7 +18,7 @@ import (
 //     acceleratorLabel: nvidia.com/gpu.product
 //     acceleratorResource: nvidia.com/gpu
 //     proximityWeight: 10
-//     packingWeight: 5
+//     packingWeight: 2.5
 //     spreadWeight: 5
 //     spreadTier: 2
 //     servingFirst: true
@@ -46,7 +46,7 @@ func DefaultArgs() Args {
 		AcceleratorLabel:    "nvidia.com/gpu.product",
 		AcceleratorResource: "nvidia.com/gpu",
 		ProximityWeight:     10,
-		PackingWeight:       5,
+		PackingWeight:       2.5,
 		SpreadWeight:        5,
 		SpreadTier:          2,
 		ServingFirst:        true,
