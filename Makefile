@@ -48,5 +48,8 @@ cluster-up: tools build ## local cluster only; Ctrl-C stops
 cluster-down: ## stop a local cluster an earlier run left behind
 	@$(GO) run ./cmd/tandem-up --down
 
-bench: tools build ## benchmarks that print figures (see benchmarks/README.md)
+bench: tools build ## benchmarks that print figures (see benchmarks/README.md; ~10 minutes)
 	$(BIN)/tandem-bench controller --groups 500 --runs 3 --seed 1
+	$(BIN)/tandem-bench scheduler -runs 3 -seed 1
+	$(BIN)/tandem-bench load --sim 4 --sim-num-gpu-blocks 1200 --workload shared --requests 1024 --rate 300 \
+		--policies random,round-robin,sticky --reps 3 --seed 1
