@@ -4,9 +4,6 @@
 package e2e
 
 import (
-	"context"
-	"flag"
-	"fmt"
 	"os"
 	"testing"
 
@@ -16,22 +13,7 @@ import (
 var cluster *localcluster.Cluster
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	flag.Parse()
-	if testing.Short() {
-		fmt.Println("skipping end-to-end tests in -short mode")
-		return 0
-	}
-	dir, err := os.MkdirTemp("", "tandem-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	cluster, err = localcluster.Start(context.Background(), localcluster.Options{
-		StateDir:   dir,
+	opts := localcluster.Options{
 		Scheduler:  true,
 		Controller: true,
 		PodCIDR:    "127.2.0.0/16",
@@ -40,17 +22,6 @@ func run(m *testing.M) int {
 			Products: []string{"NVIDIA-H100-80GB-HBM3", "NVIDIA-H200"},
 			CPU:      "96", Memory: "1Ti",
 		},
-	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start local cluster:", err)
-		return 1
 	}
-	code := m.Run()
-	cluster.Stop()
-	if code == 0 {
-		_ = os.RemoveAll(dir)
-	} else {
-		fmt.Fprintln(os.Stderr, "cluster logs kept in", dir)
-	}
-	return code
+	os.Exit(localcluster.RunTests(m, opts, func(c *localcluster.Cluster) { cluster = c }))
 }

@@ -5,9 +5,6 @@
 package integration
 
 import (
-	"context"
-	"flag"
-	"fmt"
 	"os"
 	"testing"
 
@@ -17,31 +14,5 @@ import (
 var cluster *localcluster.Cluster
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	flag.Parse()
-	if testing.Short() {
-		fmt.Println("skipping integration tests in -short mode")
-		return 0
-	}
-	dir, err := os.MkdirTemp("", "tandem-integration-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	cluster, err = localcluster.Start(context.Background(), localcluster.Options{StateDir: dir, ControlPlaneOnly: true})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start local control plane:", err)
-		return 1
-	}
-	code := m.Run()
-	cluster.Stop()
-	if code == 0 {
-		_ = os.RemoveAll(dir)
-	} else {
-		fmt.Fprintln(os.Stderr, "control plane logs kept in", dir)
-	}
-	return code
+	os.Exit(localcluster.RunTests(m, localcluster.Options{ControlPlaneOnly: true}, func(c *localcluster.Cluster) { cluster = c }))
 }
