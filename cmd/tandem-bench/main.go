@@ -3,6 +3,8 @@
 //
 //	tandem-bench controller [flags]   ServingGroup controller convergence at scale
 //	tandem-bench load [flags]         serving load against engines or a router (see benchmarks/README.md)
+//	tandem-bench router-overhead      tandem-router against direct calls: req/s, latency, router CPU and RSS
+//	tandem-bench router-policies      tandem-router's policies side by side: TTFT, throughput, hit rate vs oracle
 //	tandem-bench scheduler [flags]    scheduler placement and session time, stock Volcano vs stock + Tandem
 package main
 
@@ -25,6 +27,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/tandem-serving/tandem/benchmarks/controllerbench"
+	"github.com/tandem-serving/tandem/benchmarks/routerbench"
 	"github.com/tandem-serving/tandem/benchmarks/schedulerbench"
 	"github.com/tandem-serving/tandem/test/localcluster"
 )
@@ -35,9 +38,11 @@ var benchmarks = map[string]struct {
 	summary string
 	run     func(ctx context.Context, args []string) error
 }{
-	"controller": {"ServingGroup controller convergence at scale on the local cluster", runController},
-	"load":       {"LLM serving load: workloads, TTFT/ITL/throughput, prefix-cache hit rate vs an oracle, knee sweeps", runLoad},
-	"scheduler":  {"Volcano sessions in-process: placement quality and session time, stock vs stock + Tandem", schedulerbench.Main},
+	"controller":      {"ServingGroup controller convergence at scale on the local cluster", runController},
+	"load":            {"LLM serving load: workloads, TTFT/ITL/throughput, prefix-cache hit rate vs an oracle, knee sweeps", runLoad},
+	"scheduler":       {"Volcano sessions in-process: placement quality and session time, stock vs stock + Tandem", schedulerbench.Main},
+	"router-overhead": {"tandem-router process against direct calls to engines: req/s, p50/p99, router CPU and RSS", routerbench.MainOverhead},
+	"router-policies": {"tandem-router's policies side by side: TTFT, throughput, hit rate against the oracle", routerbench.MainPolicies},
 }
 
 func main() {
@@ -65,7 +70,7 @@ func main() {
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: tandem-bench <benchmark> [flags]\n\nbenchmarks:")
 	for _, name := range slices.Sorted(maps.Keys(benchmarks)) {
-		fmt.Fprintf(os.Stderr, "  %-12s %s\n", name, benchmarks[name].summary)
+		fmt.Fprintf(os.Stderr, "  %-16s %s\n", name, benchmarks[name].summary)
 	}
 	fmt.Fprintln(os.Stderr, "\n`tandem-bench <benchmark> -h` lists its flags.")
 }

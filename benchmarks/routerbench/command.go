@@ -1,0 +1,374 @@
+package routerbench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tandem-serving/tandem/benchmarks/load"
+	"github.com/tandem-serving/tandem/benchmarks/sim"
+	"github.com/tandem-serving/tandem/test/localcluster"
+)
+
+// common are the flags both subcommands share.
+type common struct {
+	routerBin, routerConfig string
+	policies                string
+	reps                    int
+	seed                    uint64
+	jsonPath, dir           string
+	keep, quiet             bool
+}
+
+func (c *common) bind(fs *flag.FlagSet, policies string) {
+	bin := "bin/tandem-router"
+	if root, err := localcluster.FindRepoRoot(); err == nil {
+		bin = filepath.Join(root, "bin", "tandem-router")
+	}
+	fs.StringVar(&c.routerBin, "router-bin", bin, "tandem-router binary (build: go build -o bin/ ./cmd/tandem-router)")
+	fs.StringVar(&c.routerConfig, "router-config", "", "extra router configuration (YAML, router/README.md) under the generated listen, policy and discovery")
+	fs.StringVar(&c.policies, "policies", policies, "router policies, comma-separated: "+strings.Join(Policies, ", "))
+	fs.IntVar(&c.reps, "reps", 3, "repetitions; modes alternate within each")
+	fs.Uint64Var(&c.seed, "seed", 1, "seed of prompts, arrivals and engines")
+	fs.StringVar(&c.jsonPath, "json", "", "also write the report as JSON to this file")
+	fs.StringVar(&c.dir, "dir", "", "folder for the routers' configs and logs (default: a new temporary folder, removed unless --keep)")
+	fs.BoolVar(&c.keep, "keep", false, "keep the routers' configs and logs")
+	fs.BoolVar(&c.quiet, "quiet", false, "no progress lines on stderr")
+}
+
+// complete checks the router binary, reads the extra config and makes
+// the work folder; cleanup removes the folder unless kept.
+func (c *common) complete() (bin string, base []byte, policies []string, cleanup func(), err error) {
+	if bin, err = FindRouterBin(c.routerBin); err != nil {
+		return "", nil, nil, nil, err
+	}
+	if c.routerConfig != "" {
+		if base, err = os.ReadFile(c.routerConfig); err != nil {
+			return "", nil, nil, nil, err
+		}
+	}
+	policies = splitList(c.policies)
+	if err = checkPolicies(policies); err != nil {
+		return "", nil, nil, nil, err
+	}
+	if c.reps < 1 {
+		return "", nil, nil, nil, fmt.Errorf("--reps must be at least 1")
+	}
+	made := c.dir == ""
+	if made {
+		if c.dir, err = os.MkdirTemp("", "tandem-bench-router-"); err != nil {
+			return "", nil, nil, nil, err
+		}
+	} else if err = os.MkdirAll(c.dir, 0o755); err != nil {
+		return "", nil, nil, nil, err
+	}
+	cleanup = func() {
+		if made && !c.keep {
+			_ = os.RemoveAll(c.dir)
+		}
+	}
+	return bin, base, policies, cleanup, nil
+}
+
+func (c *common) logf() func(string, ...any) {
+	if c.quiet {
+		return nil
+	}
+	return func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
+}
+
+// routerNote says which router binary ran: its path and build time.
+func routerNote(bin string) string {
+	if st, err := os.Stat(bin); err == nil {
+		return fmt.Sprintf("%s (built %s)", bin, st.ModTime().Format("2006-01-02 15:04 MST"))
+	}
+	return bin
+}
+
+func commandLine() string {
+	return strings.Join(append([]string{filepath.Base(os.Args[0])}, os.Args[1:]...), " ")
+}
+
+func platform() string {
+	return fmt.Sprintf("%s/%s %s", runtime.GOOS, runtime.GOARCH, runtime.Version())
+}
+
+func parse(fs *flag.FlagSet, args []string) (bool, error) {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	if fs.NArg() > 0 {
+		return false, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return true, nil
+}
+
+// MainOverhead is `tandem-bench router-overhead`.
+func MainOverhead(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("tandem-bench router-overhead", flag.ContinueOnError)
+	var c common
+	c.bind(fs, "tandem")
+	cfg := OverheadConfig{}
+	var delays string
+	fs.StringVar(&cfg.Engine, "engine", EngineSim, "engines: sim (tandem-sim in this process, time scale 0) or stub (a fixed answer, no work)")
+	fs.IntVar(&cfg.Engines, "engines", 4, "number of engines")
+	fs.StringVar(&delays, "engine-delays", "0,20ms", "cases: a fixed per-request engine delay each, comma-separated")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 32, "requests in flight (closed loop)")
+	fs.Float64Var(&cfg.Rate, "rate", 0, "open loop instead: requests per second, however many are in flight (0: closed loop at --concurrency)")
+	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "load before each measured window (not measured)")
+	fs.DurationVar(&cfg.Window, "window", 5*time.Second, "measured window of each run")
+	fs.IntVar(&cfg.PromptBytes, "prompt-bytes", 256, "size of each request's chat message")
+	fs.IntVar(&cfg.MaxTokens, "max-tokens", 8, "max_tokens of each request")
+	fs.IntVar(&cfg.Prompts, "prompts", 64, "distinct messages, sent in turn")
+	if ok, err := parse(fs, args); !ok || err != nil {
+		return err
+	}
+	for _, d := range splitList(delays) {
+		v, err := time.ParseDuration(d)
+		if d == "0" {
+			v, err = 0, nil
+		}
+		if err != nil {
+			return fmt.Errorf("--engine-delays: %w", err)
+		}
+		cfg.Delays = append(cfg.Delays, v)
+	}
+	bin, base, policies, cleanup, err := c.complete()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	cfg.RouterBin, cfg.RouterBase, cfg.Policies, cfg.Seed, cfg.Reps, cfg.Dir = bin, base, policies, c.seed, c.reps, c.dir
+	cfg.Logf = c.logf()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	engine := fmt.Sprintf("%d in-process tandem-sim engines at time scale 0 (a delay: scale %g plus an injected spike of that delay on every request)", cfg.Engines, simDelayScale)
+	if cfg.Engine == EngineStub {
+		engine = fmt.Sprintf("%d in-process stub engines (a fixed answer after the delay)", cfg.Engines)
+	}
+	loop := fmt.Sprintf("closed loop, %d in flight", cfg.Concurrency)
+	if cfg.Rate > 0 {
+		loop = fmt.Sprintf("open loop at %g req/s", cfg.Rate)
+	}
+	rep := &OverheadReport{Env: Env{
+		Command: commandLine(), Cores: runtime.NumCPU(), Seed: c.seed, Platform: platform(), Date: time.Now(),
+		Router: routerNote(bin),
+		Notes: fmt.Sprintf("%s; %s, non-streaming chat of ~%d bytes, max_tokens %d, %d distinct prompts; "+
+			"warm-up %s then %s measured per run; direct = the client round-robins over the engines; router = a fresh tandem-router process per run",
+			engine, loop, cfg.PromptBytes, cfg.MaxTokens, cfg.Prompts, cfg.Warmup, cfg.Window),
+	}}
+	rep.Runs, err = RunOverhead(ctx, cfg)
+	rep.Ratios = OverheadRatios(rep.Runs)
+	if len(rep.Runs) > 0 {
+		if perr := rep.Print(os.Stdout); perr != nil && err == nil {
+			err = perr
+		}
+		if jerr := writeJSON(c.jsonPath, rep); jerr != nil && err == nil {
+			err = jerr
+		}
+	}
+	return err
+}
+
+// MainPolicies is `tandem-bench router-policies`.
+func MainPolicies(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("tandem-bench router-policies", flag.ContinueOnError)
+	var c common
+	c.bind(fs, strings.Join(Policies, ","))
+	cfg := PoliciesConfig{Sim: sim.DefaultConfig()}
+	f := bindPolicyFlags(fs, &cfg)
+	if ok, err := parse(fs, args); !ok || err != nil {
+		return err
+	}
+	if err := f.complete(fs, &cfg, c.seed); err != nil {
+		return err
+	}
+	bin, base, policies, cleanup, err := c.complete()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	cfg.RouterBin, cfg.RouterBase, cfg.Policies, cfg.Reps, cfg.Dir = bin, base, policies, c.reps, c.dir
+	cfg.Sim.Seed = c.seed
+	cfg.Logf = c.logf()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	env := load.Env{
+		Command: commandLine(), Cores: runtime.NumCPU(), Seed: c.seed, Platform: platform(), Date: time.Now(),
+		Notes: fmt.Sprintf("%d in-process tandem-sim engines (Llama-3.1-8B on H100 model), time scale %g, %d KV blocks of 16 tokens each, "+
+			"fresh for every run, behind a fresh tandem-router process per run: %s; client, engines and router share the machine's %d cores",
+			cfg.Engines, cfg.Sim.TimeScale, cfg.Sim.Engine.NumBlocks, routerNote(bin), runtime.NumCPU()),
+	}
+	results, err := RunPolicies(ctx, cfg, env)
+	for _, res := range results {
+		if perr := PrintPolicies(os.Stdout, res); perr != nil && err == nil {
+			err = perr
+		}
+	}
+	if len(results) > 0 {
+		if jerr := writeJSON(c.jsonPath, results); jerr != nil && err == nil {
+			err = jerr
+		}
+	}
+	return err
+}
+
+// policyFlags are router-policies' workload and arrival flags.
+type policyFlags struct {
+	workloads, rate, sweep, arrival string
+	concurrency                     int
+	w                               load.Spec
+}
+
+// bindPolicyFlags defines router-policies' own flags, into cfg where they
+// map one to one.
+func bindPolicyFlags(fs *flag.FlagSet, cfg *PoliciesConfig) *policyFlags {
+	f := &policyFlags{}
+	w := &f.w
+	fs.StringVar(&f.workloads, "workloads", load.Shared+","+load.Random, "workloads, comma-separated, each run through every policy: "+strings.Join(load.Kinds[:4], ", "))
+	fs.IntVar(&w.Requests, "requests", 1024, "requests per run")
+	fs.IntVar(&w.Groups, "groups", 0, "shared: tenant groups; long: documents; chat: system prompts (default: the workload's)")
+	fs.IntVar(&w.Users, "users", 0, "shared: users per group")
+	fs.IntVar(&w.SystemTokens, "system-tokens", 0, "tokens of a system prompt (long: of a document)")
+	fs.IntVar(&w.QuestionTokens, "question-tokens", 0, "tokens of a question")
+	fs.IntVar(&w.OutputTokens, "output-tokens", 0, "tokens generated per request")
+	fs.IntVar(&w.Conversations, "conversations", 0, "chat: conversations open at once")
+	fs.IntVar(&w.Turns, "turns", 0, "chat: turns per conversation")
+	fs.IntVar(&w.InputTokens, "input-tokens", 0, "random: prompt tokens")
+	fs.StringVar(&f.arrival, "arrival", load.Poisson, "arrivals: poisson, constant or concurrency")
+	fs.StringVar(&f.rate, "rate", "300", `requests/s, or steps "R1@D1,...,Rn" (poisson, constant)`)
+	fs.IntVar(&f.concurrency, "concurrency", 32, "concurrency arrivals: requests in flight")
+	fs.StringVar(&f.sweep, "sweep", "", `sweep poisson rates instead: "LO:HI:N" (N rates, geometric) or "R1,R2,..."`)
+	fs.DurationVar(&cfg.TTFTBound, "ttft-bound", 200*time.Millisecond, "sweep: the p90 TTFT bound that defines the knee")
+	fs.DurationVar(&cfg.Timeout, "timeout", 2*time.Minute, "timeout of one request")
+	fs.IntVar(&cfg.Engines, "engines", 4, "in-process tandem-sim engines, fresh for every run")
+	fs.Float64Var(&cfg.Sim.TimeScale, "sim-time-scale", 0.1, "engines' time scale (1: the modelled H100's speed)")
+	fs.IntVar(&cfg.Sim.Engine.NumBlocks, "sim-num-gpu-blocks", 1200, "engines' KV blocks of 16 tokens (small, so that caching matters)")
+	fs.IntVar(&cfg.Sim.Engine.MaxNumSeqs, "sim-max-num-seqs", cfg.Sim.Engine.MaxNumSeqs, "engines' running batch limit")
+	return f
+}
+
+// complete sets cfg's workloads, arrival and sweep from the flags.
+func (f *policyFlags) complete(fs *flag.FlagSet, cfg *PoliciesConfig, seed uint64) error {
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	for _, kind := range splitList(f.workloads) {
+		spec, err := workloadSpec(kind, f.w, set, seed)
+		if err != nil {
+			return err
+		}
+		cfg.Workloads = append(cfg.Workloads, spec)
+	}
+	cfg.Arrival = load.Arrival{Kind: f.arrival, Concurrency: f.concurrency}
+	if f.arrival == load.Poisson || f.arrival == load.Constant {
+		steps, err := load.ParseRateSteps(f.rate)
+		if err != nil {
+			return err
+		}
+		cfg.Arrival.Steps = steps
+	} else if f.arrival != load.Concurrency {
+		return fmt.Errorf("--arrival %q: want poisson, constant or concurrency", f.arrival)
+	}
+	if f.sweep != "" {
+		rates, err := ParseSweep(f.sweep)
+		if err != nil {
+			return err
+		}
+		cfg.SweepRates = rates
+	}
+	return nil
+}
+
+// workloadSpec is the workload's defaults with the flags given over them.
+func workloadSpec(kind string, w load.Spec, set map[string]bool, seed uint64) (load.Spec, error) {
+	if kind == load.Trace {
+		return load.Spec{}, fmt.Errorf("workload trace: use tandem-bench load --trace against a router")
+	}
+	s := load.DefaultSpec(kind)
+	s.Seed, s.Requests = seed, w.Requests
+	for name, f := range map[string]struct{ dst, v *int }{
+		"groups": {&s.Groups, &w.Groups}, "users": {&s.Users, &w.Users}, "system-tokens": {&s.SystemTokens, &w.SystemTokens},
+		"question-tokens": {&s.QuestionTokens, &w.QuestionTokens}, "output-tokens": {&s.OutputTokens, &w.OutputTokens},
+		"conversations": {&s.Conversations, &w.Conversations}, "turns": {&s.Turns, &w.Turns}, "input-tokens": {&s.InputTokens, &w.InputTokens},
+	} {
+		if set[name] {
+			*f.dst = *f.v
+		}
+	}
+	return s, s.Validate()
+}
+
+// ParseSweep reads "LO:HI:N" (N rates spaced geometrically from LO to HI,
+// rounded to 0.001) or a comma-separated list of rates.
+func ParseSweep(s string) ([]float64, error) {
+	if parts := strings.Split(s, ":"); len(parts) == 3 {
+		lo, err1 := strconv.ParseFloat(parts[0], 64)
+		hi, err2 := strconv.ParseFloat(parts[1], 64)
+		n, err3 := strconv.Atoi(parts[2])
+		if err1 != nil || err2 != nil || err3 != nil || !(lo > 0) || hi < lo || n < 2 || n > 100 {
+			return nil, fmt.Errorf("--sweep %q: want LO:HI:N with 0 < LO ≤ HI and 2 ≤ N ≤ 100", s)
+		}
+		rates := make([]float64, n)
+		for i := range rates {
+			rates[i] = math.Round(lo*math.Pow(hi/lo, float64(i)/float64(n-1))*1000) / 1000
+		}
+		return rates, nil
+	}
+	var rates []float64
+	for _, p := range splitList(s) {
+		r, err := strconv.ParseFloat(p, 64)
+		if err != nil || !(r > 0) || math.IsInf(r, 0) {
+			return nil, fmt.Errorf("--sweep rate %q: want a positive number", p)
+		}
+		rates = append(rates, r)
+	}
+	if len(rates) == 0 {
+		return nil, fmt.Errorf("--sweep %q names no rate", s)
+	}
+	return rates, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func writeJSON(path string, v any) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := encodeJSON(f, v); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func encodeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,244 @@
+package routerbench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"time"
+
+	"github.com/tandem-serving/tandem/benchmarks/load"
+	"github.com/tandem-serving/tandem/benchmarks/sim"
+)
+
+// PoliciesConfig is the routing-quality benchmark: each workload run
+// through a tandem-router process once per policy, policies alternating
+// within every repetition, on fresh simulated engines and a fresh router
+// each time.
+type PoliciesConfig struct {
+	RouterBin  string
+	RouterBase []byte
+	// Policies are router presets; the first is the baseline of ratios.
+	Policies  []string
+	Workloads []load.Spec
+	Arrival   load.Arrival
+	// SweepRates, if set, replaces the arrival's rate: Poisson arrivals
+	// at each rate, and the knee where p90 TTFT crosses TTFTBound.
+	SweepRates []float64
+	TTFTBound  time.Duration
+	Reps       int
+	// Engines in-process tandem-sim engines configured as Sim (Listen is
+	// ignored: free ports).
+	Engines int
+	Sim     sim.Config
+	// Timeout bounds one request.
+	Timeout time.Duration
+	// Dir holds the routers' files and logs.
+	Dir  string
+	Logf func(format string, args ...any)
+}
+
+// Validate reports the first impossible setting.
+func (c *PoliciesConfig) Validate() error {
+	if c.Engines < 1 || c.Reps < 1 || len(c.Workloads) == 0 {
+		return fmt.Errorf("need at least one engine, repetition and workload")
+	}
+	for _, w := range c.Workloads {
+		if err := w.Validate(); err != nil {
+			return err
+		}
+	}
+	if len(c.SweepRates) == 0 {
+		if err := c.Arrival.Validate(); err != nil {
+			return err
+		}
+	}
+	if err := c.Sim.Validate(); err != nil {
+		return err
+	}
+	return checkPolicies(c.Policies)
+}
+
+// RouterRun is what the router process itself reported over one run.
+type RouterRun struct {
+	Policy string   `json:"policy"`
+	Rep    int      `json:"rep"`
+	Rate   load.Num `json:"offered_rate"`
+	// CPU is the router's CPU seconds from ready to the end of the run;
+	// PeakRSSMB its peak resident memory.
+	CPU       load.Num `json:"cpu_s"`
+	PeakRSSMB load.Num `json:"peak_rss_mib"`
+	// Metrics are the router's counters over the run.
+	Metrics RouterMetrics `json:"metrics"`
+}
+
+// PoliciesResult is one workload's runs.
+type PoliciesResult struct {
+	// Report holds the client's figures per run, the medians, the ratios
+	// to the first policy and the knees, as tandem-bench load prints them.
+	Report *load.Report `json:"report"`
+	// Routers are the router's own figures, one per run of Report.Runs.
+	Routers []RouterRun `json:"routers"`
+}
+
+// RunPolicies runs the benchmark for every workload; what ran before an
+// error comes back with it.
+func RunPolicies(ctx context.Context, cfg PoliciesConfig, env load.Env) ([]PoliciesResult, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var out []PoliciesResult
+	for _, w := range cfg.Workloads {
+		res, err := runWorkload(ctx, cfg, w, env)
+		if res.Report != nil {
+			out = append(out, res)
+		}
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// runWorkload alternates the policies within each repetition and rate
+// (A, B, A, B, …), one load.Run of a single policy, repetition and rate at
+// a time, so that a shared machine's drift hits every policy alike.
+func runWorkload(ctx context.Context, cfg PoliciesConfig, w load.Spec, env load.Env) (PoliciesResult, error) {
+	model := cfg.Sim.Engine.Model
+	rep := &load.Report{Env: env, Workload: w, Arrival: cfg.Arrival, API: load.APIChat, Model: model, Policies: cfg.Policies}
+	rates := []float64{0} // 0: the configured arrival
+	if len(cfg.SweepRates) > 0 {
+		rates = cfg.SweepRates
+		rep.SweepRates, rep.TTFTBound = cfg.SweepRates, float64(cfg.TTFTBound)/float64(time.Millisecond)
+	}
+	res := PoliciesResult{Report: rep}
+	for k := 1; k <= cfg.Reps; k++ {
+		for _, rate := range rates {
+			for _, policy := range cfg.Policies {
+				if err := runOne(ctx, cfg, w, env, policy, k, rate, &res); err != nil {
+					return res, fmt.Errorf("workload %s, policy %s, rep %d: %w", w.Kind, policy, k, err)
+				}
+			}
+		}
+	}
+	if len(cfg.SweepRates) > 0 {
+		rep.Knees = Knees(rep.Runs, cfg.Policies, cfg.Reps, rep.TTFTBound)
+	} else if len(cfg.Policies) > 1 {
+		rep.Ratios = load.Ratios(rep.Runs, cfg.Policies[0])
+	}
+	return res, nil
+}
+
+// runOne runs one policy once, at rate (Poisson) or, for rate 0, at the
+// configured arrival, and adds the run to res.
+func runOne(ctx context.Context, cfg PoliciesConfig, w load.Spec, env load.Env, policy string, k int, rate float64, res *PoliciesResult) error {
+	var routers []RouterRun
+	lc := load.Config{
+		Workload: w, Arrival: cfg.Arrival, API: load.APIChat, Model: cfg.Sim.Engine.Model, Policies: []string{policy}, Reps: 1,
+		TTFTBound: cfg.TTFTBound, Timeout: cfg.Timeout, ResetCache: true,
+		NewFleet: func(ctx context.Context) (load.Fleet, error) {
+			return newRoutedFleet(ctx, cfg, policy, func(r RouterRun) { routers = append(routers, r) })
+		},
+		Logf: func(format string, args ...any) {
+			// load numbers its single repetition 1; say which it is.
+			cfg.logf("%s, rep %d of %d, router policy "+format, append([]any{w.Kind, k, cfg.Reps}, args...)...)
+		},
+	}
+	if rate > 0 {
+		lc.SweepRates = []float64{rate} // Poisson at this rate
+	}
+	one, err := load.Run(ctx, lc, env)
+	if one != nil {
+		for i, s := range one.Runs {
+			s.Rep = k
+			res.Report.Runs = append(res.Report.Runs, s)
+			if i < len(routers) {
+				routers[i].Policy, routers[i].Rep, routers[i].Rate = policy, k, s.Rate
+				res.Routers = append(res.Routers, routers[i])
+			}
+		}
+	}
+	return err
+}
+
+// Knees finds every policy's knee in every repetition of a sweep: the
+// throughput where p90 TTFT crosses boundMs (load.FindKnee).
+func Knees(runs []load.RunSummary, policies []string, reps int, boundMs float64) []load.KneeRun {
+	var out []load.KneeRun
+	for _, p := range policies {
+		for k := 1; k <= reps; k++ {
+			var pts []load.SweepPoint
+			for _, r := range runs {
+				if r.Policy == p && r.Rep == k {
+					pts = append(pts, load.SweepPoint{Rate: float64(r.Rate), Throughput: float64(r.RequestRate), P90TTFT: float64(r.TTFT.P90)})
+				}
+			}
+			out = append(out, load.KneeRun{Policy: p, Rep: k, Knee: load.FindKnee(pts, boundMs)})
+		}
+	}
+	return out
+}
+
+// newRoutedFleet starts fresh engines and a fresh router with the policy
+// in front of them; closing the fleet reports the router's figures to
+// done, then stops both.
+func newRoutedFleet(ctx context.Context, cfg PoliciesConfig, policy string, done func(RouterRun)) (load.Fleet, error) {
+	addrs, err := sim.Addresses("127.0.0.1:0", cfg.Engines)
+	if err != nil {
+		return load.Fleet{}, err
+	}
+	engines, err := sim.StartMany(ctx, cfg.Sim, addrs)
+	if err != nil {
+		return load.Fleet{}, err
+	}
+	closeEngines := func() {
+		for _, e := range engines {
+			e.Close()
+		}
+	}
+	urls, hostports := make([]string, len(engines)), make([]string, len(engines))
+	for i, e := range engines {
+		urls[i], hostports[i] = e.URL(), e.Addr()
+	}
+	dir, err := os.MkdirTemp(cfg.Dir, "router-"+policy+"-")
+	if err != nil {
+		closeEngines()
+		return load.Fleet{}, err
+	}
+	router, err := StartRouter(ctx, RouterSpec{Bin: cfg.RouterBin, Dir: dir, Policy: policy, Base: cfg.RouterBase,
+		Model: cfg.Sim.Engine.Model, Engines: hostports})
+	if err != nil {
+		closeEngines()
+		return load.Fleet{}, err
+	}
+	before, err1 := router.Metrics(ctx)
+	u0, err2 := router.Usage()
+	if err1 != nil || err2 != nil {
+		router.Stop()
+		closeEngines()
+		return load.Fleet{}, fmt.Errorf("read the router's state: %w", errors.Join(err1, err2))
+	}
+	closeFleet := func() {
+		defer closeEngines()
+		defer router.Stop()
+		nan := load.Num(math.NaN())
+		r := RouterRun{CPU: nan, PeakRSSMB: nan}
+		if after, err := router.Metrics(context.WithoutCancel(ctx)); err == nil {
+			r.Metrics = after.Sub(before)
+		}
+		if u1, err := router.Usage(); err == nil {
+			r.CPU, r.PeakRSSMB = load.Num((u1.CPU - u0.CPU).Seconds()), load.Num(float64(u1.PeakRSS)/(1<<20))
+		} else {
+			cfg.logf("router %s: %v\n%s", policy, err, router.LogTail(2000))
+		}
+		done(r)
+	}
+	return load.Fleet{Targets: []string{router.URL}, Engines: urls, Close: closeFleet}, nil
+}
+
+func (c *PoliciesConfig) logf(format string, args ...any) {
+	if c.Logf != nil {
+		c.Logf(format, args...)
+	}
+}

@@ -1,0 +1,233 @@
+package routerbench
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/tandem-serving/tandem/benchmarks/load"
+)
+
+// PolicyRow is one policy's headline at one offered rate: medians over
+// repetitions, and ratios to the baseline policy (the median of the
+// per-repetition ratios between runs of the same repetition and rate).
+type PolicyRow struct {
+	Policy string  `json:"policy"`
+	Rate   float64 `json:"offered_rate"`
+	Reps   int     `json:"reps"`
+	// OK and Requests are summed over repetitions; Errors too.
+	OK       int            `json:"ok"`
+	Requests int            `json:"requests"`
+	Errors   map[string]int `json:"errors,omitempty"`
+	// Values are the medians of headlineMetrics, in order; Ratios their
+	// ratios to the baseline.
+	Values []load.Num `json:"values"`
+	Ratios []load.Num `json:"ratios"`
+	// Router's own figures: CPU seconds and peak RSS (medians), its
+	// estimated hit rate (median) and the share of picks by reason
+	// (summed over repetitions).
+	RouterCPU     load.Num `json:"router_cpu_s"`
+	RouterPeakMB  load.Num `json:"router_peak_rss_mib"`
+	RouterHitRate load.Num `json:"router_estimated_hit_rate"`
+	Picks         string   `json:"picks"`
+	Retries       float64  `json:"retries"`
+}
+
+// headlineMetrics are the headline columns: load's metrics by name.
+var headlineMetrics = []string{"req/s", "TTFT p50 ms", "TTFT p90 ms", "TTFT p99 ms", "E2E p90 ms", "hit rate", "hit/oracle inf", "hit/oracle LRU"}
+
+func loadMetric(name string) load.Metric {
+	for _, m := range load.Metrics {
+		if m.Name == name {
+			return m
+		}
+	}
+	panic("routerbench: load has no metric " + name)
+}
+
+// rateKey groups runs by offered rate; closed loops (NaN) share one key.
+func rateKey(v load.Num) float64 {
+	if math.IsNaN(float64(v)) {
+		return -1
+	}
+	return math.Round(float64(v)*1000) / 1000
+}
+
+// PolicyRows folds runs (and the router's figures, one per run, in the
+// same order) into one row per policy and rate, in first-seen order;
+// baseline names the policy of the ratios.
+func PolicyRows(runs []load.RunSummary, routers []RouterRun, baseline string) []PolicyRow {
+	type key struct {
+		policy string
+		rate   float64
+	}
+	var order []key
+	groups := map[key][]int{}
+	base := map[[2]float64]load.RunSummary{} // (rep, rate) -> baseline run
+	for i, r := range runs {
+		k := key{r.Policy, rateKey(r.Rate)}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], i)
+		if r.Policy == baseline {
+			base[[2]float64{float64(r.Rep), k.rate}] = r
+		}
+	}
+	var out []PolicyRow
+	for _, k := range order {
+		idx := groups[k]
+		row := PolicyRow{Policy: k.policy, Rate: float64(runs[idx[0]].Rate), Reps: len(idx), Errors: map[string]int{}}
+		picks := map[string]float64{}
+		var cpu, peak, est []float64
+		for _, i := range idx {
+			row.OK += runs[i].OK
+			row.Requests += runs[i].Requests
+			for e, n := range runs[i].Errors {
+				row.Errors[e] += n
+			}
+			if i < len(routers) {
+				rr := routers[i]
+				cpu, peak = append(cpu, float64(rr.CPU)), append(peak, float64(rr.PeakRSSMB))
+				est = append(est, rr.Metrics.EstimatedHitRate())
+				for p, n := range rr.Metrics.Picks {
+					picks[p] += n
+				}
+				row.Retries += rr.Metrics.Retries
+			}
+		}
+		for _, name := range headlineMetrics {
+			m := loadMetric(name)
+			var vals, ratios []float64
+			for _, i := range idx {
+				vals = append(vals, m.Get(runs[i]))
+				if b, ok := base[[2]float64{float64(runs[i].Rep), k.rate}]; ok {
+					ratios = append(ratios, ratio(m.Get(runs[i]), m.Get(b)))
+				}
+			}
+			row.Values = append(row.Values, load.Num(load.Median(vals)))
+			row.Ratios = append(row.Ratios, load.Num(load.Median(ratios)))
+		}
+		row.RouterCPU, row.RouterPeakMB = load.Num(load.Median(cpu)), load.Num(load.Median(peak))
+		row.RouterHitRate = load.Num(load.Median(est))
+		row.Picks = RouterMetrics{Picks: picks}.PicksText()
+		if len(row.Errors) == 0 {
+			row.Errors = nil
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// value reads a headline metric of a row by name.
+func (r PolicyRow) value(name string) float64 {
+	return float64(r.Values[slices.Index(headlineMetrics, name)])
+}
+
+// Check is one of issue 6's routing goals, evaluated on the medians.
+type Check struct {
+	What  string  `json:"what"`
+	Value float64 `json:"value"`
+	Goal  string  `json:"goal"`
+}
+
+// Checks evaluates what applies of issue 6's goals at each rate: tandem's
+// hit rate against the oracle, its p90 TTFT against round-robin's and,
+// on a workload without sharing, its p99 TTFT against least-request's;
+// with a sweep's knees, tandem's knee against round-robin's (medians over
+// repetitions).
+func Checks(kind string, rows []PolicyRow, knees []load.KneeRun) []Check {
+	find := func(policy string, rate float64) (PolicyRow, bool) {
+		for _, r := range rows {
+			if r.Policy == policy && rateKey(load.Num(r.Rate)) == rateKey(load.Num(rate)) {
+				return r, true
+			}
+		}
+		return PolicyRow{}, false
+	}
+	var out []Check
+	for _, t := range rows {
+		if t.Policy != "tandem" {
+			continue
+		}
+		at := ""
+		if !math.IsNaN(t.Rate) {
+			at = fmt.Sprintf(" at %s req/s", formatNum(t.Rate))
+		}
+		if kind != load.Random {
+			out = append(out, Check{"tandem hit rate ÷ oracle (infinite cache)" + at, t.value("hit/oracle inf"), "≥ 0.9"})
+			if rr, ok := find("round-robin", t.Rate); ok {
+				out = append(out, Check{"tandem TTFT p90 ÷ round-robin's" + at, ratio(t.value("TTFT p90 ms"), rr.value("TTFT p90 ms")), "≤ 0.2 at the knee"})
+			}
+		} else if lr, ok := find("least-request", t.Rate); ok {
+			out = append(out, Check{"tandem TTFT p99 ÷ least-request's" + at, ratio(t.value("TTFT p99 ms"), lr.value("TTFT p99 ms")), "≤ 1.1"})
+		}
+	}
+	knee := func(policy string) float64 {
+		var v []float64
+		for _, k := range knees {
+			if k.Policy == policy {
+				v = append(v, k.Throughput)
+			}
+		}
+		return load.Median(v)
+	}
+	if t, rr := knee("tandem"), knee("round-robin"); !math.IsNaN(t) && !math.IsNaN(rr) {
+		out = append(out, Check{"tandem knee throughput ÷ round-robin's", ratio(t, rr), "≥ 2"})
+	}
+	return out
+}
+
+// PrintPolicies writes one workload's result: the headline table, the
+// checks, then tandem-bench load's full tables.
+func PrintPolicies(w io.Writer, res PoliciesResult) error {
+	r := res.Report
+	baseline := r.Policies[0]
+	fmt.Fprintf(w, "\n=== workload %s\n", r.Workload.Describe())
+	rows := PolicyRows(r.Runs, res.Routers, baseline)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(w, "\nheadline: medians over repetitions; ×%s = median of per-repetition ratios to %s\n", baseline, baseline)
+	head := []string{"policy", "rate", "reps", "ok", "errors"}
+	head = append(head, headlineMetrics...)
+	for _, name := range []string{"req/s", "TTFT p50 ms", "TTFT p90 ms", "hit rate"} {
+		head = append(head, "×"+baseline+" "+strings.TrimSuffix(name, " ms"))
+	}
+	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
+	for _, row := range rows {
+		cells := []string{row.Policy, formatNum(row.Rate), strconv.Itoa(row.Reps), fmt.Sprintf("%d/%d", row.OK, row.Requests), errorsText(row.Errors)}
+		for _, v := range row.Values {
+			cells = append(cells, formatNum(float64(v)))
+		}
+		for _, name := range []string{"req/s", "TTFT p50 ms", "TTFT p90 ms", "hit rate"} {
+			cells = append(cells, formatNum(float64(row.Ratios[slices.Index(headlineMetrics, name)])))
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nthe router's own figures (CPU from ready to the end of a run, medians; picks summed)")
+	fmt.Fprintln(tw, "policy\trate\tCPU s\tpeak RSS MiB\testimated hit rate\tretries\tpicks by reason\t")
+	for _, row := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", row.Policy, formatNum(row.Rate), formatNum(float64(row.RouterCPU)),
+			formatNum(float64(row.RouterPeakMB)), formatNum(float64(row.RouterHitRate)), formatNum(row.Retries), row.Picks)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if checks := Checks(r.Workload.Kind, rows, r.Knees); len(checks) > 0 {
+		fmt.Fprintln(w, "\nissue 6's goals (medians of this run)")
+		for _, c := range checks {
+			fmt.Fprintf(tw, "%s\t%s\tgoal %s\t\n", c.What, formatNum(c.Value), c.Goal)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(w, "\n--- every run, as tandem-bench load reports it (policy = the router's)")
+	return r.Print(w)
+}
