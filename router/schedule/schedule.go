@@ -158,6 +158,7 @@ func (p *Profile) Schedule(req *Request, eps []*endpoint.Endpoint, now time.Time
 		cands = append(cands, Candidate{})
 		p.Features.Fill(&cands[len(cands)-1], req, e, now)
 	}
+	BoundRates(cands)
 	s.cands = cands
 	for _, f := range p.Filters {
 		cands = f.Filter(req, cands)

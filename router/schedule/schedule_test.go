@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -391,5 +392,32 @@ func TestTiesAgreeAcrossReplicas(t *testing.T) {
 	}
 	if len(used) != 4 {
 		t.Errorf("64 prefixes used %d of 4 endpoints: %v", len(used), used)
+	}
+}
+
+func TestBoundRates(t *testing.T) {
+	cands := []Candidate{
+		{Rate: 32_000, TTFT: 1.0}, // a bad early estimate
+		{Rate: 220_000, TTFT: 0.1},
+		{Rate: 230_000, TTFT: 0.1},
+		{Rate: 1_000_000, TTFT: 0.01}, // implausibly fast
+	}
+	BoundRates(cands)
+	median := 225_000.0
+	want := []struct{ rate, ttft float64 }{
+		{median / 2, 1.0 * 32_000 / (median / 2)},
+		{220_000, 0.1},
+		{230_000, 0.1},
+		{median * 2, 0.01 * 1_000_000 / (median * 2)},
+	}
+	for i, w := range want {
+		if math.Abs(cands[i].Rate-w.rate) > 1e-6 || math.Abs(cands[i].TTFT-w.ttft) > 1e-9 {
+			t.Errorf("candidate %d: rate %g ttft %g, want %g %g", i, cands[i].Rate, cands[i].TTFT, w.rate, w.ttft)
+		}
+	}
+	one := []Candidate{{Rate: 5, TTFT: 3}}
+	BoundRates(one)
+	if one[0].Rate != 5 || one[0].TTFT != 3 {
+		t.Errorf("a lone candidate was changed: %+v", one[0])
 	}
 }
