@@ -6,7 +6,7 @@ GO    ?= go
 TEST_FLAGS ?= -timeout 25m
 BINARIES := tandem-scheduler tandem-controller tandem-router tandem-up tandem-sim tandem-bench
 
-.PHONY: help build tools test unit generate manifests verify lint demo cluster-up cluster-down bench
+.PHONY: help build tools test unit generate manifests verify lint demo cluster-up cluster-down bench bench-router
 
 help: ## list targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "  %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,3 +53,7 @@ bench: tools build ## benchmarks that print figures (see benchmarks/README.md; ~
 	$(BIN)/tandem-bench scheduler -runs 3 -seed 1
 	$(BIN)/tandem-bench load --sim 4 --sim-num-gpu-blocks 1200 --workload shared --requests 1024 --rate 300 \
 		--policies random,round-robin,sticky --reps 3 --seed 1
+
+bench-router: tools build ## router overhead against direct calls, and the routing policies side by side
+	$(BIN)/tandem-bench router-overhead --reps 3
+	$(BIN)/tandem-bench router-policies --workloads shared,random --rate 300 --reps 3 --requests 1024 --seed 1
