@@ -28,7 +28,9 @@ func metricByName(name string) Metric {
 	panic("load: no metric " + name)
 }
 
-func format(v float64) string {
+// FormatNum prints a figure with about three significant digits, "-" for
+// NaN or infinity: the number format of every benchmark table.
+func FormatNum(v float64) string {
 	switch {
 	case math.IsNaN(v) || math.IsInf(v, 0):
 		return "-"
@@ -90,7 +92,7 @@ func (r *Report) Print(w io.Writer) error {
 		}
 	}
 	if len(r.Knees) > 0 {
-		fmt.Fprintf(w, "\nknee: throughput where p90 TTFT crosses %s ms\n", format(r.TTFTBound))
+		fmt.Fprintf(w, "\nknee: throughput where p90 TTFT crosses %s ms\n", FormatNum(r.TTFTBound))
 		r.kneeTable(tw)
 	}
 	return tw.Flush()
@@ -103,9 +105,9 @@ func (r *Report) runTable(tw io.Writer, runs []RunSummary, withRep bool) {
 	}
 	fmt.Fprintln(tw, strings.Join(append(head, tableMetrics...), "\t")+"\t")
 	for _, s := range runs {
-		row := []string{s.Policy, strconv.Itoa(s.Rep), format(float64(s.Rate)), fmt.Sprintf("%d/%d", s.OK, s.Requests), errorsText(s.Errors)}
+		row := []string{s.Policy, strconv.Itoa(s.Rep), FormatNum(float64(s.Rate)), fmt.Sprintf("%d/%d", s.OK, s.Requests), errorsText(s.Errors)}
 		for _, name := range tableMetrics {
-			row = append(row, format(metricByName(name).Get(s)))
+			row = append(row, FormatNum(metricByName(name).Get(s)))
 		}
 		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 	}
@@ -169,9 +171,9 @@ func ratioTable(tw io.Writer, ratios []Ratio) {
 		}
 		per := make([]string, len(r.PerRep))
 		for i, v := range r.PerRep {
-			per[i] = format(float64(v))
+			per[i] = FormatNum(float64(v))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", r.Policy, r.Metric, format(float64(r.Median)), strings.Join(per, " "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", r.Policy, r.Metric, FormatNum(float64(r.Median)), strings.Join(per, " "))
 	}
 }
 
@@ -191,7 +193,7 @@ func (r *Report) kneeTable(tw io.Writer) {
 		var per []string
 		for _, k := range r.Knees {
 			if k.Policy == p {
-				s := format(k.Throughput)
+				s := FormatNum(k.Throughput)
 				switch k.Censored {
 				case "above":
 					s = "≥" + s
@@ -202,8 +204,8 @@ func (r *Report) kneeTable(tw io.Writer) {
 			}
 		}
 		tput := medianOf(p, func(k Knee) float64 { return k.Throughput })
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", p, format(tput), format(medianOf(p, func(k Knee) float64 { return k.Rate })),
-			strings.Join(per, " "), format(tput/base))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", p, FormatNum(tput), FormatNum(medianOf(p, func(k Knee) float64 { return k.Rate })),
+			strings.Join(per, " "), FormatNum(tput/base))
 	}
 }
 

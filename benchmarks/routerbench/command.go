@@ -7,11 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
@@ -57,7 +55,7 @@ func (c *common) complete() (bin string, base []byte, policies []string, cleanup
 			return "", nil, nil, nil, err
 		}
 	}
-	policies = splitList(c.policies)
+	policies = load.SplitList(c.policies)
 	if err = checkPolicies(policies); err != nil {
 		return "", nil, nil, nil, err
 	}
@@ -135,7 +133,7 @@ func MainOverhead(ctx context.Context, args []string) error {
 	if ok, err := parse(fs, args); !ok || err != nil {
 		return err
 	}
-	for _, d := range splitList(delays) {
+	for _, d := range load.SplitList(delays) {
 		v, err := time.ParseDuration(d)
 		if d == "0" {
 			v, err = 0, nil
@@ -266,7 +264,7 @@ func bindPolicyFlags(fs *flag.FlagSet, cfg *PoliciesConfig) *policyFlags {
 func (f *policyFlags) complete(fs *flag.FlagSet, cfg *PoliciesConfig, seed uint64) error {
 	set := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
-	for _, kind := range splitList(f.workloads) {
+	for _, kind := range load.SplitList(f.workloads) {
 		spec, err := workloadSpec(kind, f.w, set, seed)
 		if err != nil {
 			return err
@@ -284,7 +282,7 @@ func (f *policyFlags) complete(fs *flag.FlagSet, cfg *PoliciesConfig, seed uint6
 		return fmt.Errorf("--arrival %q: want poisson, constant or concurrency", f.arrival)
 	}
 	if f.sweep != "" {
-		rates, err := ParseSweep(f.sweep)
+		rates, err := load.ParseSweep(f.sweep)
 		if err != nil {
 			return err
 		}
@@ -310,46 +308,6 @@ func workloadSpec(kind string, w load.Spec, set map[string]bool, seed uint64) (l
 		}
 	}
 	return s, s.Validate()
-}
-
-// ParseSweep reads "LO:HI:N" (N rates spaced geometrically from LO to HI,
-// rounded to 0.001) or a comma-separated list of rates.
-func ParseSweep(s string) ([]float64, error) {
-	if parts := strings.Split(s, ":"); len(parts) == 3 {
-		lo, err1 := strconv.ParseFloat(parts[0], 64)
-		hi, err2 := strconv.ParseFloat(parts[1], 64)
-		n, err3 := strconv.Atoi(parts[2])
-		if err1 != nil || err2 != nil || err3 != nil || !(lo > 0) || hi < lo || n < 2 || n > 100 {
-			return nil, fmt.Errorf("--sweep %q: want LO:HI:N with 0 < LO ≤ HI and 2 ≤ N ≤ 100", s)
-		}
-		rates := make([]float64, n)
-		for i := range rates {
-			rates[i] = math.Round(lo*math.Pow(hi/lo, float64(i)/float64(n-1))*1000) / 1000
-		}
-		return rates, nil
-	}
-	var rates []float64
-	for _, p := range splitList(s) {
-		r, err := strconv.ParseFloat(p, 64)
-		if err != nil || !(r > 0) || math.IsInf(r, 0) {
-			return nil, fmt.Errorf("--sweep rate %q: want a positive number", p)
-		}
-		rates = append(rates, r)
-	}
-	if len(rates) == 0 {
-		return nil, fmt.Errorf("--sweep %q names no rate", s)
-	}
-	return rates, nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 func writeJSON(path string, v any) error {

@@ -238,7 +238,7 @@ func (r *OverheadReport) Print(w io.Writer) error {
 	for _, run := range r.Runs {
 		row := []string{run.Case, run.Mode, strconv.Itoa(run.Rep), strconv.Itoa(run.OK), errorsText(run.Errors)}
 		for _, m := range overheadMetrics {
-			row = append(row, formatNum(m.get(run)))
+			row = append(row, load.FormatNum(m.get(run)))
 		}
 		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 	}
@@ -251,7 +251,7 @@ func (r *OverheadReport) Print(w io.Writer) error {
 	for _, m := range OverheadMedians(r.Runs) {
 		row := []string{m.Case, m.Mode, strconv.Itoa(m.Reps), errorsText(m.Errors)}
 		for _, v := range m.Values {
-			row = append(row, formatNum(v))
+			row = append(row, load.FormatNum(v))
 		}
 		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 	}
@@ -263,23 +263,10 @@ func (r *OverheadReport) Print(w io.Writer) error {
 	for _, q := range r.Ratios {
 		per := make([]string, len(q.PerRepRPS))
 		for i, v := range q.PerRepRPS {
-			per[i] = formatNum(float64(v))
+			per[i] = load.FormatNum(float64(v))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", q.Case, q.Mode, formatNum(float64(q.RPS)), strings.Join(per, " "),
-			formatNum(float64(q.P50)), formatNum(float64(q.P99)), formatNum(float64(q.AddedP50)), formatNum(float64(q.AddedP99)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", q.Case, q.Mode, load.FormatNum(float64(q.RPS)), strings.Join(per, " "),
+			load.FormatNum(float64(q.P50)), load.FormatNum(float64(q.P99)), load.FormatNum(float64(q.AddedP50)), load.FormatNum(float64(q.AddedP99)))
 	}
 	return tw.Flush()
-}
-
-// formatNum prints 3 significant-ish digits: "-" for NaN.
-func formatNum(v float64) string {
-	switch {
-	case math.IsNaN(v) || math.IsInf(v, 0):
-		return "-"
-	case math.Abs(v) >= 100:
-		return strconv.FormatFloat(v, 'f', 0, 64)
-	case math.Abs(v) >= 10:
-		return strconv.FormatFloat(v, 'f', 1, 64)
-	}
-	return strconv.FormatFloat(v, 'f', 3, 64)
 }

@@ -156,7 +156,7 @@ func Checks(kind string, rows []PolicyRow, knees []load.KneeRun) []Check {
 		}
 		at := ""
 		if !math.IsNaN(t.Rate) {
-			at = fmt.Sprintf(" at %s req/s", formatNum(t.Rate))
+			at = fmt.Sprintf(" at %s req/s", load.FormatNum(t.Rate))
 		}
 		if kind != load.Random {
 			out = append(out, Check{"tandem hit rate ÷ oracle (infinite cache)" + at, t.value("hit/oracle inf"), "≥ 0.9"})
@@ -198,12 +198,12 @@ func PrintPolicies(w io.Writer, res PoliciesResult) error {
 	}
 	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
 	for _, row := range rows {
-		cells := []string{row.Policy, formatNum(row.Rate), strconv.Itoa(row.Reps), fmt.Sprintf("%d/%d", row.OK, row.Requests), errorsText(row.Errors)}
+		cells := []string{row.Policy, load.FormatNum(row.Rate), strconv.Itoa(row.Reps), fmt.Sprintf("%d/%d", row.OK, row.Requests), errorsText(row.Errors)}
 		for _, v := range row.Values {
-			cells = append(cells, formatNum(float64(v)))
+			cells = append(cells, load.FormatNum(float64(v)))
 		}
 		for _, name := range []string{"req/s", "TTFT p50 ms", "TTFT p90 ms", "hit rate"} {
-			cells = append(cells, formatNum(float64(row.Ratios[slices.Index(headlineMetrics, name)])))
+			cells = append(cells, load.FormatNum(float64(row.Ratios[slices.Index(headlineMetrics, name)])))
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 	}
@@ -213,8 +213,8 @@ func PrintPolicies(w io.Writer, res PoliciesResult) error {
 	fmt.Fprintln(w, "\nthe router's own figures (CPU from ready to the end of a run, medians; picks summed)")
 	fmt.Fprintln(tw, "policy\trate\tCPU s\tpeak RSS MiB\testimated hit rate\tretries\tpicks by reason\t")
 	for _, row := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", row.Policy, formatNum(row.Rate), formatNum(float64(row.RouterCPU)),
-			formatNum(float64(row.RouterPeakMB)), formatNum(float64(row.RouterHitRate)), formatNum(row.Retries), row.Picks)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", row.Policy, load.FormatNum(row.Rate), load.FormatNum(float64(row.RouterCPU)),
+			load.FormatNum(float64(row.RouterPeakMB)), load.FormatNum(float64(row.RouterHitRate)), load.FormatNum(row.Retries), row.Picks)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -222,7 +222,7 @@ func PrintPolicies(w io.Writer, res PoliciesResult) error {
 	if checks := Checks(r.Workload.Kind, rows, r.Knees); len(checks) > 0 {
 		fmt.Fprintln(w, "\nissue 6's goals (medians of this run)")
 		for _, c := range checks {
-			fmt.Fprintf(tw, "%s\t%s\tgoal %s\t\n", c.What, formatNum(c.Value), c.Goal)
+			fmt.Fprintf(tw, "%s\t%s\tgoal %s\t\n", c.What, load.FormatNum(c.Value), c.Goal)
 		}
 		if err := tw.Flush(); err != nil {
 			return err

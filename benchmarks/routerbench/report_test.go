@@ -153,36 +153,6 @@ func TestPolicyRowsAndChecks(t *testing.T) {
 	}
 }
 
-func TestParseSweep(t *testing.T) {
-	cases := []struct {
-		in   string
-		want []float64
-		bad  bool
-	}{
-		{in: "100:400:3", want: []float64{100, 200, 400}},
-		{in: "50, 75,100", want: []float64{50, 75, 100}},
-		{in: "400:100:3", bad: true},
-		{in: "0:100:3", bad: true},
-		{in: "100:400:1", bad: true},
-		{in: "10,x", bad: true},
-		{in: " , ", bad: true},
-	}
-	for _, tc := range cases {
-		got, err := ParseSweep(tc.in)
-		if tc.bad {
-			if err == nil {
-				t.Errorf("ParseSweep(%q) = %v, want an error", tc.in, got)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("ParseSweep(%q): %v", tc.in, err)
-		} else if diff := cmp.Diff(tc.want, got); diff != "" {
-			t.Errorf("ParseSweep(%q) (-want +got):\n%s", tc.in, diff)
-		}
-	}
-}
-
 func TestWorkloadSpec(t *testing.T) {
 	given := load.Spec{Requests: 64, Groups: 4, InputTokens: 10}
 	got, err := workloadSpec(load.Shared, given, map[string]bool{"groups": true, "input-tokens": true}, 7)

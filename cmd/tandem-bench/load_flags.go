@@ -4,9 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"math"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/tandem-serving/tandem/benchmarks/load"
@@ -57,11 +55,11 @@ func (f *loadFlags) complete(fs *flag.FlagSet, cfg *load.Config) error {
 	if err := f.arrivalConfig(cfg); err != nil {
 		return err
 	}
-	cfg.Policies = splitList(f.policies)
+	cfg.Policies = load.SplitList(f.policies)
 	if len(cfg.Policies) == 0 || cfg.Reps < 1 {
 		return fmt.Errorf("need at least one policy and one repetition")
 	}
-	if n := len(splitList(f.targets)); n == 1 || (n == 0 && f.simEngines == 1) {
+	if n := len(urls(f.targets)); n == 1 || (n == 0 && f.simEngines == 1) {
 		// One target: the harness spreads nothing; the policy is a label.
 		switch {
 		case !set["policies"]:
@@ -87,7 +85,7 @@ func (f *loadFlags) arrivalConfig(cfg *load.Config) error {
 		a.Steps = steps
 	}
 	if f.sweep != "" {
-		rates, err := parseSweep(f.sweep)
+		rates, err := load.ParseSweep(f.sweep)
 		if err != nil {
 			return err
 		}
@@ -103,51 +101,10 @@ func (f *loadFlags) arrivalConfig(cfg *load.Config) error {
 	return nil
 }
 
-// parseSweep reads "LO:HI:N" (N rates spaced geometrically from LO to HI)
-// or a comma-separated list of rates.
-func parseSweep(s string) ([]float64, error) {
-	if parts := strings.Split(s, ":"); len(parts) == 3 {
-		lo, err1 := strconv.ParseFloat(parts[0], 64)
-		hi, err2 := strconv.ParseFloat(parts[1], 64)
-		n, err3 := strconv.Atoi(parts[2])
-		if err1 != nil || err2 != nil || err3 != nil || lo <= 0 || hi < lo || n < 2 || n > 100 {
-			return nil, fmt.Errorf("--sweep %q: want LO:HI:N with 0 < LO ≤ HI and 2 ≤ N ≤ 100", s)
-		}
-		rates := make([]float64, n)
-		for i := range rates {
-			r := lo * math.Pow(hi/lo, float64(i)/float64(n-1))
-			rates[i] = math.Round(r*1000) / 1000
-		}
-		return rates, nil
-	}
-	var rates []float64
-	for _, p := range splitList(s) {
-		r, err := strconv.ParseFloat(p, 64)
-		if err != nil || r <= 0 {
-			return nil, fmt.Errorf("--sweep rate %q: want a positive number", p)
-		}
-		rates = append(rates, r)
-	}
-	if len(rates) == 0 {
-		return nil, fmt.Errorf("--sweep %q names no rate", s)
-	}
-	return rates, nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, strings.TrimRight(p, "/"))
-		}
-	}
-	return out
-}
-
 // fleet sets cfg.NewFleet: in-process simulated engines started afresh for
 // every run (--sim), or the given targets.
 func (f *loadFlags) fleet(cfg *load.Config) error {
-	targets, metrics := splitList(f.targets), splitList(f.metrics)
+	targets, metrics := urls(f.targets), urls(f.metrics)
 	if f.metrics == "none" {
 		metrics = nil
 	}
@@ -252,4 +209,13 @@ func (f *loadFlags) write(r *load.Report) error {
 		}
 	}
 	return nil
+}
+
+// urls splits a comma-separated list of base URLs, without trailing "/".
+func urls(s string) []string {
+	out := load.SplitList(s)
+	for i, u := range out {
+		out[i] = strings.TrimRight(u, "/")
+	}
+	return out
 }

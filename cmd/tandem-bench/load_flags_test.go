@@ -8,24 +8,6 @@ import (
 	"github.com/tandem-serving/tandem/benchmarks/load"
 )
 
-func TestParseSweep(t *testing.T) {
-	got, err := parseSweep("100:400:3")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff([]float64{100, 200, 400}, got); diff != "" {
-		t.Errorf("geometric sweep (-want +got):\n%s", diff)
-	}
-	if got, err := parseSweep("5, 10"); err != nil || !cmp.Equal(got, []float64{5, 10}) {
-		t.Errorf("list: %v, %v", got, err)
-	}
-	for _, bad := range []string{"", "0:10:3", "10:5:3", "1:2:1", "x", "1,-2"} {
-		if _, err := parseSweep(bad); err == nil {
-			t.Errorf("parseSweep(%q) succeeded", bad)
-		}
-	}
-}
-
 // completeConfig parses args with tandem-bench load's flag set.
 func completeConfig(t *testing.T, args ...string) (load.Config, error) {
 	t.Helper()
