@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -34,30 +33,17 @@ func clients(t *testing.T) (kubernetes.Interface, volcanoclient.Interface) {
 // by tandem-scheduler and both pods reach Running on kwok GPU nodes.
 func TestGangIsBoundWhole(t *testing.T) {
 	ctx := context.Background()
-	kube, _ := clients(t)
 	gang := localcluster.Gang{Namespace: "default", Name: "whole", MinMember: 2, Pods: 2, GPUs: 4}
 	if err := gang.Create(ctx, cluster); err != nil {
 		t.Fatal(err)
 	}
-	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
-		for i := 0; i < gang.Pods; i++ {
-			pod, err := kube.CoreV1().Pods("default").Get(ctx, gang.PodName(i), metav1.GetOptions{})
-			if err != nil {
-				return false, err
-			}
-			if pod.Spec.NodeName == "" || pod.Status.Phase != corev1.PodRunning || pod.Status.PodIP == "" {
-				return false, nil
-			}
-		}
-		return true, nil
-	})
+	placed, err := gang.WaitRunning(ctx, cluster, 60*time.Second)
 	if err != nil {
-		t.Fatalf("gang pods not all Running: %v\n%s", err, describePods(ctx, kube, gang))
+		t.Fatalf("gang pods not all Running: %v", err)
 	}
-	for i := 0; i < gang.Pods; i++ {
-		pod, _ := kube.CoreV1().Pods("default").Get(ctx, gang.PodName(i), metav1.GetOptions{})
-		if !strings.HasPrefix(pod.Spec.NodeName, "gpu-") {
-			t.Errorf("pod %s bound to %q, want a fake GPU node", pod.Name, pod.Spec.NodeName)
+	for _, p := range placed {
+		if !strings.HasPrefix(p.Node, "gpu-") || p.Product == "" {
+			t.Errorf("pod %s on %q (%q), want a fake GPU node", p.Pod, p.Node, p.Product)
 		}
 	}
 }
@@ -108,17 +94,4 @@ func TestGangBelowMinMemberStaysPending(t *testing.T) {
 		t.Errorf("PodGroup phase %s, want not Running", pg.Status.Phase)
 	}
 	t.Logf("PodGroup %s: phase %s, %s", gang.Name, pg.Status.Phase, reason)
-}
-
-func describePods(ctx context.Context, kube kubernetes.Interface, g localcluster.Gang) string {
-	var b strings.Builder
-	for i := 0; i < g.Pods; i++ {
-		pod, err := kube.CoreV1().Pods(g.Namespace).Get(ctx, g.PodName(i), metav1.GetOptions{})
-		if err != nil {
-			fmt.Fprintf(&b, "%s: %v\n", g.PodName(i), err)
-			continue
-		}
-		fmt.Fprintf(&b, "%s: node=%q phase=%s ip=%s\n", pod.Name, pod.Spec.NodeName, pod.Status.Phase, pod.Status.PodIP)
-	}
-	return b.String()
 }

@@ -15,8 +15,8 @@ import (
 )
 
 // Gang describes a plain Volcano gang: a PodGroup with MinMember and Pods
-// pods asking GPUs accelerators each. The demo and the smoke tests use it
-// to show the scheduler at work without Tandem's controller.
+// pods asking GPUs accelerators each. The gang smoke tests use it
+// to check the scheduler without Tandem's controller.
 type Gang struct {
 	Namespace, Name string
 	MinMember       int32
