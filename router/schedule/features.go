@@ -106,9 +106,10 @@ func BoundRates(cands []Candidate) {
 	if len(cands) < 2 {
 		return
 	}
-	rates := make([]float64, len(cands))
+	var buf [32]float64 // candidates are few; no allocation on the request path
+	rates := buf[:0]
 	for i := range cands {
-		rates[i] = cands[i].Rate
+		rates = append(rates, cands[i].Rate)
 	}
 	slices.Sort(rates)
 	median := rates[len(rates)/2]
