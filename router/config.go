@@ -55,10 +55,13 @@ type Config struct {
 	RatePrior  float64             `json:"ratePrior"`
 	Saturation schedule.Saturation `json:"saturation"`
 	Penalty    schedule.Penalty    `json:"penalty"`
-	PD         PDConfig            `json:"prefillDecode"`
-	Breaker    BreakerConfig       `json:"breaker"`
-	Retry      RetryConfig         `json:"retry"`
-	Timeouts   TimeoutConfig       `json:"timeouts"`
+	// StallWeight weighs the decode stall a prefill causes against the
+	// request's own TTFT in the cost scorer's figure.
+	StallWeight float64       `json:"stallWeight"`
+	PD          PDConfig      `json:"prefillDecode"`
+	Breaker     BreakerConfig `json:"breaker"`
+	Retry       RetryConfig   `json:"retry"`
+	Timeouts    TimeoutConfig `json:"timeouts"`
 	// MaxBodyBytes bounds a request body; larger ones get 413.
 	MaxBodyBytes int64 `json:"maxBodyBytes"`
 	// MaxIdleConnsPerEndpoint is the idle connection pool per engine.
@@ -191,12 +194,13 @@ func DefaultConfig() Config {
 		Scrape: ScrapeConfig{
 			Interval: Duration{200 * time.Millisecond}, Timeout: Duration{time.Second}, StaleAfter: Duration{2 * time.Second},
 		},
-		RatePrior:  20000,
-		Saturation: schedule.Saturation{MaxWaiting: 256, MaxKVUsage: 0.98},
-		Penalty:    schedule.Penalty{KVThreshold: 0.9, KVTokens: 8192},
-		PD:         PDConfig{ThresholdTokens: 256, NoPrefill: "aggregated", SameUnitWeight: 0.5},
-		Breaker:    BreakerConfig{Failures: bc.Failures, Cooldown: Duration{bc.Cooldown}, MaxCooldown: Duration{bc.MaxCooldown}},
-		Retry:      RetryConfig{MaxAttempts: 3},
+		RatePrior:   20000,
+		Saturation:  schedule.Saturation{MaxWaiting: 256, MaxKVUsage: 0.98},
+		Penalty:     schedule.Penalty{KVThreshold: 0.9, KVTokens: 8192},
+		StallWeight: 0.25,
+		PD:          PDConfig{ThresholdTokens: 256, NoPrefill: "aggregated", SameUnitWeight: 0.5},
+		Breaker:     BreakerConfig{Failures: bc.Failures, Cooldown: Duration{bc.Cooldown}, MaxCooldown: Duration{bc.MaxCooldown}},
+		Retry:       RetryConfig{MaxAttempts: 3},
 		Timeouts: TimeoutConfig{
 			Connect: Duration{2 * time.Second}, FirstByte: Duration{5 * time.Minute}, Idle: Duration{90 * time.Second},
 		},
@@ -243,6 +247,7 @@ func (c *Config) Validate() error {
 	check(c.Scrape.Timeout.Duration <= 0, "scrape.timeout must be positive")
 	check(c.Scrape.StaleAfter.Duration < c.Scrape.Interval.Duration, "scrape.staleAfter must be at least scrape.interval")
 	check(c.RatePrior <= 0, "ratePrior %g: must be positive", c.RatePrior)
+	check(c.StallWeight < 0, "stallWeight %g: must not be negative", c.StallWeight)
 	check(c.PD.NoPrefill != "aggregated" && c.PD.NoPrefill != "fail", "prefillDecode.noPrefill %q: want aggregated or fail", c.PD.NoPrefill)
 	check(c.Retry.MaxAttempts < 1, "retry.maxAttempts %d: must be at least 1", c.Retry.MaxAttempts)
 	check(c.MaxBodyBytes < 1, "maxBodyBytes %d: must be positive", c.MaxBodyBytes)

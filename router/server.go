@@ -68,6 +68,7 @@ func New(cfg Config, opts Options) (*Router, error) {
 	rt.features = schedule.Features{
 		BlockBytes: cfg.Prefix.BlockBytes, BytesPerToken: cfg.Prefix.BytesPerToken,
 		StaleAfter: cfg.Scrape.StaleAfter.Duration, Saturation: cfg.Saturation, Penalty: cfg.Penalty,
+		StallWeight: cfg.StallWeight,
 	}
 	if err := rt.buildProfiles(opts.Plugins); err != nil {
 		return nil, err
@@ -129,7 +130,7 @@ func (rt *Router) buildProfiles(plugins *schedule.Plugins) error {
 	if rt.cfg.PD.SameUnitWeight > 0 {
 		ppc.Scorers = append(append([]schedule.PluginConfig{}, pc.Scorers...),
 			schedule.PluginConfig{Name: "same-unit", Weight: rt.cfg.PD.SameUnitWeight})
-		if ppc.Picker.Name != "max-score" {
+		if ppc.Picker.Name != "max-score" && ppc.Picker.Name != "affinity" {
 			ppc.Picker = schedule.PluginConfig{Name: "max-score"}
 		}
 	}

@@ -45,8 +45,10 @@ func registerPlugins() *schedule.Plugins {
 	schedule.RegisterScorer(p, "queue", schedule.NewQueueScorer)
 	schedule.RegisterScorer(p, "kv-usage", schedule.NewKVUsageScorer)
 	schedule.RegisterScorer(p, "ttft", schedule.NewTTFTScorer)
+	schedule.RegisterScorer(p, "cost", schedule.NewCostScorer)
 	schedule.RegisterScorer(p, "same-unit", schedule.NewSameUnitScorer)
 	schedule.RegisterPicker(p, "max-score", schedule.NewMaxScorePicker)
+	schedule.RegisterPicker(p, "affinity", schedule.NewAffinityPicker)
 	schedule.RegisterPicker(p, "random", schedule.NewRandomPicker)
 	schedule.RegisterPicker(p, "round-robin", schedule.NewRoundRobinPicker)
 	return p

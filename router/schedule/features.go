@@ -31,6 +31,25 @@ import (
 // prefix while that endpoint's queue is shorter than the work the cache
 // saves, and moves it to a cold endpoint as soon as waiting would cost more
 // than recomputing: prefix affinity and load balance in one number.
+//
+// # The cost of a placement
+//
+// A prefill also slows everyone already decoding at the endpoint: with
+// chunked prefill the engine computes prompt chunks in the same steps as the
+// running sequences' next tokens, so each of them waits about as long as
+// the prefill takes (one 1,000-token prompt turns an 8 ms decode step into
+// 37 ms on the calibrated H100). Routing by TTFT alone piles new prompts on
+// one endpoint while its queue is empty and leaves its decoders stalling;
+// least-request spreads them. The cost adds that stall:
+//
+//	stall(e) = decoding(e) × uncached(e) / rate(e)
+//	cost(e)  = TTFT(e) + StallWeight × stall(e)
+//
+// decoding(e) is the sequences past their first token there: the router's
+// own, or the engine's scraped running batch when larger (other routers).
+// With StallWeight 1 the cost is the latency the placement adds across all
+// users, this request's first token and everyone else's next ones. A cache
+// hit is cheap twice over: little to prefill and little to stall.
 type Features struct {
 	BlockBytes    int
 	BytesPerToken float64
@@ -38,6 +57,9 @@ type Features struct {
 	StaleAfter time.Duration
 	Saturation Saturation
 	Penalty    Penalty
+	// StallWeight weighs the decode stall against the request's own TTFT
+	// in its cost (0: the cost is the TTFT).
+	StallWeight float64
 }
 
 // Saturation says when an endpoint is full: a saturated endpoint is
@@ -86,9 +108,16 @@ func (f *Features) Fill(c *Candidate, req *Request, e *endpoint.Endpoint, now ti
 			c.InFlight += others
 		}
 	}
+	c.Decoding = float64(e.InFlight.Load() - pending)
+	if c.Fresh {
+		c.Decoding = max(c.Decoding, c.Engine.Running-float64(pending))
+	}
+	c.Decoding = max(c.Decoding, 0)
 	c.Saturated = f.saturated(c)
 	work := c.QueuedTokens + c.UncachedTokens + f.penalty(c)
 	c.TTFT = work / c.Rate
+	c.Stall = c.Decoding * c.UncachedTokens / c.Rate
+	c.Cost = c.TTFT + f.StallWeight*c.Stall
 }
 
 // rateSpread bounds how far one endpoint's learned prefill rate may sit
@@ -120,7 +149,8 @@ func BoundRates(cands []Candidate) {
 		c := &cands[i]
 		bounded := min(max(c.Rate, median/rateSpread), median*rateSpread)
 		if bounded != c.Rate && bounded > 0 {
-			c.TTFT *= c.Rate / bounded
+			f := c.Rate / bounded
+			c.TTFT, c.Stall, c.Cost = c.TTFT*f, c.Stall*f, c.Cost*f
 			c.Rate = bounded
 		}
 	}

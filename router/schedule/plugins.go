@@ -142,12 +142,30 @@ func NewTTFTScorer(NoArgs) (Scorer, error) { return TTFTScorer{}, nil }
 func (TTFTScorer) Name() string { return "ttft" }
 
 func (TTFTScorer) Score(_ *Request, cands []Candidate, out []float64) {
+	lowerIsBetter(cands, out, blockTime(cands), func(c *Candidate) float64 { return c.TTFT })
+}
+
+// blockTime is one 16-token block's prefill time on the fastest candidate.
+func blockTime(cands []Candidate) float64 {
 	fastest := 0.0
 	for i := range cands {
 		fastest = max(fastest, cands[i].Rate)
 	}
-	k := 16 / max(fastest, 1)
-	lowerIsBetter(cands, out, k, func(c *Candidate) float64 { return c.TTFT })
+	return 16 / max(fastest, 1)
+}
+
+// CostScorer prefers the smallest cost: predicted TTFT plus the weighted
+// stall the request's prefill causes to sequences decoding at the endpoint
+// (features.go), scored like TTFTScorer.
+type CostScorer struct{}
+
+// NewCostScorer builds the "cost" scorer.
+func NewCostScorer(NoArgs) (Scorer, error) { return CostScorer{}, nil }
+
+func (CostScorer) Name() string { return "cost" }
+
+func (CostScorer) Score(_ *Request, cands []Candidate, out []float64) {
+	lowerIsBetter(cands, out, blockTime(cands), func(c *Candidate) float64 { return c.Cost })
 }
 
 // SameUnitScorer prefers the unit (1) or at least the ServingGroup (0.5)
@@ -256,4 +274,78 @@ func rotate(cands []Candidate, k int) {
 	slices.Reverse(cands[:k])
 	slices.Reverse(cands[k:])
 	slices.Reverse(cands)
+}
+
+// AffinityArgs configure the affinity picker.
+type AffinityArgs struct {
+	MaxScoreArgs
+	// StayWithin is how much higher than the cheapest candidate's the
+	// cost of the endpoint holding the most of the prompt may be while the
+	// request still stays there (2: up to twice as high). The cost prices
+	// a move at this request's recomputation only; the
+	// bound stands for what it leaves out — the blocks the recomputed
+	// prefix evicts at its new endpoint and the later requests of the same
+	// prefix that now split between two endpoints.
+	StayWithin float64 `json:"stayWithin"`
+}
+
+// AffinityPicker keeps a request on the endpoint holding the longest
+// prefix of its prompt while that endpoint is not saturated and its cost
+// (predicted TTFT plus weighted decode stall) is within StayWithin times
+// the cheapest candidate's;
+// otherwise it picks like max-score (the best score, with exploration).
+// Fallbacks keep the score order.
+type AffinityPicker struct {
+	max  MaxScorePicker
+	stay float64
+}
+
+// NewAffinityPicker builds the "affinity" picker.
+func NewAffinityPicker(a AffinityArgs) (Picker, error) {
+	if a.StayWithin != 0 && a.StayWithin < 1 {
+		return nil, errorf("affinity: stayWithin must be at least 1 (or 0: never stay against the scores)")
+	}
+	m, err := NewMaxScorePicker(a.MaxScoreArgs)
+	if err != nil {
+		return nil, err
+	}
+	return &AffinityPicker{max: *m.(*MaxScorePicker), stay: a.StayWithin}, nil
+}
+
+func (*AffinityPicker) Name() string { return "affinity" }
+
+func (p *AffinityPicker) Pick(req *Request, cands []Candidate, rng *rand.Rand) Reason {
+	h := holder(cands)
+	if p.stay == 0 || h < 0 || cands[h].Saturated {
+		return p.max.Pick(req, cands, rng)
+	}
+	best := cands[0].Cost
+	for i := range cands {
+		best = min(best, cands[i].Cost)
+	}
+	if cands[h].Cost > p.stay*best {
+		return p.max.Pick(req, cands, rng)
+	}
+	cands[0], cands[h] = cands[h], cands[0]
+	if !p.max.args.ConsistentTies {
+		req = nil
+	}
+	sortByScore(req, cands[1:], rng)
+	return ReasonCacheAffinity
+}
+
+// holder is the index of the candidate holding the most prompt blocks,
+// the cheapest among equals; -1 if none holds any.
+func holder(cands []Candidate) int {
+	h := -1
+	for i := range cands {
+		c := &cands[i]
+		if c.CachedBlocks == 0 {
+			continue
+		}
+		if h < 0 || c.CachedBlocks > cands[h].CachedBlocks || (c.CachedBlocks == cands[h].CachedBlocks && c.Cost < cands[h].Cost) {
+			h = i
+		}
+	}
+	return h
 }

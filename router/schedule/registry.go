@@ -148,9 +148,12 @@ var Policies = []string{"random", "round-robin", "least-request", "prefix", "tan
 //   - random, round-robin: healthy endpoints in random or cyclic order;
 //   - least-request: fewest open requests;
 //   - prefix: longest cached prefix, ignoring load (affinity only);
-//   - tandem: smallest predicted TTFT (features.go), saturated endpoints
-//     avoided, 1% exploration among candidates within 80% of the best,
-//     ties placed consistently across router replicas.
+//   - tandem: stay on the endpoint holding the longest prefix while its
+//     cost (predicted TTFT plus weighted decode stall, features.go) is
+//     within 3× the cheapest candidate's, else the cheapest; saturated
+//     endpoints avoided, 1% exploration among candidates within 80% of the
+//     best when not staying, ties placed consistently across router
+//     replicas.
 func Preset(policy string) (ProfileConfig, error) {
 	healthy := []PluginConfig{{Name: "healthy"}}
 	switch policy {
@@ -165,8 +168,9 @@ func Preset(policy string) (ProfileConfig, error) {
 	case "tandem", "":
 		return ProfileConfig{
 			Filters: []PluginConfig{{Name: "healthy"}, {Name: "saturation"}},
-			Scorers: []PluginConfig{{Name: "ttft"}},
-			Picker:  PluginConfig{Name: "max-score", Args: json.RawMessage(`{"explore":0.01,"exploreWithin":0.8,"consistentTies":true}`)},
+			Scorers: []PluginConfig{{Name: "cost"}},
+			Picker: PluginConfig{Name: "affinity",
+				Args: json.RawMessage(`{"explore":0.01,"exploreWithin":0.8,"consistentTies":true,"stayWithin":3}`)},
 		}, nil
 	}
 	return ProfileConfig{}, fmt.Errorf("unknown policy %q: want one of %v", policy, Policies)
@@ -183,8 +187,10 @@ func DefaultPlugins() *Plugins {
 	RegisterScorer(p, "queue", NewQueueScorer)
 	RegisterScorer(p, "kv-usage", NewKVUsageScorer)
 	RegisterScorer(p, "ttft", NewTTFTScorer)
+	RegisterScorer(p, "cost", NewCostScorer)
 	RegisterScorer(p, "same-unit", NewSameUnitScorer)
 	RegisterPicker(p, "max-score", NewMaxScorePicker)
+	RegisterPicker(p, "affinity", NewAffinityPicker)
 	RegisterPicker(p, "random", NewRandomPicker)
 	RegisterPicker(p, "round-robin", NewRoundRobinPicker)
 	return p

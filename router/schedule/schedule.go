@@ -66,7 +66,14 @@ type Candidate struct {
 	// Rate is the endpoint's learned prefill rate in tokens a second.
 	Rate float64
 	// TTFT is the predicted time to first token in seconds.
-	TTFT      float64
+	TTFT float64
+	// Decoding is the sequences past their first token at the endpoint;
+	// Stall the seconds of their decoding this request's prefill would
+	// hold up, summed over them; Cost is TTFT plus the weighted stall
+	// (features.go).
+	Decoding  float64
+	Stall     float64
+	Cost      float64
 	Saturated bool
 	// Score is the weighted sum of the scorers' scores.
 	Score float64

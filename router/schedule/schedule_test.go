@@ -78,7 +78,19 @@ func world(t *testing.T, blocks int, eps ...*ep) (*Request, []*endpoint.Endpoint
 
 func features() *Features {
 	return &Features{BlockBytes: blockBytes, BytesPerToken: 4, StaleAfter: time.Second,
-		Saturation: Saturation{MaxWaiting: 10, MaxKVUsage: 0.98}, Penalty: Penalty{KVThreshold: 0.9, KVTokens: 8192}}
+		Saturation: Saturation{MaxWaiting: 10, MaxKVUsage: 0.98}, Penalty: Penalty{KVThreshold: 0.9, KVTokens: 8192},
+		StallWeight: 0.25}
+}
+
+// noExplore turns off a tandem profile's exploration so picks are exact.
+func noExplore(t *testing.T, p *Profile) *Profile {
+	t.Helper()
+	a, ok := p.Picker.(*AffinityPicker)
+	if !ok {
+		t.Fatalf("picker %T, want the affinity picker", p.Picker)
+	}
+	a.max.args.Explore = 0
+	return p
 }
 
 func TestFeaturesTTFT(t *testing.T) {
@@ -90,6 +102,9 @@ func TestFeaturesTTFT(t *testing.T) {
 		wantQueued    float64
 		wantTTFT      float64
 		wantSaturated bool
+		// wantDecoding and wantStall are zero unless set; the cost is
+		// always TTFT + 0.25 × stall.
+		wantDecoding, wantStall float64
 	}{
 		{name: "cold and idle", ep: endpointNamed("a"), wantUncached: 1600, wantTTFT: 0.16},
 		{name: "half cached", ep: endpointNamed("a").cached(50), wantUncached: 800, wantTTFT: 0.08},
@@ -101,6 +116,11 @@ func TestFeaturesTTFT(t *testing.T) {
 		{name: "a slower endpoint predicts longer", ep: endpointNamed("a").withRate(5000), wantUncached: 1600, wantTTFT: 0.32},
 		{name: "a long engine queue saturates", ep: endpointNamed("a").cached(100).engine(10, 0, 0.1), wantQueued: 5120,
 			wantTTFT: 0.512, wantSaturated: true},
+		{name: "a prefill stalls the router's decoding sequences", ep: endpointNamed("a").requests(4), wantUncached: 1600,
+			wantTTFT: 0.16, wantDecoding: 4, wantStall: 4 * 0.16},
+		{name: "a larger scraped batch counts (other routers' sequences)", ep: endpointNamed("a").requests(4).engine(0, 6, 0.1),
+			wantUncached: 1600, wantTTFT: 0.16, wantDecoding: 6, wantStall: 6 * 0.16},
+		{name: "a cache hit stalls nobody", ep: endpointNamed("a").cached(100).requests(4), wantTTFT: 0, wantDecoding: 4},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -110,9 +130,12 @@ func TestFeaturesTTFT(t *testing.T) {
 			type got struct {
 				Uncached, Queued, TTFT float64
 				Saturated              bool
+				Decoding, Stall, Cost  float64
 			}
-			if diff := cmp.Diff(got{tc.wantUncached, tc.wantQueued, tc.wantTTFT, tc.wantSaturated},
-				got{c.UncachedTokens, c.QueuedTokens, c.TTFT, c.Saturated}, cmpopts.EquateApprox(1e-9, 1e-9)); diff != "" {
+			want := got{tc.wantUncached, tc.wantQueued, tc.wantTTFT, tc.wantSaturated,
+				tc.wantDecoding, tc.wantStall, tc.wantTTFT + 0.25*tc.wantStall}
+			if diff := cmp.Diff(want, got{c.UncachedTokens, c.QueuedTokens, c.TTFT, c.Saturated, c.Decoding, c.Stall, c.Cost},
+				cmpopts.EquateApprox(1e-9, 1e-9)); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
@@ -231,16 +254,20 @@ func TestTandemPolicy(t *testing.T) {
 	}{
 		{"idle: the cached endpoint", []*ep{endpointNamed("hot").cached(90), endpointNamed("cold")}, "hot", ReasonCacheAffinity},
 		{"a short queue is worth waiting for", []*ep{endpointNamed("hot").cached(90).queue(800), endpointNamed("cold")}, "hot", ReasonCacheAffinity},
-		{"a long queue is not", []*ep{endpointNamed("hot").cached(90).queue(3000), endpointNamed("cold")}, "cold", ReasonLoadBalance},
+		// hot: (3,000 + 160) / 10,000 = 0.316 s, under 3 × cold's 0.16 s.
+		{"stays while within 3× a cold endpoint", []*ep{endpointNamed("hot").cached(90).queue(3000), endpointNamed("cold")}, "hot", ReasonCacheAffinity},
+		// hot: 0.616 s, over 3 × 0.16 s.
+		{"a long queue is not worth it", []*ep{endpointNamed("hot").cached(90).queue(6000), endpointNamed("cold")}, "cold", ReasonLoadBalance},
+		{"the longest prefix is the holder", []*ep{endpointNamed("some").cached(30), endpointNamed("most").cached(90), endpointNamed("cold")}, "most", ReasonCacheAffinity},
 		{"nothing cached: the least work", []*ep{endpointNamed("a").queue(100), endpointNamed("b")}, "b", ReasonNoCache},
+		{"nothing cached: the fewest decoding sequences", []*ep{endpointNamed("a").requests(3), endpointNamed("b").requests(1)}, "b", ReasonNoCache},
 		{"saturated endpoints are avoided", []*ep{endpointNamed("hot").cached(100).engine(20, 0, 0), endpointNamed("cold")}, "cold", ReasonOnlyOne},
 		{"an open breaker is skipped", []*ep{endpointNamed("hot").cached(100).open_(), endpointNamed("cold")}, "cold", ReasonOnlyOne},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			req, eps := world(t, 100, tc.eps...)
-			p := profile(t, "tandem")
-			p.Picker.(*MaxScorePicker).args.Explore = 0
+			p := noExplore(t, profile(t, "tandem"))
 			res := p.Schedule(req, eps, now, NewScratch(1))
 			if got := res.Order[0].E.Name; got != tc.wantFirst || res.Reason != tc.wantReason {
 				t.Errorf("picked %s (%s), want %s (%s)", got, res.Reason, tc.wantFirst, tc.wantReason)
@@ -287,6 +314,52 @@ func TestPickers(t *testing.T) {
 			if r := pk.Pick(nil, c, rng); r != ReasonExplore || c[0].E.Name != "1" {
 				t.Fatalf("explored to %s (%s), want 1", c[0].E.Name, r)
 			}
+		}
+	})
+	t.Run("affinity stays within the bound and keeps the fallbacks in score order", func(t *testing.T) {
+		mk := func() []Candidate {
+			c := []Candidate{
+				{Score: 0.5, Cost: 2.5, CachedBlocks: 9},
+				{Score: 1, Cost: 1},
+				{Score: 0.2, Cost: 4, CachedBlocks: 3},
+				{Score: 0.8, Cost: 1.2},
+			}
+			for i := range c {
+				c[i].E = &endpoint.Endpoint{Spec: endpoint.Spec{Name: fmt.Sprint(i)}}
+			}
+			return c
+		}
+		rng := rand.New(rand.NewPCG(1, 2))
+		for _, tc := range []struct {
+			name       string
+			stay       float64
+			edit       func([]Candidate)
+			want       string
+			wantReason Reason
+		}{
+			{"within 3×", 3, nil, "[0 1 3 2]", ReasonCacheAffinity},
+			{"beyond 2×", 2, nil, "[1 3 0 2]", ReasonBest},
+			{"never against the scores", 0, nil, "[1 3 0 2]", ReasonBest},
+			{"a saturated holder is left", 3, func(c []Candidate) { c[0].Saturated = true }, "[1 3 0 2]", ReasonBest},
+			{"the cheaper of equal holders", 3, func(c []Candidate) { c[2].CachedBlocks = 9; c[2].Cost = 2 }, "[2 1 3 0]", ReasonCacheAffinity},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				pk, err := NewAffinityPicker(AffinityArgs{StayWithin: tc.stay})
+				if err != nil {
+					t.Fatal(err)
+				}
+				c := mk()
+				if tc.edit != nil {
+					tc.edit(c)
+				}
+				r := pk.Pick(nil, c, rng)
+				if got := fmt.Sprint(names(c)); got != tc.want || r != tc.wantReason {
+					t.Errorf("order %s (%s), want %s (%s)", got, r, tc.want, tc.wantReason)
+				}
+			})
+		}
+		if _, err := NewAffinityPicker(AffinityArgs{StayWithin: 0.5}); err == nil {
+			t.Error("stayWithin 0.5: want an error")
 		}
 	})
 	t.Run("least-request balances", func(t *testing.T) {
@@ -377,8 +450,7 @@ func TestTiesAgreeAcrossReplicas(t *testing.T) {
 		eps = append(eps, endpointNamed(fmt.Sprint("e", i)))
 	}
 	_, endpoints := world(t, 1, eps...)
-	a, b := profile(t, "tandem"), profile(t, "tandem")
-	a.Picker.(*MaxScorePicker).args.Explore, b.Picker.(*MaxScorePicker).args.Explore = 0, 0
+	a, b := noExplore(t, profile(t, "tandem")), noExplore(t, profile(t, "tandem"))
 	used := map[string]int{}
 	for i := range 64 {
 		prompt := []byte(fmt.Sprintf("%064d", i))
