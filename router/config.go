@@ -55,13 +55,16 @@ type Config struct {
 	RatePrior  float64             `json:"ratePrior"`
 	Saturation schedule.Saturation `json:"saturation"`
 	Penalty    schedule.Penalty    `json:"penalty"`
-	// StallWeight weighs the decode stall a prefill causes against the
-	// request's own TTFT in the cost scorer's figure.
-	StallWeight float64       `json:"stallWeight"`
-	PD          PDConfig      `json:"prefillDecode"`
-	Breaker     BreakerConfig `json:"breaker"`
-	Retry       RetryConfig   `json:"retry"`
-	Timeouts    TimeoutConfig `json:"timeouts"`
+	// Cost are the constants of the cost scorer's figure beyond TTFT.
+	Cost schedule.Cost `json:"cost"`
+	// RateSpread bounds each endpoint's learned prefill rate to within
+	// this factor of the median of the endpoints serving a request: 1
+	// (all at the median) for a pool of one GPU type, more where types mix.
+	RateSpread float64       `json:"rateSpread"`
+	PD         PDConfig      `json:"prefillDecode"`
+	Breaker    BreakerConfig `json:"breaker"`
+	Retry      RetryConfig   `json:"retry"`
+	Timeouts   TimeoutConfig `json:"timeouts"`
 	// MaxBodyBytes bounds a request body; larger ones get 413.
 	MaxBodyBytes int64 `json:"maxBodyBytes"`
 	// MaxIdleConnsPerEndpoint is the idle connection pool per engine.
@@ -194,13 +197,14 @@ func DefaultConfig() Config {
 		Scrape: ScrapeConfig{
 			Interval: Duration{200 * time.Millisecond}, Timeout: Duration{time.Second}, StaleAfter: Duration{2 * time.Second},
 		},
-		RatePrior:   20000,
-		Saturation:  schedule.Saturation{MaxWaiting: 256, MaxKVUsage: 0.98},
-		Penalty:     schedule.Penalty{KVThreshold: 0.9, KVTokens: 8192},
-		StallWeight: 0.25,
-		PD:          PDConfig{ThresholdTokens: 256, NoPrefill: "aggregated", SameUnitWeight: 0.5},
-		Breaker:     BreakerConfig{Failures: bc.Failures, Cooldown: Duration{bc.Cooldown}, MaxCooldown: Duration{bc.MaxCooldown}},
-		Retry:       RetryConfig{MaxAttempts: 3},
+		RatePrior:  20000,
+		Saturation: schedule.Saturation{MaxWaiting: 256, MaxKVUsage: 0.98},
+		Penalty:    schedule.Penalty{KVThreshold: 0.9, KVTokens: 8192},
+		Cost:       schedule.Cost{StallWeight: 0.25, DecodeTokens: 1, OutputTokens: 256},
+		RateSpread: 1,
+		PD:         PDConfig{ThresholdTokens: 256, NoPrefill: "aggregated", SameUnitWeight: 0.5},
+		Breaker:    BreakerConfig{Failures: bc.Failures, Cooldown: Duration{bc.Cooldown}, MaxCooldown: Duration{bc.MaxCooldown}},
+		Retry:      RetryConfig{MaxAttempts: 3},
 		Timeouts: TimeoutConfig{
 			Connect: Duration{2 * time.Second}, FirstByte: Duration{5 * time.Minute}, Idle: Duration{90 * time.Second},
 		},
@@ -247,7 +251,9 @@ func (c *Config) Validate() error {
 	check(c.Scrape.Timeout.Duration <= 0, "scrape.timeout must be positive")
 	check(c.Scrape.StaleAfter.Duration < c.Scrape.Interval.Duration, "scrape.staleAfter must be at least scrape.interval")
 	check(c.RatePrior <= 0, "ratePrior %g: must be positive", c.RatePrior)
-	check(c.StallWeight < 0, "stallWeight %g: must not be negative", c.StallWeight)
+	check(!(c.RateSpread >= 1), "rateSpread %g: must be at least 1", c.RateSpread)
+	check(c.Cost.StallWeight < 0 || c.Cost.DecodeTokens < 0 || c.Cost.OutputTokens < 0,
+		"cost %+v: must not be negative", c.Cost)
 	check(c.PD.NoPrefill != "aggregated" && c.PD.NoPrefill != "fail", "prefillDecode.noPrefill %q: want aggregated or fail", c.PD.NoPrefill)
 	check(c.Retry.MaxAttempts < 1, "retry.maxAttempts %d: must be at least 1", c.Retry.MaxAttempts)
 	check(c.MaxBodyBytes < 1, "maxBodyBytes %d: must be positive", c.MaxBodyBytes)

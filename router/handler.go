@@ -92,6 +92,7 @@ func (rt *Router) pick(c *call, r *http.Request) *apiError {
 	c.hashes = prefix.AppendHashes(c.hashes[:0], prefix.Seed(pool.Model), c.req.Prompt, rt.cfg.Prefix.BlockBytes)
 	c.sreq = schedule.Request{
 		Model: pool.Model, Hashes: c.hashes, PromptBytes: len(c.req.Prompt), Priority: rt.priority(c, r),
+		OutputTokens: c.req.MaxTokens,
 	}
 	if rt.tokenizer != nil {
 		bt := rt.cfg.KVEvents.BlockTokens

@@ -68,7 +68,7 @@ func New(cfg Config, opts Options) (*Router, error) {
 	rt.features = schedule.Features{
 		BlockBytes: cfg.Prefix.BlockBytes, BytesPerToken: cfg.Prefix.BytesPerToken,
 		StaleAfter: cfg.Scrape.StaleAfter.Duration, Saturation: cfg.Saturation, Penalty: cfg.Penalty,
-		StallWeight: cfg.StallWeight,
+		Cost: cfg.Cost, RateSpread: cfg.RateSpread,
 	}
 	if err := rt.buildProfiles(opts.Plugins); err != nil {
 		return nil, err

@@ -34,22 +34,35 @@ import (
 //
 // # The cost of a placement
 //
-// A prefill also slows everyone already decoding at the endpoint: with
-// chunked prefill the engine computes prompt chunks in the same steps as the
-// running sequences' next tokens, so each of them waits about as long as
-// the prefill takes (one 1,000-token prompt turns an 8 ms decode step into
-// 37 ms on the calibrated H100). Routing by TTFT alone piles new prompts on
-// one endpoint while its queue is empty and leaves its decoders stalling;
-// least-request spreads them. The cost adds that stall:
+// TTFT is not the whole of a request's latency, nor of what it does to
+// others. The engine runs every sequence in the same steps, so
+//
+//   - its prefill stalls everyone decoding there: with chunked prefill the
+//     prompt is computed in the same steps as their next tokens, and each
+//     waits about as long as the prefill takes (one 1,000-token prompt
+//     turns an 8 ms decode step into 37 ms on the calibrated H100);
+//   - while it decodes, each step costs every sequence in the batch a
+//     little more per sequence (weights are read once a step, but each
+//     sequence adds its own compute and KV reads), so it is slowed by the
+//     batch it joins and slows that batch in turn.
+//
+// In seconds, with decoding(e) the sequences past their first token at e
+// (the router's own, or the engine's scraped running batch when larger:
+// other routers), out the request's max_tokens (Cost.OutputTokens when
+// unset) and Cost.DecodeTokens the prefill tokens one sequence's share of a
+// step is worth:
 //
 //	stall(e) = decoding(e) × uncached(e) / rate(e)
-//	cost(e)  = TTFT(e) + StallWeight × stall(e)
+//	batch(e) = decoding(e) × out × DecodeTokens / rate(e)
+//	cost(e)  = TTFT(e) + batch(e) + StallWeight × (stall(e) + batch(e))
 //
-// decoding(e) is the sequences past their first token there: the router's
-// own, or the engine's scraped running batch when larger (other routers).
-// With StallWeight 1 the cost is the latency the placement adds across all
-// users, this request's first token and everyone else's next ones. A cache
-// hit is cheap twice over: little to prefill and little to stall.
+// The first two terms are the request's own latency to its last token; the
+// weighted ones what it adds to everyone else's. Routing by TTFT alone
+// piled unrelated prompts on whichever endpoint had an empty queue and left
+// its decoders stalling (no-sharing benchmark: ITL p90 2.4× least-request's);
+// with the cost a prompt cached nowhere goes where the fewest sequences
+// decode, and a cache hit is cheap twice over: little to prefill and little
+// to stall.
 type Features struct {
 	BlockBytes    int
 	BytesPerToken float64
@@ -57,9 +70,25 @@ type Features struct {
 	StaleAfter time.Duration
 	Saturation Saturation
 	Penalty    Penalty
-	// StallWeight weighs the decode stall against the request's own TTFT
-	// in its cost (0: the cost is the TTFT).
-	StallWeight float64
+	Cost       Cost
+	// RateSpread bounds how far one endpoint's learned prefill rate may
+	// sit from the median of the candidates serving the same request
+	// (BoundRates); at least 1.
+	RateSpread float64
+}
+
+// Cost holds the constants of a placement's cost beyond its TTFT.
+type Cost struct {
+	// StallWeight weighs the latency a request adds to others against its
+	// own (0: only its own counts).
+	StallWeight float64 `json:"stallWeight"`
+	// DecodeTokens is one decoding sequence's share of a step in prefill
+	// tokens of compute: by the simulator's H100 calibration about 1.2 plus
+	// its context over 600 (benchmarks/sim/engine/doc.go); 1 measured best
+	// in the router benchmarks.
+	DecodeTokens float64 `json:"decodeTokens"`
+	// OutputTokens is the output assumed for a request without max_tokens.
+	OutputTokens float64 `json:"outputTokens"`
 }
 
 // Saturation says when an endpoint is full: a saturated endpoint is
@@ -116,22 +145,24 @@ func (f *Features) Fill(c *Candidate, req *Request, e *endpoint.Endpoint, now ti
 	c.Saturated = f.saturated(c)
 	work := c.QueuedTokens + c.UncachedTokens + f.penalty(c)
 	c.TTFT = work / c.Rate
+	out := float64(req.OutputTokens)
+	if out <= 0 {
+		out = f.Cost.OutputTokens
+	}
 	c.Stall = c.Decoding * c.UncachedTokens / c.Rate
-	c.Cost = c.TTFT + f.StallWeight*c.Stall
+	c.Batch = c.Decoding * out * f.Cost.DecodeTokens / c.Rate
+	c.Cost = c.TTFT + c.Batch + f.Cost.StallWeight*(c.Stall+c.Batch)
 }
 
-// rateSpread bounds how far one endpoint's learned prefill rate may sit
-// from the median of the candidates serving the same request.
-const rateSpread = 2.0
-
-// BoundRates clamps each candidate's learned rate to within rateSpread of
-// the candidates' median and rescales its predicted TTFT to match.
+// BoundRates clamps each candidate's learned rate to within spread times
+// the candidates' median (spread 1: every candidate at the median) and
+// rescales its predicted times to match.
 // Engines behind one model are usually alike; without the bound, one low
 // early estimate (a first request that waited behind a burst) makes an
 // endpoint look slow, it stops being picked, and the estimate is never
 // corrected: the benchmark saw one of four identical engines at 32k
 // tokens/s against 230k and serving 15 of 1,024 requests.
-func BoundRates(cands []Candidate) {
+func BoundRates(cands []Candidate, spread float64) {
 	if len(cands) < 2 {
 		return
 	}
@@ -147,10 +178,10 @@ func BoundRates(cands []Candidate) {
 	}
 	for i := range cands {
 		c := &cands[i]
-		bounded := min(max(c.Rate, median/rateSpread), median*rateSpread)
+		bounded := min(max(c.Rate, median/spread), median*spread)
 		if bounded != c.Rate && bounded > 0 {
 			f := c.Rate / bounded
-			c.TTFT, c.Stall, c.Cost = c.TTFT*f, c.Stall*f, c.Cost*f
+			c.TTFT, c.Stall, c.Batch, c.Cost = c.TTFT*f, c.Stall*f, c.Batch*f, c.Cost*f
 			c.Rate = bounded
 		}
 	}

@@ -34,6 +34,8 @@ type Request struct {
 	PromptBytes int
 	// Priority: lower is more important (vLLM's convention).
 	Priority int
+	// OutputTokens is the request's max_tokens, 0 when unset.
+	OutputTokens int
 	// PreferGroup and PreferUnit name the decode endpoint's unit when
 	// picking its prefill endpoint.
 	PreferGroup, PreferUnit string
@@ -69,10 +71,12 @@ type Candidate struct {
 	TTFT float64
 	// Decoding is the sequences past their first token at the endpoint;
 	// Stall the seconds of their decoding this request's prefill would
-	// hold up, summed over them; Cost is TTFT plus the weighted stall
-	// (features.go).
+	// hold up, summed over them; Batch the seconds the batch adds to this
+	// request's decoding (and it to theirs); Cost its own latency to the
+	// last token plus the weighted latency it adds (features.go).
 	Decoding  float64
 	Stall     float64
+	Batch     float64
 	Cost      float64
 	Saturated bool
 	// Score is the weighted sum of the scorers' scores.
@@ -165,7 +169,7 @@ func (p *Profile) Schedule(req *Request, eps []*endpoint.Endpoint, now time.Time
 		cands = append(cands, Candidate{})
 		p.Features.Fill(&cands[len(cands)-1], req, e, now)
 	}
-	BoundRates(cands)
+	BoundRates(cands, p.Features.RateSpread)
 	s.cands = cands
 	for _, f := range p.Filters {
 		cands = f.Filter(req, cands)
@@ -237,17 +241,24 @@ func refine(r Reason, cands []Candidate) Reason {
 
 // sortByScore orders cands by descending score. With a request (and a
 // prompt of at least one block) ties are broken by rendezvous hashing of
-// the prompt's first block with each endpoint's name, so that router
-// replicas that see the same scores (an idle fleet, a new prefix) all place
-// a prefix on the same endpoint while different prefixes spread evenly;
-// without, at random.
+// the first prompt block no candidate holds with each endpoint's name, so
+// that router replicas that see the same scores (an idle fleet, a new
+// prefix) all place a prefix on the same endpoint while different prefixes
+// spread evenly; without, at random. The first block no one holds, not the
+// prompt's first: conversations that open with one system prompt held
+// everywhere then spread by their own first turns instead of all hashing
+// to the same endpoint.
 func sortByScore(req *Request, cands []Candidate, rng *rand.Rand) {
 	if req == nil || len(req.Hashes) == 0 {
 		rng.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
 		slices.SortStableFunc(cands, func(a, b Candidate) int { return cmp.Compare(b.Score, a.Score) })
 		return
 	}
-	h := req.Hashes[0]
+	held := 0
+	for i := range cands {
+		held = max(held, cands[i].CachedBlocks)
+	}
+	h := req.Hashes[min(held, len(req.Hashes)-1)]
 	slices.SortFunc(cands, func(a, b Candidate) int {
 		if c := cmp.Compare(b.Score, a.Score); c != 0 {
 			return c

@@ -79,7 +79,7 @@ func world(t *testing.T, blocks int, eps ...*ep) (*Request, []*endpoint.Endpoint
 func features() *Features {
 	return &Features{BlockBytes: blockBytes, BytesPerToken: 4, StaleAfter: time.Second,
 		Saturation: Saturation{MaxWaiting: 10, MaxKVUsage: 0.98}, Penalty: Penalty{KVThreshold: 0.9, KVTokens: 8192},
-		StallWeight: 0.25}
+		Cost: Cost{StallWeight: 0.25, DecodeTokens: 1, OutputTokens: 100}, RateSpread: 2}
 }
 
 // noExplore turns off a tandem profile's exploration so picks are exact.
@@ -102,8 +102,9 @@ func TestFeaturesTTFT(t *testing.T) {
 		wantQueued    float64
 		wantTTFT      float64
 		wantSaturated bool
-		// wantDecoding and wantStall are zero unless set; the cost is
-		// always TTFT + 0.25 × stall.
+		// wantDecoding and wantStall are zero unless set; the batch term
+		// is decoding × 100 output tokens × 1 / rate, the cost
+		// TTFT + batch + 0.25 × (stall + batch).
 		wantDecoding, wantStall float64
 	}{
 		{name: "cold and idle", ep: endpointNamed("a"), wantUncached: 1600, wantTTFT: 0.16},
@@ -128,13 +129,14 @@ func TestFeaturesTTFT(t *testing.T) {
 			var c Candidate
 			features().Fill(&c, req, eps[0], now)
 			type got struct {
-				Uncached, Queued, TTFT float64
-				Saturated              bool
-				Decoding, Stall, Cost  float64
+				Uncached, Queued, TTFT       float64
+				Saturated                    bool
+				Decoding, Stall, Batch, Cost float64
 			}
+			batch := tc.wantDecoding * 100 / 10000
 			want := got{tc.wantUncached, tc.wantQueued, tc.wantTTFT, tc.wantSaturated,
-				tc.wantDecoding, tc.wantStall, tc.wantTTFT + 0.25*tc.wantStall}
-			if diff := cmp.Diff(want, got{c.UncachedTokens, c.QueuedTokens, c.TTFT, c.Saturated, c.Decoding, c.Stall, c.Cost},
+				tc.wantDecoding, tc.wantStall, batch, tc.wantTTFT + batch + 0.25*(tc.wantStall+batch)}
+			if diff := cmp.Diff(want, got{c.UncachedTokens, c.QueuedTokens, c.TTFT, c.Saturated, c.Decoding, c.Stall, c.Batch, c.Cost},
 				cmpopts.EquateApprox(1e-9, 1e-9)); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
@@ -261,6 +263,10 @@ func TestTandemPolicy(t *testing.T) {
 		{"the longest prefix is the holder", []*ep{endpointNamed("some").cached(30), endpointNamed("most").cached(90), endpointNamed("cold")}, "most", ReasonCacheAffinity},
 		{"nothing cached: the least work", []*ep{endpointNamed("a").queue(100), endpointNamed("b")}, "b", ReasonNoCache},
 		{"nothing cached: the fewest decoding sequences", []*ep{endpointNamed("a").requests(3), endpointNamed("b").requests(1)}, "b", ReasonNoCache},
+		// hot: 0.016 s TTFT + 1.25 × 2 × 100 / 10,000 + 0.25 × 2 × 160 / 10,000 = 0.049 s.
+		{"a small batch is worth joining for the cache", []*ep{endpointNamed("hot").cached(90).requests(2), endpointNamed("cold")}, "hot", ReasonCacheAffinity},
+		// hot: 0.016 + 2.5 + 0.8 s, over 3 × cold's 0.16 s.
+		{"a big batch is not", []*ep{endpointNamed("hot").cached(90).requests(200), endpointNamed("cold")}, "cold", ReasonLoadBalance},
 		{"saturated endpoints are avoided", []*ep{endpointNamed("hot").cached(100).engine(20, 0, 0), endpointNamed("cold")}, "cold", ReasonOnlyOne},
 		{"an open breaker is skipped", []*ep{endpointNamed("hot").cached(100).open_(), endpointNamed("cold")}, "cold", ReasonOnlyOne},
 	}
@@ -474,7 +480,7 @@ func TestBoundRates(t *testing.T) {
 		{Rate: 230_000, TTFT: 0.1},
 		{Rate: 1_000_000, TTFT: 0.01}, // implausibly fast
 	}
-	BoundRates(cands)
+	BoundRates(cands, 2)
 	median := 225_000.0
 	want := []struct{ rate, ttft float64 }{
 		{median / 2, 1.0 * 32_000 / (median / 2)},
@@ -488,7 +494,7 @@ func TestBoundRates(t *testing.T) {
 		}
 	}
 	one := []Candidate{{Rate: 5, TTFT: 3}}
-	BoundRates(one)
+	BoundRates(one, 2)
 	if one[0].Rate != 5 || one[0].TTFT != 3 {
 		t.Errorf("a lone candidate was changed: %+v", one[0])
 	}
