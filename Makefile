@@ -6,7 +6,7 @@ GO    ?= go
 TEST_FLAGS ?= -timeout 25m
 BINARIES := tandem-scheduler tandem-controller tandem-router tandem-up tandem-sim tandem-bench
 
-.PHONY: help build tools test unit generate manifests verify lint demo cluster-up cluster-down bench bench-router
+.PHONY: help build tools test unit generate manifests verify lint demo cluster-up cluster-down bench bench-router bench-sim
 
 help: ## list targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "  %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -54,6 +54,10 @@ bench: tools build ## benchmarks that print figures (see benchmarks/README.md; ~
 	$(BIN)/tandem-bench load --sim 4 --sim-num-gpu-blocks 1200 --workload shared --requests 1024 --rate 300 \
 		--policies random,round-robin,sticky --reps 3 --seed 1
 
-bench-router: tools build ## router overhead against direct calls, and the routing policies side by side
+bench-router: tools build ## router overhead against direct calls, the routing policies side by side, 2P2D against aggregated
 	$(BIN)/tandem-bench router-overhead --reps 3
 	$(BIN)/tandem-bench router-policies --workloads shared,random --rate 300 --reps 3 --requests 1024 --seed 1
+	$(BIN)/tandem-bench router-pd --reps 3 --seed 1
+
+bench-sim: build ## tandem-sim's curves beside its model and calibration, and engines per core (~2 minutes)
+	$(BIN)/tandem-bench sim --seed 1 --plots benchmarks/results/plots --json benchmarks/results/sim.json

@@ -126,6 +126,7 @@ var Metrics = []Metric{
 	{"TTFT p99 ms", -1, func(s RunSummary) float64 { return float64(s.TTFT.P99) }},
 	{"ITL p50 ms", -1, func(s RunSummary) float64 { return float64(s.ITL.P50) }},
 	{"ITL p90 ms", -1, func(s RunSummary) float64 { return float64(s.ITL.P90) }},
+	{"ITL p99 ms", -1, func(s RunSummary) float64 { return float64(s.ITL.P99) }},
 	{"E2E p50 ms", -1, func(s RunSummary) float64 { return float64(s.E2E.P50) }},
 	{"E2E p90 ms", -1, func(s RunSummary) float64 { return float64(s.E2E.P90) }},
 	{"E2E p99 ms", -1, func(s RunSummary) float64 { return float64(s.E2E.P99) }},

@@ -3,6 +3,7 @@ package load
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 )
@@ -63,7 +64,12 @@ type Spec struct {
 	// conversation number modulo Groups.
 	Groups int
 	// Shared: users per group.
-	Users          int
+	Users int
+	// Shared: Skew is the Zipf exponent of group popularity: group g (from
+	// 0) is asked with weight 1/(g+1)^Skew, each of its users alike. 0 deals
+	// every prompt equally often (rounds of a shuffle); 1 or more makes a
+	// few groups hot enough to overload one engine.
+	Skew           float64 `json:",omitempty"`
 	SystemTokens   int
 	QuestionTokens int
 	OutputTokens   int
@@ -135,6 +141,9 @@ func (s Spec) Validate() error {
 	if s.SystemTokens < 0 {
 		return fmt.Errorf("workload %s: system tokens must not be negative", s.Kind)
 	}
+	if s.Skew < 0 || math.IsNaN(s.Skew) || math.IsInf(s.Skew, 0) {
+		return fmt.Errorf("workload %s: skew must be a non-negative number, got %g", s.Kind, s.Skew)
+	}
 	return nil
 }
 
@@ -144,6 +153,9 @@ func (s Spec) Describe() string {
 	switch s.Kind {
 	case Shared:
 		d = fmt.Sprintf("%d groups × %d users, system %d + question %d tokens", s.Groups, s.Users, s.SystemTokens, s.QuestionTokens)
+		if s.Skew > 0 {
+			d += fmt.Sprintf(", group popularity Zipf %g (hottest group %.0f%% of requests)", s.Skew, 100*zipfWeights(s.Groups, s.Skew)[0])
+		}
 	case Chat:
 		d = fmt.Sprintf("%d open conversations of %d turns, %d system prompt(s) of %d tokens, question %d tokens",
 			s.Conversations, s.Turns, s.Groups, s.SystemTokens, s.QuestionTokens)
@@ -186,8 +198,12 @@ func (s Spec) system(group int) Message {
 }
 
 // shared deals the Groups×Users prompts in rounds: each round is a seeded
-// shuffle (Fisher–Yates) of all of them.
+// shuffle (Fisher–Yates) of all of them; with Skew, it draws each
+// request's group by popularity instead (skewed).
 func (s Spec) shared() []Request {
+	if s.Skew > 0 {
+		return s.skewed()
+	}
 	n := s.Groups * s.Users
 	order := make([]int, n)
 	r := newRNG(s.Seed, purposeOrder)
@@ -204,13 +220,51 @@ func (s Spec) shared() []Request {
 		}
 		p := order[i%n]
 		g, u := p/s.Users, p%s.Users
-		q := Words(s.QuestionTokens, s.Seed, purposeQuestion, uint64(g), uint64(u))
-		reqs[i] = Request{
-			Index: i, Key: uint64(g), After: -1, MaxTokens: s.OutputTokens,
-			Messages: []Message{s.system(g), {Role: "user", Content: q}},
-		}
+		reqs[i] = s.sharedRequest(i, g, u)
 	}
 	return reqs
+}
+
+func (s Spec) sharedRequest(i, g, u int) Request {
+	q := Words(s.QuestionTokens, s.Seed, purposeQuestion, uint64(g), uint64(u))
+	return Request{
+		Index: i, Key: uint64(g), After: -1, MaxTokens: s.OutputTokens,
+		Messages: []Message{s.system(g), {Role: "user", Content: q}},
+	}
+}
+
+// skewed draws each request's group from the Zipf weights (inverse CDF)
+// and its user uniformly.
+func (s Spec) skewed() []Request {
+	w := zipfWeights(s.Groups, s.Skew)
+	cdf := make([]float64, len(w))
+	sum := 0.0
+	for g, x := range w {
+		sum += x
+		cdf[g] = sum
+	}
+	r := newRNG(s.Seed, purposeOrder)
+	reqs := make([]Request, s.Requests)
+	for i := range reqs {
+		g, _ := slices.BinarySearch(cdf, r.float())
+		g = min(g, s.Groups-1)
+		reqs[i] = s.sharedRequest(i, g, r.intn(s.Users))
+	}
+	return reqs
+}
+
+// zipfWeights are the n groups' shares of requests under exponent skew.
+func zipfWeights(n int, skew float64) []float64 {
+	w := make([]float64, n)
+	sum := 0.0
+	for g := range w {
+		w[g] = math.Pow(float64(g+1), -skew)
+		sum += w[g]
+	}
+	for g := range w {
+		w[g] /= sum
+	}
+	return w
 }
 
 func (s Spec) long() []Request {

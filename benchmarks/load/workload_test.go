@@ -1,10 +1,12 @@
 package load
 
 import (
+	"math"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/tandem-serving/tandem/benchmarks/sim/tokenizer"
 )
@@ -163,5 +165,41 @@ func TestValidateRejects(t *testing.T) {
 		if _, err := s.Generate(); err == nil {
 			t.Errorf("%s: Generate succeeded", name)
 		}
+	}
+}
+
+// Skewed shared: groups are asked in proportion to their Zipf weights, the
+// hottest most, and a request is still its group's system prompt and one
+// of its users' questions.
+func TestSharedSkew(t *testing.T) {
+	s := small(Shared)
+	s.Requests, s.Groups, s.Users, s.Skew = 4000, 4, 3, 1
+	want := zipfWeights(4, 1) // 1, 1/2, 1/3, 1/4 over 25/12
+	if diff := cmp.Diff([]float64{12.0 / 25, 6.0 / 25, 4.0 / 25, 3.0 / 25}, want, cmpopts.EquateApprox(0, 1e-12)); diff != "" {
+		t.Fatalf("weights (-want +got):\n%s", diff)
+	}
+	count := make([]int, s.Groups)
+	users := map[string]bool{}
+	for _, r := range generate(t, s) {
+		count[r.Key]++
+		if r.Messages[0].Content != s.system(int(r.Key)).Content {
+			t.Fatalf("request %d of group %d has another group's system prompt", r.Index, r.Key)
+		}
+		users[r.Messages[1].Content] = true
+	}
+	for g, n := range count {
+		if got := float64(n) / float64(s.Requests); math.Abs(got-want[g]) > 0.03 {
+			t.Errorf("group %d: %.3f of requests, want %.3f", g, got, want[g])
+		}
+	}
+	if len(users) != s.Groups*s.Users {
+		t.Errorf("%d distinct questions, want every group's %d users: %d", len(users), s.Users, s.Groups*s.Users)
+	}
+	if !strings.Contains(s.Describe(), "Zipf 1 (hottest group 48% of requests)") {
+		t.Errorf("description %q does not say the skew", s.Describe())
+	}
+	s.Skew = -1
+	if err := s.Validate(); err == nil {
+		t.Error("negative skew: want an error")
 	}
 }

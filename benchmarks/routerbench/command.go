@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tandem-serving/tandem/benchmarks/load"
+	"github.com/tandem-serving/tandem/benchmarks/plot"
 	"github.com/tandem-serving/tandem/benchmarks/sim"
 	"github.com/tandem-serving/tandem/test/localcluster"
 )
@@ -35,7 +36,8 @@ func (c *common) bind(fs *flag.FlagSet, policies string) {
 	}
 	fs.StringVar(&c.routerBin, "router-bin", bin, "tandem-router binary (build: go build -o bin/ ./cmd/tandem-router)")
 	fs.StringVar(&c.routerConfig, "router-config", "", "extra router configuration (YAML, router/README.md) under the generated listen, policy and discovery")
-	fs.StringVar(&c.policies, "policies", policies, "router policies, comma-separated: "+strings.Join(Policies, ", "))
+	fs.StringVar(&c.policies, "policies", policies, "router policies, comma-separated: "+strings.Join(Policies, ", ")+
+		", or NAME=FILE: router configuration (YAML, e.g. a profile) run under the label NAME")
 	fs.IntVar(&c.reps, "reps", 3, "repetitions; modes alternate within each")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of prompts, arrivals and engines")
 	fs.StringVar(&c.jsonPath, "json", "", "also write the report as JSON to this file")
@@ -44,38 +46,38 @@ func (c *common) bind(fs *flag.FlagSet, policies string) {
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress lines on stderr")
 }
 
-// complete checks the router binary, reads the extra config and makes
-// the work folder; cleanup removes the folder unless kept.
-func (c *common) complete() (bin string, base []byte, policies []string, cleanup func(), err error) {
+// complete checks the router binary, reads the extra config and the
+// policy variants' files, and makes the work folder; cleanup removes the
+// folder unless kept.
+func (c *common) complete() (bin string, base []byte, policies []string, variants map[string][]byte, cleanup func(), err error) {
 	if bin, err = FindRouterBin(c.routerBin); err != nil {
-		return "", nil, nil, nil, err
+		return "", nil, nil, nil, nil, err
 	}
 	if c.routerConfig != "" {
 		if base, err = os.ReadFile(c.routerConfig); err != nil {
-			return "", nil, nil, nil, err
+			return "", nil, nil, nil, nil, err
 		}
 	}
-	policies = load.SplitList(c.policies)
-	if err = checkPolicies(policies); err != nil {
-		return "", nil, nil, nil, err
+	if policies, variants, err = ParsePolicies(load.SplitList(c.policies), os.ReadFile); err != nil {
+		return "", nil, nil, nil, nil, err
 	}
 	if c.reps < 1 {
-		return "", nil, nil, nil, fmt.Errorf("--reps must be at least 1")
+		return "", nil, nil, nil, nil, fmt.Errorf("--reps must be at least 1")
 	}
 	made := c.dir == ""
 	if made {
 		if c.dir, err = os.MkdirTemp("", "tandem-bench-router-"); err != nil {
-			return "", nil, nil, nil, err
+			return "", nil, nil, nil, nil, err
 		}
 	} else if err = os.MkdirAll(c.dir, 0o755); err != nil {
-		return "", nil, nil, nil, err
+		return "", nil, nil, nil, nil, err
 	}
 	cleanup = func() {
 		if made && !c.keep {
 			_ = os.RemoveAll(c.dir)
 		}
 	}
-	return bin, base, policies, cleanup, nil
+	return bin, base, policies, variants, cleanup, nil
 }
 
 func (c *common) logf() func(string, ...any) {
@@ -143,11 +145,12 @@ func MainOverhead(ctx context.Context, args []string) error {
 		}
 		cfg.Delays = append(cfg.Delays, v)
 	}
-	bin, base, policies, cleanup, err := c.complete()
+	bin, base, policies, variants, cleanup, err := c.complete()
 	if err != nil {
 		return err
 	}
 	defer cleanup()
+	cfg.RouterVariants = variants
 	cfg.RouterBin, cfg.RouterBase, cfg.Policies, cfg.Seed, cfg.Reps, cfg.Dir = bin, base, policies, c.seed, c.reps, c.dir
 	cfg.Logf = c.logf()
 	if err := cfg.Validate(); err != nil {
@@ -188,17 +191,22 @@ func MainPolicies(ctx context.Context, args []string) error {
 	c.bind(fs, strings.Join(Policies, ","))
 	cfg := PoliciesConfig{Sim: sim.DefaultConfig()}
 	f := bindPolicyFlags(fs, &cfg)
+	plots := fs.String("plots", "", "sweep: write SVG charts of p90 TTFT, throughput and hit rate vs offered rate into this folder (router-policies-<workload>-*.svg)")
 	if ok, err := parse(fs, args); !ok || err != nil {
 		return err
 	}
 	if err := f.complete(fs, &cfg, c.seed); err != nil {
 		return err
 	}
-	bin, base, policies, cleanup, err := c.complete()
+	if *plots != "" && len(cfg.SweepRates) == 0 {
+		return fmt.Errorf("--plots draws a sweep: give --sweep too")
+	}
+	bin, base, policies, variants, cleanup, err := c.complete()
 	if err != nil {
 		return err
 	}
 	defer cleanup()
+	cfg.RouterVariants = variants
 	cfg.RouterBin, cfg.RouterBase, cfg.Policies, cfg.Reps, cfg.Dir = bin, base, policies, c.reps, c.dir
 	cfg.Sim.Seed = c.seed
 	cfg.Logf = c.logf()
@@ -222,6 +230,13 @@ func MainPolicies(ctx context.Context, args []string) error {
 			err = jerr
 		}
 	}
+	for i := 0; i < len(results) && *plots != ""; i++ {
+		paths, perr := plot.WriteSweep(*plots, "router-policies", results[i].Report)
+		if perr != nil && err == nil {
+			err = fmt.Errorf("plots: %w", perr)
+		}
+		fmt.Printf("\nplots: %s\n", strings.Join(paths, " "))
+	}
 	return err
 }
 
@@ -241,6 +256,7 @@ func bindPolicyFlags(fs *flag.FlagSet, cfg *PoliciesConfig) *policyFlags {
 	fs.IntVar(&w.Requests, "requests", 1024, "requests per run")
 	fs.IntVar(&w.Groups, "groups", 0, "shared: tenant groups; long: documents; chat: system prompts (default: the workload's)")
 	fs.IntVar(&w.Users, "users", 0, "shared: users per group")
+	fs.Float64Var(&w.Skew, "skew", 0, "shared: Zipf exponent of group popularity (0: every group alike)")
 	fs.IntVar(&w.SystemTokens, "system-tokens", 0, "tokens of a system prompt (long: of a document)")
 	fs.IntVar(&w.QuestionTokens, "question-tokens", 0, "tokens of a question")
 	fs.IntVar(&w.OutputTokens, "output-tokens", 0, "tokens generated per request")
@@ -297,7 +313,7 @@ func workloadSpec(kind string, w load.Spec, set map[string]bool, seed uint64) (l
 		return load.Spec{}, fmt.Errorf("workload trace: use tandem-bench load --trace against a router")
 	}
 	s := load.DefaultSpec(kind)
-	s.Seed, s.Requests = seed, w.Requests
+	s.Seed, s.Requests, s.Skew = seed, w.Requests, w.Skew
 	for name, f := range map[string]struct{ dst, v *int }{
 		"groups": {&s.Groups, &w.Groups}, "users": {&s.Users, &w.Users}, "system-tokens": {&s.SystemTokens, &w.SystemTokens},
 		"question-tokens": {&s.QuestionTokens, &w.QuestionTokens}, "output-tokens": {&s.OutputTokens, &w.OutputTokens},

@@ -2,7 +2,9 @@ package routerbench
 
 import (
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 
 	"sigs.k8s.io/yaml"
 )
@@ -35,44 +37,96 @@ func MakeRouterFiles(base []byte, listen, policy, endpointsPath, model string, e
 	if cfg == nil { // "null" or an empty document
 		cfg = map[string]any{}
 	}
-	for _, k := range []string{"listen", "policy", "profile", "discovery"} {
+	set := []string{"listen", "discovery"}
+	if policy != "" {
+		set = append(set, "policy", "profile")
+	}
+	for _, k := range set {
 		if _, ok := cfg[k]; ok {
 			return RouterFiles{}, fmt.Errorf("router config: %q is set by the benchmark; leave it out of the base", k)
 		}
 	}
 	cfg["listen"] = listen
-	cfg["policy"] = policy
+	if policy != "" {
+		cfg["policy"] = policy
+	}
 	cfg["discovery"] = map[string]any{"static": map[string]any{"file": endpointsPath}}
 	config, err := yaml.Marshal(cfg)
 	if err != nil {
 		return RouterFiles{}, err
 	}
-	type spec struct {
-		Address string `json:"address"`
-	}
-	file := struct {
-		Models    []string `json:"models"`
-		Endpoints []spec   `json:"endpoints"`
-	}{Models: []string{model}}
-	for _, e := range engines {
-		file.Endpoints = append(file.Endpoints, spec{Address: e})
-	}
-	endpoints, err := yaml.Marshal(file)
+	endpoints, err := EndpointsFile(model, engines, nil)
 	if err != nil {
 		return RouterFiles{}, err
 	}
 	return RouterFiles{Config: config, Endpoints: endpoints}, nil
 }
 
-// checkPolicies rejects names that are not tandem-router presets.
-func checkPolicies(names []string) error {
+// checkPolicies rejects names that are neither tandem-router presets nor
+// variants.
+func checkPolicies(names []string, variants map[string][]byte) error {
 	if len(names) == 0 {
 		return fmt.Errorf("no router policy given")
 	}
 	for _, n := range names {
-		if !slices.Contains(Policies, n) {
-			return fmt.Errorf("router policy %q: want one of %v", n, Policies)
+		if _, ok := variants[n]; !ok && !slices.Contains(Policies, n) {
+			return fmt.Errorf("router policy %q: want one of %v or a variant NAME=FILE", n, Policies)
 		}
 	}
 	return nil
+}
+
+// ParsePolicies splits a --policies list into labels and variants: an
+// entry is a preset name, or NAME=FILE where FILE is router configuration
+// (YAML, e.g. a profile) that replaces the preset for runs labelled NAME.
+// read loads a variant's file.
+func ParsePolicies(list []string, read func(string) ([]byte, error)) (labels []string, variants map[string][]byte, err error) {
+	for _, entry := range list {
+		name, file, ok := strings.Cut(entry, "=")
+		if ok {
+			if name == "" || slices.Contains(Policies, name) {
+				return nil, nil, fmt.Errorf("policy variant %q: name it, other than a preset", entry)
+			}
+			b, err := read(file)
+			if err != nil {
+				return nil, nil, fmt.Errorf("policy variant %s: %w", name, err)
+			}
+			var probe map[string]any
+			if err := yaml.Unmarshal(b, &probe); err != nil {
+				return nil, nil, fmt.Errorf("policy variant %s: %s: %w", name, file, err)
+			}
+			if variants == nil {
+				variants = map[string][]byte{}
+			}
+			variants[name] = b
+		}
+		if slices.Contains(labels, name) {
+			return nil, nil, fmt.Errorf("policy %q given twice", name)
+		}
+		labels = append(labels, name)
+	}
+	return labels, variants, checkPolicies(labels, variants)
+}
+
+// resolve is the preset and base configuration a router labelled policy
+// runs with: a variant's file goes over base (top-level keys replaced) and
+// names no preset.
+func resolve(base []byte, variants map[string][]byte, policy string) (preset string, merged []byte, err error) {
+	frag, ok := variants[policy]
+	if !ok {
+		return policy, base, nil
+	}
+	cfg, over := map[string]any{}, map[string]any{}
+	if err := yaml.Unmarshal(base, &cfg); err != nil {
+		return "", nil, fmt.Errorf("router config: %w", err)
+	}
+	if err := yaml.Unmarshal(frag, &over); err != nil {
+		return "", nil, fmt.Errorf("policy variant %s: %w", policy, err)
+	}
+	if cfg == nil {
+		cfg = map[string]any{}
+	}
+	maps.Copy(cfg, over)
+	merged, err = yaml.Marshal(cfg)
+	return "", merged, err
 }

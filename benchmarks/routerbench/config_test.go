@@ -1,6 +1,7 @@
 package routerbench
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -73,13 +74,59 @@ func TestMakeRouterFiles(t *testing.T) {
 	}
 }
 
-func TestCheckPolicies(t *testing.T) {
-	if err := checkPolicies(Policies); err != nil {
-		t.Errorf("every preset: %v", err)
-	}
-	for _, bad := range [][]string{nil, {"tandem", "sticky"}} {
-		if err := checkPolicies(bad); err == nil {
-			t.Errorf("%v: want an error", bad)
+func TestParsePolicies(t *testing.T) {
+	files := map[string]string{"aff.yaml": "profile:\n  picker: {name: affinity}\n", "bad.yaml": "profile: [", "pen.yaml": "penalty: {kvTokens: 1}\n"}
+	read := func(name string) ([]byte, error) {
+		if s, ok := files[name]; ok {
+			return []byte(s), nil
 		}
+		return nil, fmt.Errorf("open %s: no such file", name)
+	}
+	labels, variants, err := ParsePolicies([]string{"prefix", "aff=aff.yaml", "tandem"}, read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"prefix", "aff", "tandem"}, labels); diff != "" {
+		t.Errorf("labels (-want +got):\n%s", diff)
+	}
+	if string(variants["aff"]) != files["aff.yaml"] || len(variants) != 1 {
+		t.Errorf("variants %q", variants)
+	}
+	for _, tc := range []struct {
+		name string
+		list []string
+		want string
+	}{
+		{"none", nil, "no router policy"},
+		{"unknown preset", []string{"tandem", "sticky"}, `router policy "sticky"`},
+		{"variant named like a preset", []string{"tandem=aff.yaml"}, "other than a preset"},
+		{"unnamed variant", []string{"=aff.yaml"}, "name it"},
+		{"missing file", []string{"x=nope.yaml"}, "no such file"},
+		{"bad YAML", []string{"x=bad.yaml"}, "policy variant x: bad.yaml"},
+		{"twice", []string{"tandem", "tandem"}, "given twice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := ParsePolicies(tc.list, read)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+
+	// A variant's file goes over the base and the router gets no preset.
+	preset, merged, err := resolve([]byte("penalty: {kvTokens: 9}\nretry: {maxAttempts: 2}\n"), map[string][]byte{"pen": []byte(files["pen.yaml"])}, "pen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := MakeRouterFiles(merged, "a:1", preset, "e.yaml", "m", []string{"h:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "discovery:\n  static:\n    file: e.yaml\nlisten: a:1\npenalty:\n  kvTokens: 1\nretry:\n  maxAttempts: 2\n"
+	if diff := cmp.Diff(want, string(f.Config)); diff != "" {
+		t.Errorf("variant config (-want +got):\n%s", diff)
+	}
+	if preset, _, _ := resolve(nil, nil, "tandem"); preset != "tandem" {
+		t.Errorf("a preset resolves to %q", preset)
 	}
 }

@@ -37,4 +37,35 @@
 // policy. The pure parts (configs, metric parsing, medians, ratios, tables)
 // are separate from the process and HTTP I/O (StartRouter, Loop,
 // RunOverhead, RunPolicies).
+//
+// # router-pd
+//
+// Prefill/decode disaggregation against aggregated serving, both through
+// the router: one workload (by default unique 4,000-token prompts, 192
+// output tokens) at each rate of a Poisson sweep, against two fleets
+// alternating within each repetition and rate: "aggregated", Engines
+// engines that serve whole requests, and e.g. "2P2D", Prefill prefill plus
+// Decode decode engines (PDLayout: engine i of each role in unit i, so
+// the router's same-unit preference pairs them), each run on fresh
+// engines and a fresh router. It is the policies benchmark with two
+// labels that name the same router configuration, the second with a
+// layout: tandem-sim engines play their role, the endpoints file gives
+// role, group and unit, and the router does the hand-off (a prefill copy
+// with max_tokens 1, its kv_transfer_params into the decode request).
+//
+// The comparison is fair by construction: the same engine count (Validate
+// insists), the same engine model, time scale and KV memory per engine,
+// the same router policy and workload; only the roles differ. The
+// disaggregated fleet pays for a KV transfer into the decode engine
+// (tandem-sim's model: latency plus bytes over an assumed bandwidth, one
+// link per engine) that the aggregated one does not. Decode engines never
+// run prefill chunks, so their steps stay short: inter-token latency is
+// where disaggregation should win; the aggregated fleet has every engine
+// for prefill, so its TTFT and its knee should be better when prompts
+// dominate the work. The report gives TTFT, ITL and E2E percentiles,
+// throughput and errors per fleet and rate with ratios to the aggregated
+// fleet, the knee per fleet, and evidence that the path was taken: the
+// router's tandem_router_prefill_decode_total decisions and the requests
+// each engine role finished (with the busiest engine's share, which shows
+// how evenly the router spread the load).
 package routerbench

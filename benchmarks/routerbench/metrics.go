@@ -27,6 +27,10 @@ type RouterMetrics struct {
 	Retries float64
 	// Requests is tandem_router_requests_total by status code.
 	Requests map[string]float64
+	// PD is tandem_router_prefill_decode_total by decision
+	// (disaggregated, local-prefill, no-prefill-aggregated, ...): what the
+	// router did with each request of a model that has decode endpoints.
+	PD map[string]float64
 }
 
 // Sub is the change from before to m (counters differenced).
@@ -37,6 +41,7 @@ func (m RouterMetrics) Sub(before RouterMetrics) RouterMetrics {
 	out.Retries -= before.Retries
 	out.Picks = subMap(m.Picks, before.Picks)
 	out.Requests = subMap(m.Requests, before.Requests)
+	out.PD = subMap(m.PD, before.PD)
 	return out
 }
 
@@ -58,27 +63,31 @@ func (m RouterMetrics) EstimatedHitRate() float64 {
 
 // PicksText lists the picks by reason as shares, largest first, e.g.
 // "cache-affinity 0.91, load-balance 0.09".
-func (m RouterMetrics) PicksText() string {
+func (m RouterMetrics) PicksText() string { return sharesText(m.Picks) }
+
+// sharesText lists counts as shares of their sum, largest first, "-" for
+// none.
+func sharesText(counts map[string]float64) string {
 	total := 0.0
-	for _, v := range m.Picks {
+	for _, v := range counts {
 		total += v
 	}
 	if total == 0 {
 		return "-"
 	}
-	keys := slices.Sorted(maps.Keys(m.Picks))
+	keys := slices.Sorted(maps.Keys(counts))
 	slices.SortStableFunc(keys, func(a, b string) int {
 		switch {
-		case m.Picks[a] > m.Picks[b]:
+		case counts[a] > counts[b]:
 			return -1
-		case m.Picks[a] < m.Picks[b]:
+		case counts[a] < counts[b]:
 			return 1
 		}
 		return 0
 	})
 	parts := make([]string, len(keys))
 	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s %.2f", k, m.Picks[k]/total)
+		parts[i] = fmt.Sprintf("%s %.2f", k, counts[k]/total)
 	}
 	return strings.Join(parts, ", ")
 }
@@ -90,7 +99,7 @@ func ParseRouterMetrics(r io.Reader) (RouterMetrics, error) {
 	if err != nil {
 		return RouterMetrics{}, err
 	}
-	m := RouterMetrics{Picks: map[string]float64{}, Requests: map[string]float64{}}
+	m := RouterMetrics{Picks: map[string]float64{}, Requests: map[string]float64{}, PD: map[string]float64{}}
 	// Getters of absent parts are zero, so summing all three value kinds
 	// reads counters, gauges and untyped samples alike.
 	for _, s := range families["tandem_router_endpoint_metrics_fresh"].GetMetric() {
@@ -117,6 +126,7 @@ func ParseRouterMetrics(r io.Reader) (RouterMetrics, error) {
 	}
 	sum("tandem_router_picks_total", "reason", m.Picks)
 	sum("tandem_router_requests_total", "code", m.Requests)
+	sum("tandem_router_prefill_decode_total", "decision", m.PD)
 	m.PromptTokens = sum("tandem_router_prompt_tokens_total", "", nil)
 	m.CachedTokens = sum("tandem_router_cached_tokens_total", "", nil)
 	m.Retries = sum("tandem_router_retries_total", "", nil)

@@ -26,6 +26,9 @@ tandem_router_cached_tokens_total{model="m"} 750
 # TYPE tandem_router_retries_total counter
 tandem_router_retries_total{cause="connect",model="m"} 2
 tandem_router_retries_total{cause="status",model="m"} 1
+# TYPE tandem_router_prefill_decode_total counter
+tandem_router_prefill_decode_total{decision="disaggregated",model="m"} 7
+tandem_router_prefill_decode_total{decision="local-prefill",model="m"} 1
 `
 
 func TestParseRouterMetrics(t *testing.T) {
@@ -38,6 +41,7 @@ func TestParseRouterMetrics(t *testing.T) {
 		Picks:        map[string]float64{"cache-affinity": 6, "load-balance": 2},
 		PromptTokens: 1000, CachedTokens: 750, Retries: 3,
 		Requests: map[string]float64{"200": 8, "429": 1},
+		PD:       map[string]float64{"disaggregated": 7, "local-prefill": 1},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ParseRouterMetrics (-want +got):\n%s", diff)
@@ -50,10 +54,10 @@ func TestParseRouterMetrics(t *testing.T) {
 	}
 
 	before := RouterMetrics{Picks: map[string]float64{"cache-affinity": 6}, PromptTokens: 400, CachedTokens: 350, Retries: 3,
-		Requests: map[string]float64{"200": 2}}
+		Requests: map[string]float64{"200": 2}, PD: map[string]float64{"disaggregated": 3}}
 	d := got.Sub(before)
 	wantD := RouterMetrics{Endpoints: 3, Fresh: 2, Picks: map[string]float64{"load-balance": 2}, PromptTokens: 600, CachedTokens: 400,
-		Requests: map[string]float64{"200": 6, "429": 1}}
+		Requests: map[string]float64{"200": 6, "429": 1}, PD: map[string]float64{"disaggregated": 4, "local-prefill": 1}}
 	if diff := cmp.Diff(wantD, d); diff != "" {
 		t.Errorf("Sub (-want +got):\n%s", diff)
 	}

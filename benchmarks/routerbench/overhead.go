@@ -42,6 +42,8 @@ type OverheadConfig struct {
 	// its configuration.
 	RouterBin  string
 	RouterBase []byte
+	// RouterVariants are the policy variants' files (ParsePolicies).
+	RouterVariants map[string][]byte
 	// Policies are the router policies run, each a mode beside direct.
 	Policies []string
 	// Engine is EngineSim or EngineStub; Engines how many.
@@ -85,7 +87,7 @@ func (c *OverheadConfig) Validate() error {
 			return fmt.Errorf("engine delay %s: must not be negative", d)
 		}
 	}
-	return checkPolicies(c.Policies)
+	return checkPolicies(c.Policies, c.RouterVariants)
 }
 
 // Modes are the runs of one repetition, in order: direct, then each
@@ -241,7 +243,7 @@ func overheadRun(ctx context.Context, cfg OverheadConfig, mode string, engines [
 		if err != nil {
 			return r, err
 		}
-		router, err = StartRouter(ctx, RouterSpec{Bin: cfg.RouterBin, Dir: dir, Policy: policy, Base: cfg.RouterBase,
+		router, err = StartRouter(ctx, RouterSpec{Bin: cfg.RouterBin, Dir: dir, Policy: policy, Base: cfg.RouterBase, Variants: cfg.RouterVariants,
 			Model: model, Engines: engines})
 		if err != nil {
 			return r, err

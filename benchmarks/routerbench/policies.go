@@ -19,6 +19,8 @@ import (
 type PoliciesConfig struct {
 	RouterBin  string
 	RouterBase []byte
+	// RouterVariants are the policy variants' files (ParsePolicies).
+	RouterVariants map[string][]byte
 	// Policies are router presets; the first is the baseline of ratios.
 	Policies  []string
 	Workloads []load.Spec
@@ -32,6 +34,10 @@ type PoliciesConfig struct {
 	// ignored: free ports).
 	Engines int
 	Sim     sim.Config
+	// Layouts, by policy label, place the engines of that label's runs in
+	// prefill/decode roles (len(layout) engines, Engines ignored); labels
+	// without one run Engines engines that serve whole requests.
+	Layouts map[string][]Placement
 	// Timeout bounds one request.
 	Timeout time.Duration
 	// Dir holds the routers' files and logs.
@@ -57,7 +63,7 @@ func (c *PoliciesConfig) Validate() error {
 	if err := c.Sim.Validate(); err != nil {
 		return err
 	}
-	return checkPolicies(c.Policies)
+	return checkPolicies(c.Policies, c.RouterVariants)
 }
 
 // RouterRun is what the router process itself reported over one run.
@@ -71,6 +77,8 @@ type RouterRun struct {
 	PeakRSSMB load.Num `json:"peak_rss_mib"`
 	// Metrics are the router's counters over the run.
 	Metrics RouterMetrics `json:"metrics"`
+	// Engines are the engines' own counters, in fleet order.
+	Engines []EngineStats `json:"engines,omitempty"`
 }
 
 // PoliciesResult is one workload's runs.
@@ -184,19 +192,12 @@ func Knees(runs []load.RunSummary, policies []string, reps int, boundMs float64)
 // in front of them; closing the fleet reports the router's figures to
 // done, then stops both.
 func newRoutedFleet(ctx context.Context, cfg PoliciesConfig, policy string, done func(RouterRun)) (load.Fleet, error) {
-	addrs, err := sim.Addresses("127.0.0.1:0", cfg.Engines)
+	layout := cfg.Layouts[policy]
+	engines, err := startEngines(ctx, cfg.Sim, cfg.Engines, layout)
 	if err != nil {
 		return load.Fleet{}, err
 	}
-	engines, err := sim.StartMany(ctx, cfg.Sim, addrs)
-	if err != nil {
-		return load.Fleet{}, err
-	}
-	closeEngines := func() {
-		for _, e := range engines {
-			e.Close()
-		}
-	}
+	closeEngines := func() { closeAll(engines) }
 	urls, hostports := make([]string, len(engines)), make([]string, len(engines))
 	for i, e := range engines {
 		urls[i], hostports[i] = e.URL(), e.Addr()
@@ -206,8 +207,8 @@ func newRoutedFleet(ctx context.Context, cfg PoliciesConfig, policy string, done
 		closeEngines()
 		return load.Fleet{}, err
 	}
-	router, err := StartRouter(ctx, RouterSpec{Bin: cfg.RouterBin, Dir: dir, Policy: policy, Base: cfg.RouterBase,
-		Model: cfg.Sim.Engine.Model, Engines: hostports})
+	router, err := StartRouter(ctx, RouterSpec{Bin: cfg.RouterBin, Dir: dir, Policy: policy, Base: cfg.RouterBase, Variants: cfg.RouterVariants,
+		Model: cfg.Sim.Engine.Model, Engines: hostports, Layout: layout})
 	if err != nil {
 		closeEngines()
 		return load.Fleet{}, err
@@ -223,7 +224,7 @@ func newRoutedFleet(ctx context.Context, cfg PoliciesConfig, policy string, done
 		defer closeEngines()
 		defer router.Stop()
 		nan := load.Num(math.NaN())
-		r := RouterRun{CPU: nan, PeakRSSMB: nan}
+		r := RouterRun{CPU: nan, PeakRSSMB: nan, Engines: readEngineStats(engines)}
 		if after, err := router.Metrics(context.WithoutCancel(ctx)); err == nil {
 			r.Metrics = after.Sub(before)
 		}

@@ -35,6 +35,16 @@ type PolicyRow struct {
 	RouterHitRate load.Num `json:"router_estimated_hit_rate"`
 	Picks         string   `json:"picks"`
 	Retries       float64  `json:"retries"`
+	// PD counts the router's prefill/decode decisions and Served the
+	// requests the engines finished by engine role (a disaggregated
+	// request counts once at a prefill and once at a decode engine), both
+	// summed over repetitions.
+	PD     map[string]float64 `json:"prefill_decode,omitempty"`
+	Served map[string]uint64  `json:"served_by_role,omitempty"`
+	// Busiest is, per engine role, the busiest engine's finished requests
+	// over the role's mean per engine (1: even; 4 of 4 engines: one took
+	// all), the median over repetitions.
+	Busiest map[string]load.Num `json:"busiest_engine,omitempty"`
 }
 
 // headlineMetrics are the headline columns: load's metrics by name.
@@ -61,6 +71,12 @@ func rateKey(v load.Num) float64 {
 // same order) into one row per policy and rate, in first-seen order;
 // baseline names the policy of the ratios.
 func PolicyRows(runs []load.RunSummary, routers []RouterRun, baseline string) []PolicyRow {
+	return foldRows(runs, routers, baseline, headlineMetrics)
+}
+
+// foldRows is PolicyRows with the rows' Values and Ratios being metrics
+// (load's metrics by name), in order.
+func foldRows(runs []load.RunSummary, routers []RouterRun, baseline string, metrics []string) []PolicyRow {
 	type key struct {
 		policy string
 		rate   float64
@@ -81,8 +97,10 @@ func PolicyRows(runs []load.RunSummary, routers []RouterRun, baseline string) []
 	var out []PolicyRow
 	for _, k := range order {
 		idx := groups[k]
-		row := PolicyRow{Policy: k.policy, Rate: float64(runs[idx[0]].Rate), Reps: len(idx), Errors: map[string]int{}}
+		row := PolicyRow{Policy: k.policy, Rate: float64(runs[idx[0]].Rate), Reps: len(idx), Errors: map[string]int{},
+			PD: map[string]float64{}, Served: map[string]uint64{}}
 		picks := map[string]float64{}
+		busiest := map[string][]float64{}
 		var cpu, peak, est []float64
 		for _, i := range idx {
 			row.OK += runs[i].OK
@@ -98,9 +116,18 @@ func PolicyRows(runs []load.RunSummary, routers []RouterRun, baseline string) []
 					picks[p] += n
 				}
 				row.Retries += rr.Metrics.Retries
+				for d, n := range rr.Metrics.PD {
+					row.PD[d] += n
+				}
+				for _, e := range rr.Engines {
+					row.Served[e.Role] += e.Requests
+				}
+				for role, v := range busiestShare(rr.Engines) {
+					busiest[role] = append(busiest[role], v)
+				}
 			}
 		}
-		for _, name := range headlineMetrics {
+		for _, name := range metrics {
 			m := loadMetric(name)
 			var vals, ratios []float64
 			for _, i := range idx {
@@ -117,6 +144,18 @@ func PolicyRows(runs []load.RunSummary, routers []RouterRun, baseline string) []
 		row.Picks = RouterMetrics{Picks: picks}.PicksText()
 		if len(row.Errors) == 0 {
 			row.Errors = nil
+		}
+		if len(row.PD) == 0 {
+			row.PD = nil
+		}
+		if len(row.Served) == 0 {
+			row.Served = nil
+		}
+		for role, v := range busiest {
+			if row.Busiest == nil {
+				row.Busiest = map[string]load.Num{}
+			}
+			row.Busiest[role] = load.Num(load.Median(v))
 		}
 		out = append(out, row)
 	}
@@ -190,24 +229,7 @@ func PrintPolicies(w io.Writer, res PoliciesResult) error {
 	fmt.Fprintf(w, "\n=== workload %s\n", r.Workload.Describe())
 	rows := PolicyRows(r.Runs, res.Routers, baseline)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(w, "\nheadline: medians over repetitions; ×%s = median of per-repetition ratios to %s\n", baseline, baseline)
-	head := []string{"policy", "rate", "reps", "ok", "errors"}
-	head = append(head, headlineMetrics...)
-	for _, name := range []string{"req/s", "TTFT p50 ms", "TTFT p90 ms", "hit rate"} {
-		head = append(head, "×"+baseline+" "+strings.TrimSuffix(name, " ms"))
-	}
-	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
-	for _, row := range rows {
-		cells := []string{row.Policy, load.FormatNum(row.Rate), strconv.Itoa(row.Reps), fmt.Sprintf("%d/%d", row.OK, row.Requests), errorsText(row.Errors)}
-		for _, v := range row.Values {
-			cells = append(cells, load.FormatNum(float64(v)))
-		}
-		for _, name := range []string{"req/s", "TTFT p50 ms", "TTFT p90 ms", "hit rate"} {
-			cells = append(cells, load.FormatNum(float64(row.Ratios[slices.Index(headlineMetrics, name)])))
-		}
-		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
-	}
-	if err := tw.Flush(); err != nil {
+	if err := headlineTable(w, tw, "policy", baseline, rows, headlineMetrics, []string{"req/s", "TTFT p50 ms", "TTFT p90 ms", "hit rate"}); err != nil {
 		return err
 	}
 	fmt.Fprintln(w, "\nthe router's own figures (CPU from ready to the end of a run, medians; picks summed)")
@@ -230,4 +252,28 @@ func PrintPolicies(w io.Writer, res PoliciesResult) error {
 	}
 	fmt.Fprintln(w, "\n--- every run, as tandem-bench load reports it (policy = the router's)")
 	return r.Print(w)
+}
+
+// headlineTable writes rows (foldRows over metrics) as a table whose
+// first column is called label: the medians of metrics, then the ratios
+// to baseline of those named in ratios.
+func headlineTable(w io.Writer, tw *tabwriter.Writer, label, baseline string, rows []PolicyRow, metrics, ratios []string) error {
+	fmt.Fprintf(w, "\nheadline: medians over repetitions; ×%s = median of per-repetition ratios to %s\n", baseline, baseline)
+	head := []string{label, "rate", "reps", "ok", "errors"}
+	head = append(head, metrics...)
+	for _, name := range ratios {
+		head = append(head, "×"+baseline+" "+strings.TrimSuffix(name, " ms"))
+	}
+	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
+	for _, row := range rows {
+		cells := []string{row.Policy, load.FormatNum(row.Rate), strconv.Itoa(row.Reps), fmt.Sprintf("%d/%d", row.OK, row.Requests), errorsText(row.Errors)}
+		for _, v := range row.Values {
+			cells = append(cells, load.FormatNum(float64(v)))
+		}
+		for _, name := range ratios {
+			cells = append(cells, load.FormatNum(float64(row.Ratios[slices.Index(metrics, name)])))
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
+	}
+	return tw.Flush()
 }

@@ -34,12 +34,17 @@ type RouterSpec struct {
 	Bin string
 	// Dir receives router.yaml, endpoints.yaml and router.log.
 	Dir string
-	// Policy is the policy preset; Base is extra configuration (YAML).
-	Policy string
-	Base   []byte
+	// Policy is the policy preset or a variant's name; Base is extra
+	// configuration (YAML); Variants the variants' files (ParsePolicies).
+	Policy   string
+	Base     []byte
+	Variants map[string][]byte
 	// Model is what every engine serves; Engines their host:port.
 	Model   string
 	Engines []string
+	// Layout, if set, places Engines[i] as Layout[i] in the endpoints
+	// file (role, group, unit); unset, every engine serves whole requests.
+	Layout []Placement
 	// ReadyTimeout bounds the wait for the router to see every engine's
 	// metrics.
 	ReadyTimeout time.Duration
@@ -54,7 +59,14 @@ func StartRouter(ctx context.Context, s RouterSpec) (*RouterProcess, error) {
 	}
 	listen := fmt.Sprintf("127.0.0.1:%d", port)
 	endpointsPath := filepath.Join(s.Dir, "endpoints.yaml")
-	files, err := MakeRouterFiles(s.Base, listen, s.Policy, endpointsPath, s.Model, s.Engines)
+	preset, base, err := resolve(s.Base, s.Variants, s.Policy)
+	if err != nil {
+		return nil, err
+	}
+	files, err := MakeRouterFiles(base, listen, preset, endpointsPath, s.Model, s.Engines)
+	if err == nil && s.Layout != nil {
+		files.Endpoints, err = EndpointsFile(s.Model, s.Engines, s.Layout)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,7 @@ type loadFlags struct {
 	policies           string
 	sweep              string
 	jsonPath, csvPath  string
+	plots              string
 	resetCache         bool
 	quiet              bool
 	simEngines         int
@@ -42,6 +43,7 @@ func newLoadFlags() (*flag.FlagSet, *loadFlags, *load.Config) {
 	fs.Uint64Var(&w.Seed, "seed", 1, "seed of the workload, the arrivals and the random policy")
 	fs.IntVar(&w.Groups, "groups", 0, "shared: tenant groups; long: documents; chat: system prompts")
 	fs.IntVar(&w.Users, "users", 0, "shared: users per group, each with its own question")
+	fs.Float64Var(&w.Skew, "skew", 0, "shared: Zipf exponent of group popularity (0: every prompt equally often)")
 	fs.IntVar(&w.SystemTokens, "system-tokens", 0, "tokens of a system prompt (long: of a document)")
 	fs.IntVar(&w.QuestionTokens, "question-tokens", 0, "tokens of a question")
 	fs.IntVar(&w.OutputTokens, "output-tokens", 0, "tokens generated per request")
@@ -71,6 +73,7 @@ func newLoadFlags() (*flag.FlagSet, *loadFlags, *load.Config) {
 	fs.IntVar(&cfg.CapacityBlocks, "capacity-blocks", 0, "oracle KV capacity in blocks (default: the engines' summed num_gpu_blocks)")
 	fs.StringVar(&f.jsonPath, "json", "", "write the report as JSON to this file")
 	fs.StringVar(&f.csvPath, "csv", "", "write one CSV row per run to this file")
+	fs.StringVar(&f.plots, "plots", "", "sweep: write SVG charts of p90 TTFT, throughput and hit rate vs offered rate into this folder (load-<workload>-*.svg)")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress lines on stderr")
 
 	fs.IntVar(&f.simEngines, "sim", 0, "start this many tandem-sim engines in this process (fresh for every run)")

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/tandem-serving/tandem/benchmarks/load"
+	"github.com/tandem-serving/tandem/benchmarks/plot"
 	"github.com/tandem-serving/tandem/benchmarks/sim"
 )
 
@@ -23,7 +24,7 @@ func (f *loadFlags) complete(fs *flag.FlagSet, cfg *load.Config) error {
 		}
 	}
 	w := f.workload
-	spec.Seed = w.Seed
+	spec.Seed, spec.Skew = w.Seed, w.Skew
 	override("requests", &spec.Requests, w.Requests)
 	override("groups", &spec.Groups, w.Groups)
 	override("users", &spec.Users, w.Users)
@@ -93,6 +94,9 @@ func (f *loadFlags) arrivalConfig(cfg *load.Config) error {
 		if a.Kind != load.Poisson {
 			return fmt.Errorf("--sweep runs poisson arrivals; drop --arrival=%s", a.Kind)
 		}
+	}
+	if f.plots != "" && f.sweep == "" {
+		return fmt.Errorf("--plots draws a sweep: give --sweep too")
 	}
 	if err := a.Validate(); err != nil {
 		return err
@@ -179,7 +183,8 @@ func (f *loadFlags) fleetNotes() string {
 	return n
 }
 
-// write prints the tables and writes the JSON and CSV files asked for.
+// write prints the tables and writes the JSON, CSV and plot files asked
+// for.
 func (f *loadFlags) write(r *load.Report) error {
 	if err := r.Print(os.Stdout); err != nil {
 		return err
@@ -207,6 +212,13 @@ func (f *loadFlags) write(r *load.Report) error {
 		if err := out.Close(); err != nil {
 			return err
 		}
+	}
+	if f.plots != "" {
+		paths, err := plot.WriteSweep(f.plots, "load", r)
+		if err != nil {
+			return fmt.Errorf("plots: %w", err)
+		}
+		fmt.Printf("\nplots: %s\n", strings.Join(paths, " "))
 	}
 	return nil
 }

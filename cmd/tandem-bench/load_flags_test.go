@@ -49,6 +49,7 @@ func TestCompleteLoadFlags(t *testing.T) {
 		{"--targets=http://a", "--policies=random,sticky"}, // two labels for one target
 		{"--sim=2", "--api=grpc"},
 		{"--sim=2", "--rate=fast"},
+		{"--sim=2", "--plots=dir"}, // plots draw a sweep
 	} {
 		if _, err := completeConfig(t, bad...); err == nil {
 			t.Errorf("%v: accepted", bad)

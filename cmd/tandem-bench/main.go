@@ -5,7 +5,9 @@
 //	tandem-bench load [flags]         serving load against engines or a router (see benchmarks/README.md)
 //	tandem-bench router-overhead      tandem-router against direct calls: req/s, latency, router CPU and RSS
 //	tandem-bench router-policies      tandem-router's policies side by side: TTFT, throughput, hit rate vs oracle
+//	tandem-bench router-pd            2 prefill + 2 decode engines against 4 aggregated ones behind tandem-router: TTFT, ITL, E2E
 //	tandem-bench scheduler [flags]    scheduler placement and session time, stock Volcano vs stock + Tandem
+//	tandem-bench sim [flags]          tandem-sim against its model and calibration figures; engines per core
 package main
 
 import (
@@ -29,6 +31,7 @@ import (
 	"github.com/tandem-serving/tandem/benchmarks/controllerbench"
 	"github.com/tandem-serving/tandem/benchmarks/routerbench"
 	"github.com/tandem-serving/tandem/benchmarks/schedulerbench"
+	"github.com/tandem-serving/tandem/benchmarks/simbench"
 	"github.com/tandem-serving/tandem/test/localcluster"
 )
 
@@ -41,8 +44,10 @@ var benchmarks = map[string]struct {
 	"controller":      {"ServingGroup controller convergence at scale on the local cluster", runController},
 	"load":            {"LLM serving load: workloads, TTFT/ITL/throughput, prefix-cache hit rate vs an oracle, knee sweeps", runLoad},
 	"scheduler":       {"Volcano sessions in-process: placement quality and session time, stock vs stock + Tandem", schedulerbench.Main},
+	"sim":             {"tandem-sim's curves (TTFT vs prompt, throughput vs concurrency) beside its model and calibration; engines per core", simbench.Main},
 	"router-overhead": {"tandem-router process against direct calls to engines: req/s, p50/p99, router CPU and RSS", routerbench.MainOverhead},
 	"router-policies": {"tandem-router's policies side by side: TTFT, throughput, hit rate against the oracle", routerbench.MainPolicies},
+	"router-pd":       {"prefill/decode (2P2D) against aggregated engines behind tandem-router: TTFT, ITL, E2E, throughput", routerbench.MainPD},
 }
 
 func main() {
