@@ -54,9 +54,17 @@ bench: tools build ## benchmarks that print figures (see benchmarks/README.md; ~
 	$(BIN)/tandem-bench load --sim 4 --sim-num-gpu-blocks 1200 --workload shared --requests 1024 --rate 300 \
 		--policies random,round-robin,sticky --reps 3 --seed 1
 
-bench-router: tools build ## router overhead against direct calls, the routing policies side by side, 2P2D against aggregated
+ROUTER_FLEET := --engines 8 --sim-time-scale 0.25 --seed 1
+PLOTS := benchmarks/results/plots
+
+bench-router: tools build ## router overhead against direct calls, the policies side by side on 8 engines, 2P2D against aggregated (~35 minutes)
 	$(BIN)/tandem-bench router-overhead --reps 3
-	$(BIN)/tandem-bench router-policies --workloads shared,random --rate 300 --reps 3 --requests 1024 --seed 1
+	$(BIN)/tandem-bench router-policies $(ROUTER_FLEET) --workloads shared --sweep 150:1500:7 --reps 3 --plots $(PLOTS)
+	$(BIN)/tandem-bench router-policies $(ROUTER_FLEET) --workloads chat --conversations 512 --turns 4 --requests 2048 \
+		--sweep 150:1500:7 --reps 2 --plots $(PLOTS)
+	$(BIN)/tandem-bench router-policies $(ROUTER_FLEET) --workloads random --rate 400 --reps 5
+	$(BIN)/tandem-bench router-policies $(ROUTER_FLEET) --workloads shared --skew 1.2 --policies least-request,prefix,tandem \
+		--sweep 150:1500:7 --reps 2 --plots $(PLOTS)
 	$(BIN)/tandem-bench router-pd --reps 3 --seed 1
 
 bench-sim: build ## tandem-sim's curves beside its model and calibration, and engines per core (~2 minutes)

@@ -45,6 +45,9 @@ func SweepCharts(name string, r *load.Report) ([]Named, error) {
 		return out
 	}
 	kind := r.Workload.Kind
+	if r.Workload.Skew > 0 { // a skewed run must not overwrite the uniform one's files
+		kind += "-skew"
+	}
 	prefix := name + "-" + kind
 	x := "offered rate (req/s, Poisson)"
 	ttft := Chart{
