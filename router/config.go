@@ -252,8 +252,9 @@ func (c *Config) Validate() error {
 	check(c.Scrape.StaleAfter.Duration < c.Scrape.Interval.Duration, "scrape.staleAfter must be at least scrape.interval")
 	check(c.RatePrior <= 0, "ratePrior %g: must be positive", c.RatePrior)
 	check(!(c.RateSpread >= 1), "rateSpread %g: must be at least 1", c.RateSpread)
-	check(c.Cost.StallWeight < 0 || c.Cost.DecodeTokens < 0 || c.Cost.OutputTokens < 0,
-		"cost %+v: must not be negative", c.Cost)
+	check(c.Cost.StallWeight < 0, "cost.stallWeight %g: must not be negative", c.Cost.StallWeight)
+	check(c.Cost.DecodeTokens < 0, "cost.decodeTokens %g: must not be negative", c.Cost.DecodeTokens)
+	check(c.Cost.OutputTokens < 0, "cost.outputTokens %g: must not be negative", c.Cost.OutputTokens)
 	check(c.PD.NoPrefill != "aggregated" && c.PD.NoPrefill != "fail", "prefillDecode.noPrefill %q: want aggregated or fail", c.PD.NoPrefill)
 	check(c.Retry.MaxAttempts < 1, "retry.maxAttempts %d: must be at least 1", c.Retry.MaxAttempts)
 	check(c.MaxBodyBytes < 1, "maxBodyBytes %d: must be positive", c.MaxBodyBytes)

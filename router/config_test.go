@@ -47,6 +47,8 @@ func TestLoadConfig(t *testing.T) {
 		{name: "bad duration", yaml: "scrape: {interval: 5}\n", wantErr: "duration"},
 		{name: "two discoveries", yaml: "discovery: {static: {file: x}, kubernetes: {}}\n", wantErr: "not both"},
 		{name: "bad values", yaml: "retry: {maxAttempts: 0}\nprefix: {blockBytes: 0}\n", wantErr: "maxAttempts"},
+		{name: "negative cost weight", yaml: "cost: {stallWeight: -1}\n", wantErr: "cost.stallWeight -1: must not be negative"},
+		{name: "rate spread below 1", yaml: "rateSpread: 0.5\n", wantErr: "rateSpread 0.5: must be at least 1"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

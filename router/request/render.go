@@ -46,17 +46,9 @@ func (r *Request) renderMessages(b []byte, i int) (int, error) {
 		if i, err = r.renderMessage(b, i); err != nil {
 			return i, err
 		}
-		i = skipWS(b, i)
-		if i >= len(b) {
-			return i, bad(i, "unterminated array")
-		}
-		switch b[i] {
-		case ',':
-			i = skipWS(b, i+1)
-		case ']':
-			return i + 1, nil
-		default:
-			return i, bad(i, "expected ',' or ']' in an array")
+		var done bool
+		if i, done, err = separator(b, i, ']'); err != nil || done {
+			return i, err
 		}
 	}
 }

@@ -210,17 +210,9 @@ func (r *Request) parseObject(b []byte, i int) (int, error) {
 		}
 		r.members = append(r.members, m)
 		r.present = r.present.Set(m.field)
-		i = skipWS(b, m.end)
-		if i >= len(b) {
-			return i, bad(i, "unterminated object")
-		}
-		switch b[i] {
-		case ',':
-			i = skipWS(b, i+1)
-		case '}':
-			return i + 1, nil
-		default:
-			return i, bad(i, "expected ',' or '}' in an object")
+		var done bool
+		if i, done, err = separator(b, m.end, '}'); err != nil || done {
+			return i, err
 		}
 	}
 }

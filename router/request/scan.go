@@ -91,17 +91,9 @@ func skipObject(b []byte, i, depth int) (int, error) {
 		if i, err = skipValue(b, skipWS(b, i+1), depth); err != nil {
 			return i, err
 		}
-		i = skipWS(b, i)
-		if i >= len(b) {
-			return i, bad(i, "unterminated object")
-		}
-		switch b[i] {
-		case ',':
-			i = skipWS(b, i+1)
-		case '}':
-			return i + 1, nil
-		default:
-			return i, bad(i, "expected ',' or '}' in an object")
+		var done bool
+		if i, done, err = separator(b, i, '}'); err != nil || done {
+			return i, err
 		}
 	}
 }
@@ -119,17 +111,9 @@ func skipArray(b []byte, i, depth int) (int, error) {
 		if i, err = skipValue(b, i, depth); err != nil {
 			return i, err
 		}
-		i = skipWS(b, i)
-		if i >= len(b) {
-			return i, bad(i, "unterminated array")
-		}
-		switch b[i] {
-		case ',':
-			i = skipWS(b, i+1)
-		case ']':
-			return i + 1, nil
-		default:
-			return i, bad(i, "expected ',' or ']' in an array")
+		var done bool
+		if i, done, err = separator(b, i, ']'); err != nil || done {
+			return i, err
 		}
 	}
 }
@@ -305,4 +289,24 @@ func hex4(h []byte) rune {
 		}
 	}
 	return r
+}
+
+// separator reads what follows an element or member ending at i: a comma
+// (next is where the following one starts) or the container's closer
+// (done, next is past it).
+func separator(b []byte, i int, closer byte) (next int, done bool, err error) {
+	kind := "object"
+	if closer == ']' {
+		kind = "array"
+	}
+	i = skipWS(b, i)
+	switch {
+	case i >= len(b):
+		return i, false, bad(i, "unterminated "+kind)
+	case b[i] == ',':
+		return skipWS(b, i+1), false, nil
+	case b[i] == closer:
+		return i + 1, true, nil
+	}
+	return i, false, bad(i, "expected ',' or '"+string(closer)+"' in an "+kind)
 }

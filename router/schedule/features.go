@@ -126,8 +126,8 @@ func (f *Features) Fill(c *Candidate, req *Request, e *endpoint.Endpoint, now ti
 		c.UncachedTokens = float64(max(req.PromptBytes-cachedBytes, 0)) / f.BytesPerToken
 		c.CachedTokens = float64(cachedBytes) / f.BytesPerToken
 	}
-	pending := e.Pending.Load()
-	c.InFlight = float64(e.InFlight.Load())
+	pending, inFlight := e.Pending.Load(), e.InFlight.Load()
+	c.InFlight = float64(inFlight)
 	c.QueuedTokens = float64(e.QueuedTokens.Load())
 	c.Rate = e.Rate.TokensPerSecond()
 	if m, fresh := e.Engine(now, f.StaleAfter); fresh {
@@ -137,7 +137,7 @@ func (f *Features) Fill(c *Candidate, req *Request, e *endpoint.Endpoint, now ti
 			c.InFlight += others
 		}
 	}
-	c.Decoding = float64(e.InFlight.Load() - pending)
+	c.Decoding = float64(inFlight - pending)
 	if c.Fresh {
 		c.Decoding = max(c.Decoding, c.Engine.Running-float64(pending))
 	}
