@@ -8,6 +8,10 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
 	"time"
 )
 
@@ -92,6 +96,16 @@ type Env struct {
 	// Notes describe the fleet (e.g. "4 in-process tandem-sim engines,
 	// time scale 0.1").
 	Notes string `json:"notes,omitempty"`
+}
+
+// NewEnv describes this process's run: the command as typed (program name
+// without its folder), the machine's cores and platform, now.
+func NewEnv(seed uint64, notes string) Env {
+	return Env{
+		Command: strings.Join(append([]string{filepath.Base(os.Args[0])}, os.Args[1:]...), " "),
+		Cores:   runtime.NumCPU(), Seed: seed, Date: time.Now(), Notes: notes,
+		Platform: fmt.Sprintf("%s/%s %s", runtime.GOOS, runtime.GOARCH, runtime.Version()),
+	}
 }
 
 type runKey struct {

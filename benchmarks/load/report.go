@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -210,10 +211,29 @@ func (r *Report) kneeTable(tw io.Writer) {
 }
 
 // WriteJSON writes the whole report, runs included, as indented JSON.
-func (r *Report) WriteJSON(w io.Writer) error {
+func (r *Report) WriteJSON(w io.Writer) error { return EncodeJSON(w, r) }
+
+// EncodeJSON writes v as indented JSON, as every benchmark records results.
+func EncodeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	return enc.Encode(v)
+}
+
+// WriteJSONFile writes v as indented JSON to path; no path, no file.
+func WriteJSONFile(path string, v any) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := EncodeJSON(f, v); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // WriteCSV writes one row per run with every metric, for plotting.

@@ -2,11 +2,9 @@ package routerbench
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -95,14 +93,6 @@ func routerNote(bin string) string {
 	return bin
 }
 
-func commandLine() string {
-	return strings.Join(append([]string{filepath.Base(os.Args[0])}, os.Args[1:]...), " ")
-}
-
-func platform() string {
-	return fmt.Sprintf("%s/%s %s", runtime.GOOS, runtime.GOARCH, runtime.Version())
-}
-
 func parse(fs *flag.FlagSet, args []string) (bool, error) {
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return false, nil
@@ -165,11 +155,10 @@ func MainOverhead(ctx context.Context, args []string) error {
 		loop = fmt.Sprintf("open loop at %g req/s", cfg.Rate)
 	}
 	rep := &OverheadReport{Env: Env{
-		Command: commandLine(), Cores: runtime.NumCPU(), Seed: c.seed, Platform: platform(), Date: time.Now(),
 		Router: routerNote(bin),
-		Notes: fmt.Sprintf("%s; %s, non-streaming chat of ~%d bytes, max_tokens %d, %d distinct prompts; "+
+		Env: load.NewEnv(c.seed, fmt.Sprintf("%s; %s, non-streaming chat of ~%d bytes, max_tokens %d, %d distinct prompts; "+
 			"warm-up %s then %s measured per run; direct = the client round-robins over the engines; router = a fresh tandem-router process per run",
-			engine, loop, cfg.PromptBytes, cfg.MaxTokens, cfg.Prompts, cfg.Warmup, cfg.Window),
+			engine, loop, cfg.PromptBytes, cfg.MaxTokens, cfg.Prompts, cfg.Warmup, cfg.Window)),
 	}}
 	rep.Runs, err = RunOverhead(ctx, cfg)
 	rep.Ratios = OverheadRatios(rep.Runs)
@@ -177,7 +166,7 @@ func MainOverhead(ctx context.Context, args []string) error {
 		if perr := rep.Print(os.Stdout); perr != nil && err == nil {
 			err = perr
 		}
-		if jerr := writeJSON(c.jsonPath, rep); jerr != nil && err == nil {
+		if jerr := load.WriteJSONFile(c.jsonPath, rep); jerr != nil && err == nil {
 			err = jerr
 		}
 	}
@@ -213,12 +202,9 @@ func MainPolicies(ctx context.Context, args []string) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	env := load.Env{
-		Command: commandLine(), Cores: runtime.NumCPU(), Seed: c.seed, Platform: platform(), Date: time.Now(),
-		Notes: fmt.Sprintf("%d in-process tandem-sim engines (Llama-3.1-8B on H100 model), time scale %g, %d KV blocks of 16 tokens each, "+
-			"fresh for every run, behind a fresh tandem-router process per run: %s; client, engines and router share the machine's %d cores",
-			cfg.Engines, cfg.Sim.TimeScale, cfg.Sim.Engine.NumBlocks, routerNote(bin), runtime.NumCPU()),
-	}
+	env := load.NewEnv(c.seed, fmt.Sprintf("%d in-process tandem-sim engines (Llama-3.1-8B on H100 model), time scale %g, %d KV blocks of 16 tokens each, "+
+		"fresh for every run, behind a fresh tandem-router process per run: %s; client, engines and router share the machine's %d cores",
+		cfg.Engines, cfg.Sim.TimeScale, cfg.Sim.Engine.NumBlocks, routerNote(bin), runtime.NumCPU()))
 	results, err := RunPolicies(ctx, cfg, env)
 	for _, res := range results {
 		if perr := PrintPolicies(os.Stdout, res); perr != nil && err == nil {
@@ -226,7 +212,7 @@ func MainPolicies(ctx context.Context, args []string) error {
 		}
 	}
 	if len(results) > 0 {
-		if jerr := writeJSON(c.jsonPath, results); jerr != nil && err == nil {
+		if jerr := load.WriteJSONFile(c.jsonPath, results); jerr != nil && err == nil {
 			err = jerr
 		}
 	}
@@ -324,25 +310,4 @@ func workloadSpec(kind string, w load.Spec, set map[string]bool, seed uint64) (l
 		}
 	}
 	return s, s.Validate()
-}
-
-func writeJSON(path string, v any) error {
-	if path == "" {
-		return nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := encodeJSON(f, v); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func encodeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }

@@ -189,14 +189,9 @@ func OverheadRatios(runs []OverheadRun) []OverheadRatio {
 
 // Env is where and how a benchmark ran.
 type Env struct {
-	Command  string    `json:"command"`
-	Cores    int       `json:"cores"`
-	Seed     uint64    `json:"seed"`
-	Platform string    `json:"platform"`
-	Date     time.Time `json:"date"`
+	load.Env
 	// Router is the tandem-router binary and its build (e.g. "bin/tandem-router, built 2026-11-22 01:44").
 	Router string `json:"router"`
-	Notes  string `json:"notes,omitempty"`
 }
 
 func (e Env) print(w io.Writer) {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"time"
 
 	"github.com/tandem-serving/tandem/benchmarks/load"
 	"github.com/tandem-serving/tandem/benchmarks/sim"
@@ -61,7 +60,7 @@ func MainPD(ctx context.Context, args []string) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	env := load.Env{Command: commandLine(), Cores: runtime.NumCPU(), Seed: c.seed, Platform: platform(), Date: time.Now(), Notes: pdNotes(&cfg, bin)}
+	env := load.NewEnv(c.seed, pdNotes(&cfg, bin))
 	results, err := RunPD(ctx, cfg, env)
 	for _, res := range results {
 		if perr := PrintPD(os.Stdout, res); perr != nil && err == nil {
@@ -69,7 +68,7 @@ func MainPD(ctx context.Context, args []string) error {
 		}
 	}
 	if len(results) > 0 {
-		if jerr := writeJSON(c.jsonPath, results); jerr != nil && err == nil {
+		if jerr := load.WriteJSONFile(c.jsonPath, results); jerr != nil && err == nil {
 			err = jerr
 		}
 	}

@@ -63,7 +63,7 @@ func TestOverheadMediansAndRatios(t *testing.T) {
 	}
 
 	var buf bytes.Buffer
-	rep := &OverheadReport{Env: Env{Command: "tandem-bench router-overhead", Cores: 2, Seed: 1, Date: time.Unix(0, 0).UTC()}, Runs: runs, Ratios: ratios}
+	rep := &OverheadReport{Env: Env{Env: load.Env{Command: "tandem-bench router-overhead", Cores: 2, Seed: 1, Date: time.Unix(0, 0).UTC()}}, Runs: runs, Ratios: ratios}
 	if err := rep.Print(&buf); err != nil {
 		t.Fatal(err)
 	}

@@ -7,11 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/tandem-serving/tandem/benchmarks/load"
 	"github.com/tandem-serving/tandem/benchmarks/plot"
@@ -74,18 +71,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	rep := &Report{Env: load.Env{
-		Command: strings.Join(append([]string{filepath.Base(os.Args[0])}, os.Args[1:]...), " "),
-		Cores:   runtime.NumCPU(), Seed: cfg.Seed, Date: time.Now(),
-		Platform: fmt.Sprintf("%s/%s %s", runtime.GOOS, runtime.GOARCH, runtime.Version()),
-	}}
+	rep := &Report{Env: load.NewEnv(cfg.Seed, "")}
 	err = Run(ctx, cfg, rep)
 	if rep.TTFT == nil && rep.Throughput == nil && rep.Host == nil {
 		return err
 	}
 	for _, write := range []func() error{
 		func() error { return rep.Print(stdout) },
-		func() error { return writeJSON(jsonPath, rep) },
+		func() error { return load.WriteJSONFile(jsonPath, rep) },
 		func() error { return writePlots(stdout, plots, rep) },
 	} {
 		if werr := write(); werr != nil && err == nil {
@@ -93,21 +86,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return err
-}
-
-func writeJSON(path string, rep *Report) error {
-	if path == "" {
-		return nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := rep.WriteJSON(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 func writePlots(w io.Writer, dir string, rep *Report) error {

@@ -1,7 +1,6 @@
 package simbench
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -87,13 +86,6 @@ type Report struct {
 	References []Reference       `json:"references,omitempty"`
 	Throughput []ThroughputPoint `json:"throughput,omitempty"`
 	Host       *HostResult       `json:"host,omitempty"`
-}
-
-// WriteJSON writes the report as indented JSON.
-func (r *Report) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
 }
 
 func num(v load.Num) string { return load.FormatNum(float64(v)) }

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"runtime"
 	"strings"
 	"time"
 
@@ -97,11 +96,7 @@ func runLoad(ctx context.Context, args []string) error {
 	if err := f.complete(fs, cfg); err != nil {
 		return err
 	}
-	env := load.Env{
-		Command: commandLine(), Cores: runtime.NumCPU(), Seed: cfg.Workload.Seed,
-		Platform: fmt.Sprintf("%s/%s %s", runtime.GOOS, runtime.GOARCH, runtime.Version()),
-		Date:     time.Now(), Notes: f.fleetNotes(),
-	}
+	env := load.NewEnv(cfg.Workload.Seed, f.fleetNotes())
 	if !f.quiet {
 		cfg.Logf = func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
 	}
