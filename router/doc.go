@@ -17,8 +17,12 @@
 //
 // from the prefix index (which blocks of the prompt the engine holds), the
 // engine's scraped metrics, the router's own counters and a prefill rate
-// learned from observed TTFTs; the smallest wins (schedule/features.go).
-// The other presets — random, round-robin, least-request, prefix — exist to
+// learned from observed TTFTs. The default policy adds to it what the
+// request costs in the batch it joins and what it costs the sequences
+// decoding there, keeps the request on the endpoint holding its longest
+// prefix while that endpoint's cost is within 3× the cheapest, and
+// otherwise takes the cheapest (schedule/features.go, the affinity picker
+// in schedule/plugins.go). The other presets — random, round-robin, least-request, prefix — exist to
 // compare against.
 //
 // Around the request path: discovery (package discovery) replaces the

@@ -149,7 +149,7 @@ var Policies = []string{"random", "round-robin", "least-request", "prefix", "tan
 //   - least-request: fewest open requests;
 //   - prefix: longest cached prefix, ignoring load (affinity only);
 //   - tandem: stay on the endpoint holding the longest prefix while its
-//     cost (predicted TTFT plus weighted decode stall, features.go) is
+//     cost (predicted TTFT plus batch and weighted stall, features.go) is
 //     within 3× the cheapest candidate's, else the cheapest; saturated
 //     endpoints avoided, 1% exploration among candidates within 80% of the
 //     best when not staying, ties placed consistently across router
