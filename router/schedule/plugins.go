@@ -292,10 +292,9 @@ type AffinityArgs struct {
 // AffinityPicker keeps a request on the endpoint holding the longest
 // prefix of its prompt while that endpoint is not saturated and its cost
 // (features.go: predicted TTFT plus batch and weighted stall) is within
-// StayWithin times
-// the cheapest candidate's;
-// otherwise it picks like max-score (the best score, with exploration).
-// Fallbacks keep the score order.
+// StayWithin times the cheapest candidate's; otherwise it picks like
+// max-score (the best score, with exploration). Fallbacks keep the score
+// order.
 type AffinityPicker struct {
 	max  MaxScorePicker
 	stay float64
