@@ -25,13 +25,19 @@ kube_ldflags() {
   echo "-X $pkg.gitVersion=$kube_version -X $pkg.gitMajor=${v%%.*} -X $pkg.gitMinor=$(echo "$v" | cut -d. -f2)"
 }
 
+# build_kube TOOL...: the Kubernetes binaries not yet built at the pin, in one
+# go build so the packages they share compile once and both cores stay busy.
+build_kube() {
+  local stale=() t
+  for t in "$@"; do fresh "$t" "$kube_version" || stale+=("$t"); done
+  [[ ${#stale[@]} -gt 0 ]] || return 0
+  (cd "$root" && go build -ldflags "$(kube_ldflags)" -o "$bin/" "${stale[@]/#/k8s.io/kubernetes/cmd/}")
+  for t in "${stale[@]}"; do stamp "$t" "$kube_version"; done
+}
+
 build() {
   local tool=$1
   case "$tool" in
-    kube-apiserver|kube-controller-manager|kubectl)
-      fresh "$tool" "$kube_version" && return
-      (cd "$root" && go build -ldflags "$(kube_ldflags)" -o "$bin/$tool" "k8s.io/kubernetes/cmd/$tool")
-      stamp "$tool" "$kube_version" ;;
     etcd)
       fresh etcd "$etcd_version" && return
       (cd "$root/hack/etcd" && go build -o "$bin/etcd" .)
@@ -54,4 +60,9 @@ build() {
 
 tools=("$@")
 [[ ${#tools[@]} -gt 0 ]] || tools=(etcd kube-apiserver kube-controller-manager kubectl kwok controller-gen golangci-lint)
-for t in "${tools[@]}"; do build "$t"; done
+kube=() other=()
+for t in "${tools[@]}"; do
+  case "$t" in kube-apiserver|kube-controller-manager|kubectl) kube+=("$t") ;; *) other+=("$t") ;; esac
+done
+for t in "${other[@]}"; do build "$t"; done
+[[ ${#kube[@]} -eq 0 ]] || build_kube "${kube[@]}"
