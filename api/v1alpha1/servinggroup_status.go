@@ -88,4 +88,13 @@ type UnitStatus struct {
 	// Revision of the unit's objects.
 	// +optional
 	Revision string `json:"revision,omitempty"`
+	// Reason says, in one CamelCase word, why the scheduler has not placed
+	// the unit yet (see the UnitReason constants); empty once it is placed.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// Message is the scheduler's explanation in an operator's words, e.g.
+	// "needs 40 nvidia.com/gpu inside one tier-2 HyperNode; none has room
+	// for it". Empty once the unit is placed.
+	// +optional
+	Message string `json:"message,omitempty"`
 }

@@ -28,6 +28,7 @@ const (
 // +kubebuilder:printcolumn:name="Ready",type=integer,JSONPath=`.status.readyReplicas`,description="Units whose roles all reached their minimum"
 // +kubebuilder:printcolumn:name="Updated",type=integer,JSONPath=`.status.updatedReplicas`,description="Units on the current revision"
 // +kubebuilder:printcolumn:name="Available",type=string,JSONPath=`.status.conditions[?(@.type=="Available")].status`
+// +kubebuilder:printcolumn:name="Progress",type=string,JSONPath=`.status.conditions[?(@.type=="Progressing")].reason`,description="Why the group is not settled: RollingOut, UnitsStarting, UnitsUnschedulable (see kubectl describe), Complete"
 // +kubebuilder:printcolumn:name="Engine",type=string,JSONPath=`.spec.engine.kind`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 30 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="ServingGroup name must be at most 30 characters, start with a lower-case letter and contain only lower-case letters, digits and '-': it prefixes pod, Service and PodGroup names"

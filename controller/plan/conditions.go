@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -48,8 +49,14 @@ func (p *planner) available(st *v1alpha1.ServingGroupStatus) metav1.Condition {
 func (p *planner) progressing(target int32) metav1.Condition {
 	replicas, partition := *p.spec.Replicas, p.spec.Rollout.Partition
 	var outdated, excess, starting, failed, held []int32
+	var waiting []string // why the units Volcano has not placed wait
+	unplaced := map[int32]bool{}
 	for _, idx := range sortedKeys(p.units) {
 		u := p.units[idx]
+		if idx < replicas && u.wait.reason != "" && u.deleting == "" && !u.terminating {
+			waiting = append(waiting, fmt.Sprintf("unit %d: %s", idx, u.wait.message))
+			unplaced[idx] = true
+		}
 		switch {
 		case idx >= replicas:
 			if u.exists() {
@@ -68,9 +75,19 @@ func (p *planner) progressing(target int32) metav1.Condition {
 	c := v1alpha1.ConditionProgressing
 	switch {
 	case len(outdated) > 0:
-		return cond(c, true, v1alpha1.ReasonRollingOut, fmt.Sprintf("units %v are not on revision %s yet", outdated, p.revision))
+		msg := fmt.Sprintf("units %v are not on revision %s yet", outdated, p.revision)
+		if len(waiting) > 0 {
+			msg += "; " + summarize(waiting)
+		}
+		return cond(c, true, v1alpha1.ReasonRollingOut, msg)
 	case len(excess) > 0:
 		return cond(c, true, v1alpha1.ReasonScalingDown, fmt.Sprintf("removing units %v", excess))
+	case len(waiting) > 0:
+		msg := summarize(waiting)
+		if rest := slices.DeleteFunc(starting, func(i int32) bool { return unplaced[i] }); len(rest) > 0 {
+			msg += fmt.Sprintf("; units %v are not ready yet", rest)
+		}
+		return cond(c, true, v1alpha1.ReasonUnitsUnschedulable, msg)
 	case len(starting) > 0:
 		return cond(c, true, v1alpha1.ReasonUnitsStarting, fmt.Sprintf("units %v are not ready yet", starting))
 	case len(failed) > 0:

@@ -41,7 +41,11 @@
 //     missing PodGroup and Service, and the pods still to create; an absent
 //     unit is created whole. Pods are only ever built from the current spec
 //     and never into an outdated unit.
-//  8. Status and conditions (Available, Progressing, Degraded).
+//  8. Status and conditions (Available, Progressing, Degraded). A unit
+//     Volcano has not placed carries Volcano's reason, read from its
+//     PodGroup's Unschedulable condition and its pods' PodScheduled
+//     conditions and put in an operator's words (waiting.go; the formats
+//     are listed in volcano_text.go); Progressing repeats it per unit.
 //
 // Deleting a unit and creating it again take two plans: the old pods hold
 // the names until they are gone, and the planner waits for that rather

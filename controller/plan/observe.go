@@ -31,6 +31,9 @@ type unitState struct {
 	scheduled   bool // every pod exists and is bound to a node
 	broken      bool // some instance failed or lost a pod
 
+	// wait is why Volcano has not placed the unit, when it said so.
+	wait waitReason
+
 	deleting DeleteReason // set when this plan deletes the unit
 }
 
@@ -109,6 +112,7 @@ func (p *planner) evalUnit(u *unitState) {
 		p.evalInstance(u, inst)
 	}
 	p.evalReadiness(u)
+	u.wait = p.unitWait(u)
 }
 
 // unitRevision returns the unit's revision and whether it is outdated. A

@@ -61,6 +61,9 @@ func (p *planner) unitStatus(u *unitState) v1alpha1.UnitStatus {
 	if u.podGroup != nil {
 		us.HyperNode = u.podGroup.Annotations[HyperNodeAnnotation]
 	}
+	if !u.terminating && u.deleting == "" {
+		us.Reason, us.Message = u.wait.reason, u.wait.message
+	}
 	return us
 }
 

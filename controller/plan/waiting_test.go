@@ -1,0 +1,233 @@
+package plan
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	schedv1beta1 "volcano.sh/apis/pkg/apis/scheduling/v1beta1"
+
+	"github.com/tandem-serving/tandem/api/v1alpha1"
+	"github.com/tandem-serving/tandem/controller/testutil"
+)
+
+func gpus(n string) corev1.ResourceList {
+	return corev1.ResourceList{"nvidia.com/gpu": resource.MustParse(n), corev1.ResourceCPU: resource.MustParse("4")}
+}
+
+const (
+	b200Mismatch = "role decode needs accelerator NVIDIA-B200 (nvidia.com/gpu.product), node has "
+	gangOf5      = "5/5 tasks in gang unschedulable: pod group is not ready, 5 Pending, 5 minAvailable; Pending: 5 Unschedulable"
+)
+
+func TestExplainWait(t *testing.T) {
+	inRack := waitFacts{podGroup: "big-0", queue: "default", phase: schedv1beta1.PodGroupInqueue, tier: 2, hard: true, demand: gpus("40")}
+	with := func(f waitFacts, edit func(*waitFacts)) waitFacts {
+		edit(&f)
+		return f
+	}
+	cases := []struct {
+		name  string
+		facts waitFacts
+		want  waitReason
+	}{
+		{
+			name: "unit larger than any tier-2 HyperNode, from the gang's origin reason",
+			facts: with(inRack, func(f *waitFacts) {
+				f.gang = gangOf5 + ". Origin reason is big-0-engine-4-0: In hyperNode rack-2: 0/4 nodes are unavailable: 4 Insufficient nvidia.com/gpu."
+			}),
+			want: waitReason{v1alpha1.UnitInsufficientResources,
+				"needs 40 nvidia.com/gpu inside one tier-2 HyperNode; none has room for it (in HyperNode rack-2: 4 of 4 nodes Insufficient nvidia.com/gpu)"},
+		},
+		{
+			name: "same, from a pod's own condition",
+			facts: with(inRack, func(f *waitFacts) {
+				f.gang = gangOf5
+				f.pods = []podWait{{"big-0-engine-4-0", "engine", "In hyperNode rack-0: 0/4 nodes are unavailable: 4 Insufficient nvidia.com/gpu."}}
+			}),
+			want: waitReason{v1alpha1.UnitInsufficientResources,
+				"needs 40 nvidia.com/gpu inside one tier-2 HyperNode; none has room for it (in HyperNode rack-0: 4 of 4 nodes Insufficient nvidia.com/gpu)"},
+		},
+		{
+			name: "no unit tier: the cluster is too small",
+			facts: waitFacts{phase: schedv1beta1.PodGroupInqueue, demand: gpus("104"),
+				gang: gangOf5 + ". Origin reason is big-0-engine-4-0: 0/12 nodes are unavailable: 12 Insufficient nvidia.com/gpu."},
+			want: waitReason{v1alpha1.UnitInsufficientResources,
+				"needs 104 nvidia.com/gpu; the cluster has no room for it (12 of 12 nodes Insufficient nvidia.com/gpu)"},
+		},
+		{
+			name: "a resource the PodGroup does not list: no amount is made up",
+			facts: waitFacts{phase: schedv1beta1.PodGroupInqueue, demand: gpus("8"),
+				pods: []podWait{{"x-0-engine-0-0", "engine", "0/3 nodes are unavailable: 3 Insufficient example.com/fpga."}}},
+			want: waitReason{v1alpha1.UnitInsufficientResources,
+				"needs more example.com/fpga than is free; the cluster has no room for it (3 of 3 nodes Insufficient example.com/fpga)"},
+		},
+		{
+			name: "role asks for an accelerator type no node has",
+			facts: waitFacts{phase: schedv1beta1.PodGroupInqueue, demand: gpus("16"),
+				gang: "1/2 tasks in gang unschedulable: pod group is not ready, 2 Pending, 2 minAvailable; Pending: 1 Unschedulable, 1 Schedulable",
+				pods: []podWait{
+					{"pd-0-decode-0-0", "decode", "0/12 nodes are unavailable: 4 " + b200Mismatch + "NVIDIA-H100-80GB-HBM3, 8 " + b200Mismatch + "NVIDIA-H200."},
+					{"pd-0-prefill-0-0", "prefill", "Pod default/pd-0-prefill-0-0 can possibly be assigned to gpu-r0-n0, once minAvailable is satisfied"},
+				}},
+			want: waitReason{v1alpha1.UnitAcceleratorTypeUnavailable,
+				"role decode needs accelerator NVIDIA-B200; no node has it (nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3, NVIDIA-H200)"},
+		},
+		{
+			name: "type check beats a shortage: nodes that are full are counted apart",
+			facts: waitFacts{phase: schedv1beta1.PodGroupInqueue, demand: gpus("16"), pods: []podWait{
+				{"pd-0-decode-0-0", "decode", "In hyperNode rack-1: 0/4 nodes are unavailable: 1 Insufficient nvidia.com/gpu, 3 " + b200Mismatch + "NVIDIA-H200."},
+			}},
+			want: waitReason{v1alpha1.UnitAcceleratorTypeUnavailable,
+				"role decode needs accelerator NVIDIA-B200; no node in HyperNode rack-1 with room has it (nvidia.com/gpu.product: NVIDIA-H200; 1 node has too little free nvidia.com/gpu)"},
+		},
+		{
+			name: "a pod quoting the job's text names its origin pod's role",
+			facts: waitFacts{phase: schedv1beta1.PodGroupInqueue, pods: []podWait{
+				{"pd-0-decode-0-0", "decode", "0/2 nodes are unavailable: 2 " + b200Mismatch + "none."},
+				{"pd-0-prefill-0-0", "prefill", "pod group is not ready, 2 Pending, 2 minAvailable; Pending: 2 Unschedulable. " +
+					"Origin reason is pd-0-decode-0-0: 0/2 nodes are unavailable: 2 " + b200Mismatch + "none."},
+			}},
+			want: waitReason{v1alpha1.UnitAcceleratorTypeUnavailable,
+				"role decode needs accelerator NVIDIA-B200; no node has it (nvidia.com/gpu.product: none)"},
+		},
+		{
+			name: "another scheduler reason is quoted with its role",
+			facts: waitFacts{phase: schedv1beta1.PodGroupInqueue, pods: []podWait{
+				{"t-0-engine-0-0", "engine", "0/12 nodes are unavailable: 12 node(s) had untolerated taint {gpu: broken}."},
+			}},
+			want: waitReason{v1alpha1.UnitUnschedulable, "role engine fit no node (12 of 12 nodes node(s) had untolerated taint {gpu: broken})"},
+		},
+		{
+			name: "unrecognized text is quoted, not interpreted",
+			facts: waitFacts{phase: schedv1beta1.PodGroupInqueue,
+				gang: "1/1 tasks in gang unschedulable: pod group is not ready, 1 Pending, 1 minAvailable. Origin reason is: resource quota exceeded"},
+			want: waitReason{v1alpha1.UnitUnschedulable, "pods: resource quota exceeded"},
+		},
+		{
+			name: "gang below minimum, nothing per node",
+			facts: waitFacts{phase: schedv1beta1.PodGroupInqueue,
+				gang: "2/3 tasks in gang unschedulable: pod group is not ready, 2 Pending, 3 minAvailable; Pending: 1 Unschedulable, 1 Schedulable"},
+			want: waitReason{v1alpha1.UnitUnschedulable, "Volcano cannot place the gang: " +
+				"2/3 tasks in gang unschedulable: pod group is not ready, 2 Pending, 3 minAvailable; Pending: 1 Unschedulable, 1 Schedulable"},
+		},
+		{
+			name:  "queue has not admitted the PodGroup",
+			facts: waitFacts{podGroup: "chat-1", queue: "serving", phase: schedv1beta1.PodGroupPending, gang: "3/3 tasks in gang unschedulable: pod group is not ready, 3 Pending, 3 minAvailable"},
+			want:  waitReason{v1alpha1.UnitWaitingForQueue, "queue serving has not admitted the unit's PodGroup yet; Volcano's events on PodGroup chat-1 say why"},
+		},
+		{
+			name:  "nothing written yet",
+			facts: waitFacts{phase: schedv1beta1.PodGroupPending},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, explainWait(tc.facts), cmp.AllowUnexported(waitReason{})); diff != "" {
+				t.Errorf("explainWait (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// unschedulable writes what Volcano writes on a PodGroup it cannot place,
+// and unbinds the unit's pods, marked unschedulable with podMsg.
+func (w *world) unschedulable(unit, gang, podMsg string, at time.Time) {
+	pg := w.pgs[unit]
+	pg.Status.Phase = schedv1beta1.PodGroupInqueue
+	pg.Status.Conditions = []schedv1beta1.PodGroupCondition{{
+		Type: schedv1beta1.PodGroupUnschedulableType, Status: corev1.ConditionTrue,
+		Reason: schedv1beta1.NotEnoughResourcesReason, Message: gang, LastTransitionTime: metav1.NewTime(at),
+	}}
+	for _, pod := range w.pods {
+		if pod.Labels[v1alpha1.LabelGroup]+"-"+pod.Labels[v1alpha1.LabelUnit] == unit {
+			pod.Spec.NodeName = ""
+			pod.Status = corev1.PodStatus{Phase: corev1.PodPending}
+			pod.Status.Conditions = []corev1.PodCondition{{
+				Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable, Message: podMsg,
+			}}
+		}
+	}
+}
+
+func TestUnitWaitInStatus(t *testing.T) {
+	const fit = "In hyperNode rack-0: 0/4 nodes are unavailable: 4 Insufficient nvidia.com/gpu."
+	sg := testutil.MakeServingGroup("big").Replicas(2).Topology(0, 2, v1alpha1.TopologyHard).
+		Role(testutil.MakeRole("engine").Replicas(5).GPU(8).Obj()).Obj()
+	waitMsg := "needs 40 nvidia.com/gpu inside one tier-2 HyperNode; none has room for it (in HyperNode rack-0: 4 of 4 nodes Insufficient nvidia.com/gpu)"
+	cases := []struct {
+		name        string
+		mutate      func(*world)
+		wantUnits   []string // "<index> <phase> <reason>: <message>"
+		progressing string
+	}{
+		{
+			name:        "unit 1 cannot be placed",
+			mutate:      func(w *world) { w.unschedulable("big-1", gangOf5+". Origin reason is big-1-engine-4-0: "+fit, fit, t0) },
+			wantUnits:   []string{"0 Ready : ", "1 Pending InsufficientResources: " + waitMsg},
+			progressing: "True UnitsUnschedulable: unit 1: " + waitMsg,
+		},
+		{
+			name: "both wait; the other says so through its pods",
+			mutate: func(w *world) {
+				w.unschedulable("big-0", gangOf5, fit, t0)
+				w.unschedulable("big-1", gangOf5, fit, t0)
+			},
+			wantUnits:   []string{"0 Pending InsufficientResources: " + waitMsg, "1 Pending InsufficientResources: " + waitMsg},
+			progressing: "True UnitsUnschedulable: unit 0: " + waitMsg + "; unit 1: " + waitMsg,
+		},
+		{
+			name: "a later Scheduled condition replaces the old reason",
+			mutate: func(w *world) {
+				w.unschedulable("big-1", gangOf5+". Origin reason is big-1-engine-4-0: "+fit, fit, t0)
+				pg := w.pgs["big-1"]
+				pg.Status.Conditions = append(pg.Status.Conditions, schedv1beta1.PodGroupCondition{
+					Type: schedv1beta1.PodGroupScheduled, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(t0.Add(time.Second)),
+				})
+				for _, pod := range w.pods {
+					if pod.Spec.NodeName == "" {
+						pod.Status.Conditions = nil
+					}
+				}
+			},
+			wantUnits:   []string{"0 Ready : ", "1 Pending : "},
+			progressing: "True UnitsStarting: units [1] are not ready yet",
+		},
+		{
+			name: "placed: the reason is cleared though the PodGroup keeps the old text",
+			mutate: func(w *world) {
+				w.unschedulable("big-1", gangOf5+". Origin reason is big-1-engine-4-0: "+fit, fit, t0)
+				w.runAll(t0)
+				w.pgs["big-1"].Status.Phase = schedv1beta1.PodGroupRunning
+			},
+			wantUnits:   []string{"0 Ready : ", "1 Ready : "},
+			progressing: "False Complete: all 2 units are ready",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld()
+			w.converge(t, sg, t0)
+			tc.mutate(w)
+			p := w.compute(t, sg, t0.Add(time.Second))
+			var units []string
+			for _, u := range p.Status.Units {
+				units = append(units, formatUnit(u))
+			}
+			if diff := cmp.Diff(tc.wantUnits, units); diff != "" {
+				t.Errorf("units (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.progressing, summarizeConditions(p.Status).Progressing); diff != "" {
+				t.Errorf("Progressing (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func formatUnit(u v1alpha1.UnitStatus) string {
+	return fmt.Sprintf("%d %s %s: %s", u.Index, u.Phase, u.Reason, u.Message)
+}
