@@ -2,9 +2,21 @@
 SHELL := /usr/bin/env bash
 BIN   := $(CURDIR)/bin
 GO    ?= go
+# Static binaries everywhere (what the images ship); the tools and the tests
+# build with the same setting so their shared packages compile once. Only
+# the race detector needs cgo.
+export CGO_ENABLED ?= 0
 # go test flags; CI and local runs use the same ones.
 TEST_FLAGS ?= -timeout 25m
+# Packages whose tests also run under the race detector: the concurrent
+# parts (router, scheduler plugin, controller and its integration suite).
+RACE_PKGS := ./router/... ./plugins/... ./controller/... ./test/integration/...
+MODULE := github.com/tandem-serving/tandem
+RACE_RE := ^$(MODULE)/(router|plugins|controller|test/integration)(/|$$)
 BINARIES := tandem-scheduler tandem-controller tandem-router tandem-up tandem-sim tandem-bench
+# What `make demo` runs, and nothing more: a first run builds only these.
+DEMO_TOOLS := etcd kube-apiserver kube-controller-manager kubectl kwok
+DEMO_BINARIES := tandem-up tandem-scheduler tandem-controller tandem-router
 
 .PHONY: help build tools test unit generate manifests verify lint demo cluster-up cluster-down bench bench-router bench-sim
 
@@ -17,8 +29,9 @@ build: ## build Tandem's binaries into bin/
 tools: ## build pinned tools (etcd, kube-apiserver, kubectl, kwok, controller-gen, golangci-lint) into bin/
 	hack/build-tools.sh
 
-test: tools build ## unit, integration and end-to-end tests (real apiserver, etcd, kwok, scheduler)
-	$(GO) test $(TEST_FLAGS) ./...
+test: tools build ## unit, integration and end-to-end tests (real apiserver, etcd, kwok, scheduler); router, plugin and controller also under -race
+	$(GO) test $(TEST_FLAGS) $$($(GO) list ./... | grep -Ev '$(RACE_RE)')
+	CGO_ENABLED=1 $(GO) test -race $(TEST_FLAGS) $(RACE_PKGS)
 
 unit: ## only the tests that need no built tools
 	$(GO) test -short ./...
@@ -39,7 +52,9 @@ verify: tools generate manifests ## regenerate everything and fail on any differ
 lint: tools ## golangci-lint over the whole tree
 	$(BIN)/golangci-lint run ./...
 
-demo: tools build ## local cluster with the scheduler placing a demo gang; Ctrl-C stops
+demo: ## the whole request path on the local cluster; builds only what it runs; Ctrl-C stops
+	hack/build-tools.sh $(DEMO_TOOLS)
+	$(GO) build -o $(BIN)/ $(addprefix ./cmd/,$(DEMO_BINARIES))
 	$(BIN)/tandem-up --demo
 
 cluster-up: tools build ## local cluster only; Ctrl-C stops
