@@ -4,12 +4,16 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
+	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -19,6 +23,7 @@ import (
 	"github.com/tandem-serving/tandem/api/v1alpha1"
 	"github.com/tandem-serving/tandem/controller"
 	"github.com/tandem-serving/tandem/controller/plan"
+	"github.com/tandem-serving/tandem/plugins/volcanocompat"
 )
 
 func main() {
@@ -27,6 +32,7 @@ func main() {
 		leaderElect                             bool
 		workers                                 int
 		cfg                                     plan.Config
+		volcanoCheck                            = volcanocompat.ModeFail
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
@@ -36,17 +42,18 @@ func main() {
 	flag.StringVar(&cfg.SchedulerName, "scheduler-name", plan.DefaultSchedulerName, "spec.schedulerName of engine pods: the Volcano scheduler (tandem-scheduler) that places them")
 	flag.StringVar(&cfg.AcceleratorTypeLabel, "accelerator-type-label", plan.DefaultAcceleratorTypeLabel, "node label whose values a role's accelerator.types match")
 	flag.StringVar(&cfg.ClusterDomain, "cluster-domain", "", "cluster DNS domain for fully qualified leader addresses (e.g. cluster.local); empty keeps them relative")
+	flag.Var(&volcanoCheck, volcanocompat.FlagName, volcanocompat.FlagUsage)
 	klog.InitFlags(nil)
 	flag.Parse()
 	ctrl.SetLogger(klog.NewKlogr())
 
-	if err := run(metricsAddr, probeAddr, leaderNamespace, leaderElect, workers, cfg); err != nil {
+	if err := run(metricsAddr, probeAddr, leaderNamespace, leaderElect, workers, cfg, volcanoCheck); err != nil {
 		fmt.Fprintln(os.Stderr, "tandem-controller:", err)
 		os.Exit(1)
 	}
 }
 
-func run(metricsAddr, probeAddr, leaderNamespace string, leaderElect bool, workers int, cfg plan.Config) error {
+func run(metricsAddr, probeAddr, leaderNamespace string, leaderElect bool, workers int, cfg plan.Config, volcanoCheck volcanocompat.Mode) error {
 	scheme := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, schedv1beta1.AddToScheme, v1alpha1.AddToScheme} {
 		if err := add(scheme); err != nil {
@@ -55,6 +62,9 @@ func run(metricsAddr, probeAddr, leaderNamespace string, leaderElect bool, worke
 	}
 	restConfig, err := ctrl.GetConfig()
 	if err != nil {
+		return err
+	}
+	if err := checkVolcano(restConfig, volcanoCheck); err != nil {
 		return err
 	}
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
@@ -84,4 +94,17 @@ func run(metricsAddr, probeAddr, leaderNamespace string, leaderElect bool, worke
 		return err
 	}
 	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// checkVolcano refuses to start, before the manager writes any PodGroup,
+// when the installed Volcano CRDs would drop fields the planner writes
+// (see plugins/volcanocompat).
+func checkVolcano(restConfig *rest.Config, mode volcanocompat.Mode) error {
+	client, err := apiextensionsclient.NewForConfig(restConfig)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return volcanocompat.CheckVolcano(ctx, client, mode, klog.Background())
 }
