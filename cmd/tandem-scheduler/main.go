@@ -64,7 +64,7 @@ func main() {
 	}
 	if err := checkCluster(s, volcanoCheck); err != nil {
 		klog.Flush()
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(os.Stderr, "tandem-scheduler:", err)
 		os.Exit(1)
 	}
 	// app.Run returns only when the scheduler stops, always with the reason.
