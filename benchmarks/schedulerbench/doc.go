@@ -24,8 +24,8 @@
 //
 // Each case runs one allocate session per repetition for each
 // configuration, alternating stock and Tandem (A, B, A, B, …), each session
-// on a freshly built cache with a collected heap. Stock is priority and
-// gang in the first tier, predicates, proportion, binpack and
+// on a freshly built cache with a collected heap. Stock is priority, gang
+// and conformance in the first tier, predicates, proportion, binpack and
 // network-topology-aware in the second, with binpack and hypernode binpack
 // told to pack GPUs (-gpu-binpack, on by default, both configurations);
 // Tandem adds its plugin to the first tier. The report gives every run and

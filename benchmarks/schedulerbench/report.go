@@ -30,7 +30,7 @@ func Print(w io.Writer, env Env, results []CaseResult) error {
 	fmt.Fprintf(b, "tandem-bench scheduler: one Volcano session (allocate) per run, stock plugins vs stock + Tandem, alternating\n")
 	fmt.Fprintf(b, "command: %s\n", env.Command)
 	fmt.Fprintf(b, "cores: %d, seed: %d, runs: %d per configuration, %s, %s\n", env.Cores, env.Seed, env.Runs, env.Platform, env.Date.UTC().Format(time.RFC3339))
-	fmt.Fprintf(b, "stock: priority, gang | predicates, proportion, binpack, network-topology-aware")
+	fmt.Fprintf(b, "stock: priority, gang, conformance | predicates, proportion, binpack, network-topology-aware")
 	if env.Config.GPUBinpack {
 		fmt.Fprintf(b, " (binpack and hypernode binpack on nvidia.com/gpu)")
 	}

@@ -14,6 +14,7 @@ import (
 	"volcano.sh/volcano/pkg/scheduler/cache"
 	"volcano.sh/volcano/pkg/scheduler/framework"
 	"volcano.sh/volcano/pkg/scheduler/plugins/binpack"
+	"volcano.sh/volcano/pkg/scheduler/plugins/conformance"
 	"volcano.sh/volcano/pkg/scheduler/plugins/gang"
 	networktopologyaware "volcano.sh/volcano/pkg/scheduler/plugins/network-topology-aware"
 	"volcano.sh/volcano/pkg/scheduler/plugins/predicates"
@@ -31,7 +32,7 @@ const DefaultQueue = "default"
 
 func registerPlugins() {
 	uthelper.RegisterPlugins(map[string]framework.PluginBuilder{
-		gang.PluginName: gang.New, priority.PluginName: priority.New, predicates.PluginName: predicates.New,
+		gang.PluginName: gang.New, priority.PluginName: priority.New, conformance.PluginName: conformance.New, predicates.PluginName: predicates.New,
 		proportion.PluginName: proportion.New, binpack.PluginName: binpack.New,
 		networktopologyaware.PluginName: networktopologyaware.New, tandem.Name: tandem.New,
 	})

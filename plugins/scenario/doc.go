@@ -10,7 +10,8 @@
 // ServingGroup into PodGroups and pods with the controller's own planner
 // (controller/plan.Compute), loads everything into Volcano's mock
 // scheduler cache, opens a session with Volcano's real plugins — priority,
-// gang, predicates, proportion, binpack, network-topology-aware, plus
+// gang, conformance, predicates, proportion, binpack,
+// network-topology-aware, plus
 // Tandem's unless Stock is set, every extension point on as Volcano's
 // config defaults have it — runs the actions (allocate; enqueue first when
 // asked; or the actions named, e.g. tandem-reclaim) and closes the
@@ -18,7 +19,13 @@
 // session evicts, keeps the session's jobs for fit errors and conditions,
 // and times the session's phases (open, each action, close, and the
 // process's CPU time) so that stock and Tandem configurations can be
-// compared.
+// compared. Next builds the scenario of the following cycle from a
+// result: evicted pods gone (as once the kubelet has stopped them),
+// allocated pods bound and running, PodGroups in the phase the session
+// left them, so that a reclaim and the placement it makes room for can be
+// followed across two sessions. BatchGang builds a running batch job as
+// Volcano's job controller leaves it (one PodGroup with minMember and
+// minResources, its pods running).
 //
 // It mirrors volcano.sh/volcano/pkg/scheduler/uthelper (Volcano's mock
 // scheduler cache, its plugins and actions, its fake status updater) but

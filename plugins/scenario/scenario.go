@@ -3,6 +3,7 @@ package scenario
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -84,6 +85,12 @@ type Result struct {
 	Placed map[string]string
 	// Releasing are the pods the session evicts (namespace/name), sorted.
 	Releasing []string
+	// Pipelined are the pods placed only onto room that evicted pods are
+	// still giving back (namespace/name), sorted; they are in Placed too.
+	Pipelined []string
+	// phases are the PodGroups' phases (namespace/name) as the session
+	// left them, for Next.
+	phases map[string]schedulingv1beta1.PodGroupPhase
 	// Jobs are the session's jobs by PodGroup name, as the session left
 	// them (fit errors, PodGroup status and conditions).
 	Jobs map[string]*api.JobInfo
@@ -166,15 +173,29 @@ func (s Scenario) Run() (*Result, error) {
 				node = task.NodeName
 			}
 			out.Placed[task.Namespace+"/"+task.Name] = node
-			if task.Status == api.Releasing {
+			switch task.Status {
+			case api.Releasing:
 				out.Releasing = append(out.Releasing, task.Namespace+"/"+task.Name)
+			case api.Pipelined:
+				out.Pipelined = append(out.Pipelined, task.Namespace+"/"+task.Name)
 			}
 		}
 	}
 	sort.Strings(out.Releasing)
+	sort.Strings(out.Pipelined)
+	jobs := make([]*api.JobInfo, 0, len(ssn.Jobs))
+	for _, job := range ssn.Jobs {
+		jobs = append(jobs, job)
+	}
 	start = time.Now()
 	framework.CloseSession(ssn)
 	timing.Close = time.Since(start)
+	out.phases = map[string]schedulingv1beta1.PodGroupPhase{}
+	for _, job := range jobs { // closing the session wrote their status
+		if job.PodGroup != nil {
+			out.phases[job.Namespace+"/"+job.Name] = schedulingv1beta1.PodGroupPhase(job.PodGroup.Status.Phase)
+		}
+	}
 	timing.CPU = processCPU() - cpu
 	out.Timing = timing
 	for _, p := range pods {
@@ -184,6 +205,49 @@ func (s Scenario) Run() (*Result, error) {
 		out.PodGroups[pg.Namespace+"/"+pg.Name] = pg
 	}
 	return out, nil
+}
+
+// Next is the scenario of the cycle after r, the result of running s:
+// the same fleet, configuration and actions, with every pod and PodGroup
+// s had, already planned (no Groups), except that the pods r evicted are
+// gone, the pods r allocated (not those only pipelined) are bound and
+// running on their nodes, and every PodGroup is in the phase the session
+// left it.
+func (s Scenario) Next(r *Result) Scenario {
+	next := s
+	next.Groups, next.Pods, next.PodGroups = nil, nil, nil
+	gone := map[string]bool{}
+	for _, key := range append(append([]string(nil), r.Releasing...), r.Pipelined...) {
+		gone[key] = true
+	}
+	for _, key := range sortedKeys(r.Pods) {
+		if slices.Contains(r.Releasing, key) {
+			continue
+		}
+		pod := r.Pods[key].DeepCopy()
+		if node := r.Placed[key]; node != "" && !gone[key] {
+			pod.Spec.NodeName = node
+			pod.Status.Phase = corev1.PodRunning
+		}
+		next.Pods = append(next.Pods, pod)
+	}
+	for _, key := range sortedKeys(r.PodGroups) {
+		pg := r.PodGroups[key].DeepCopy()
+		if phase, ok := r.phases[key]; ok {
+			pg.Status.Phase = phase
+		}
+		next.PodGroups = append(next.PodGroups, pg)
+	}
+	return next
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // actions resolves the actions to run.

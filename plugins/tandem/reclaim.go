@@ -47,19 +47,25 @@ type Need struct {
 
 // ChooseVictims picks the gangs to reclaim so that need fits: the fewest
 // gangs, and among equally few the youngest (a young batch job loses the
-// least work). It tries every set of 1..maxVictims gangs, so candidates
-// should be trimmed to a few dozen. Every pod of a chosen gang goes; a
-// gang is never split. ok is false when no such set exists.
-func ChooseVictims(need Need, free map[string]Resources, gangs []Gang, maxVictims int) (victims []string, ok bool) {
-	if Fits(need, free, nil) {
+// least work), of the sets that approve allows (nil allows every set).
+// It tries every set of 1..maxVictims gangs, so candidates should be
+// trimmed to a few dozen; approve is asked only of sets that free enough.
+// Every pod of a chosen gang goes; a gang is never split. ok is false
+// when no such set exists.
+func ChooseVictims(need Need, free map[string]Resources, gangs []Gang, maxVictims int, approve func([]Gang) bool) (victims []string, ok bool) {
+	f := newFitter(need, free)
+	if f.fits(nil) {
 		return nil, true
 	}
 	order := append([]Gang(nil), gangs...)
 	sort.SliceStable(order, func(i, j int) bool { return order[i].Created.After(order[j].Created) })
+	accept := func(set []Gang) bool {
+		return f.fits(set) && (approve == nil || approve(set))
+	}
 	for k := 1; k <= maxVictims && k <= len(order); k++ {
-		if set, ok := firstFeasible(need, free, order, k); ok {
-			for _, i := range set {
-				victims = append(victims, order[i].ID)
+		if set, ok := firstAccepted(order, k, accept); ok {
+			for _, g := range set {
+				victims = append(victims, g.ID)
 			}
 			return victims, true
 		}
@@ -67,20 +73,20 @@ func ChooseVictims(need Need, free map[string]Resources, gangs []Gang, maxVictim
 	return nil, false
 }
 
-// firstFeasible walks the k-subsets of gangs in lexicographic order of
-// their indexes (youngest first) and returns the first that frees enough.
-func firstFeasible(need Need, free map[string]Resources, gangs []Gang, k int) ([]int, bool) {
+// firstAccepted walks the k-subsets of gangs in lexicographic order of
+// their indexes (youngest first) and returns the first that accept takes.
+func firstAccepted(gangs []Gang, k int, accept func([]Gang) bool) ([]Gang, bool) {
 	idx := make([]int, k)
 	for i := range idx {
 		idx[i] = i
 	}
+	chosen := make([]Gang, k)
 	for {
-		chosen := make([]Gang, k)
 		for i, g := range idx {
 			chosen[i] = gangs[g]
 		}
-		if Fits(need, free, chosen) {
-			return idx, true
+		if accept(chosen) {
+			return chosen, true
 		}
 		// Next combination.
 		i := k - 1
@@ -99,46 +105,92 @@ func firstFeasible(need Need, free map[string]Resources, gangs []Gang, k int) ([
 
 // Fits reports whether the need's pods can all be placed once the released
 // gangs' pods are gone: largest request first, each on the allowed node
-// with the least room that still fits it (best fit).
+// with the least room that still fits it (best fit, ties to the first
+// node by name).
 func Fits(need Need, free map[string]Resources, released []Gang) bool {
+	return newFitter(need, free).fits(released)
+}
+
+// fitter answers Fits for one need and one free map, many times: the
+// victim search asks it of every candidate set. It keeps, per pod, the
+// allowed nodes where the pod fits the free room as it is; only those and
+// the nodes a release adds room to can take the pod, so a call costs the
+// pods times those nodes, not times the cluster.
+type fitter struct {
+	need  Need
+	free  map[string]Resources
+	order []int      // pods, largest request first
+	now   [][]string // by pod: allowed nodes its request fits now, sorted
+}
+
+func newFitter(need Need, free map[string]Resources) *fitter {
+	f := &fitter{need: need, free: free, order: make([]int, len(need.Requests)), now: make([][]string, len(need.Requests))}
+	for i := range f.order {
+		f.order[i] = i
+	}
+	sort.SliceStable(f.order, func(a, b int) bool { return size(need.Requests[f.order[a]]) > size(need.Requests[f.order[b]]) })
+	for pod, req := range need.Requests {
+		for n, room := range free {
+			if need.Allowed(pod, n) && req.fits(room) {
+				f.now[pod] = append(f.now[pod], n)
+			}
+		}
+		sort.Strings(f.now[pod])
+	}
+	return f
+}
+
+func (f *fitter) fits(released []Gang) bool {
+	// room holds the nodes whose room differs from free: released onto
+	// or placed on in this call.
 	room := map[string]Resources{}
-	for node, f := range free {
-		room[node] = Resources{}
-		room[node].add(f, 1)
+	touch := func(n string) Resources {
+		if r, ok := room[n]; ok {
+			return r
+		}
+		r := Resources{}
+		r.add(f.free[n], 1)
+		room[n] = r
+		return r
 	}
 	for _, g := range released {
 		for _, p := range g.Pods {
-			if room[p.Node] == nil {
-				room[p.Node] = Resources{}
-			}
-			room[p.Node].add(p.Request, 1)
+			touch(p.Node).add(p.Request, 1)
 		}
 	}
-	order := make([]int, len(need.Requests))
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool { return size(need.Requests[order[a]]) > size(need.Requests[order[b]]) })
-	nodes := make([]string, 0, len(room))
+	grown := make([]string, 0, len(room))
 	for n := range room {
-		nodes = append(nodes, n)
+		grown = append(grown, n)
 	}
-	sort.Strings(nodes)
-	for _, pod := range order {
-		req := need.Requests[pod]
+	sort.Strings(grown)
+	roomOf := func(n string) Resources {
+		if r, ok := room[n]; ok {
+			return r
+		}
+		return f.free[n]
+	}
+	for _, pod := range f.order {
+		req := f.need.Requests[pod]
 		best, bestLeft := "", 0.0
-		for _, n := range nodes {
-			if !need.Allowed(pod, n) || !req.fits(room[n]) {
-				continue
+		consider := func(n string) {
+			r := roomOf(n)
+			if !f.need.Allowed(pod, n) || !req.fits(r) {
+				return
 			}
-			if left := size(room[n]) - size(req); best == "" || left < bestLeft {
+			if left := size(r) - size(req); best == "" || left < bestLeft || (left == bestLeft && n < best) {
 				best, bestLeft = n, left
 			}
+		}
+		for _, n := range f.now[pod] {
+			consider(n)
+		}
+		for _, n := range grown {
+			consider(n)
 		}
 		if best == "" {
 			return false
 		}
-		room[best].add(req, -1)
+		touch(best).add(req, -1)
 	}
 	return true
 }

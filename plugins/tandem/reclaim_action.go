@@ -3,6 +3,8 @@ package tandem
 import (
 	"sort"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/klog/v2"
 	"volcano.sh/apis/pkg/apis/scheduling"
 	"volcano.sh/volcano/pkg/scheduler/api"
@@ -17,7 +19,7 @@ const (
 	// maxVictimGangs bounds how many batch gangs one unit may reclaim.
 	maxVictimGangs = 3
 	// maxCandidateGangs keeps the subset search small: only the youngest
-	// candidates are considered.
+	// candidates that pass the vote are considered.
 	maxCandidateGangs = 24
 )
 
@@ -26,13 +28,64 @@ func init() {
 }
 
 // reclaimAction frees room for a serving unit that allocate could not
-// place by evicting whole batch gangs of lower priority, where the gangs'
-// queues allow reclaiming (or they share the unit's queue). Volcano's own
-// reclaim evicts pod by pod on one node at a time, which leaves batch gangs
-// broken; this action evicts every pod of the fewest, youngest gangs whose
-// release lets the whole unit fit. It acts for one unit per session, so two
-// units never count the same released capacity; the unit is placed by
-// allocate once the evicted pods are gone.
+// place by evicting whole batch gangs of lower priority. Volcano's own
+// reclaim and preempt actions evict pod by pod on one node at a time,
+// which leaves batch gangs broken (and preempt skips jobs with a network
+// topology, as units have); this action evicts every running pod of the
+// fewest, youngest gangs whose release lets the whole unit fit. It acts
+// for one unit per session, so two units never count the same released
+// capacity; allocate places the unit once the evicted pods are gone.
+//
+// Per waiting unit (admitted or refused admission, pods pending, not
+// ready, highest priority first):
+//
+//  1. Where each pending pod may go: the session's pre-predicates, then
+//     its predicates as Volcano's preempt and reclaim read them
+//     (PredicateForPreemptAction: a node is out only for a reason no
+//     eviction resolves). The pre-predicates must run here: Volcano's
+//     predicates plugin reads the kube-scheduler PreFilter state they
+//     write (e.g. "PreFilterNodePorts"), and allocate writes it only for
+//     the queues it visits — it skips an overused queue, which a queue
+//     full of its own batch work is. Without them every node failed and
+//     tandem-reclaim found nothing when the gang shared the unit's queue.
+//  2. Candidates: jobs that are not serving units, of lower priority,
+//     every placed pod running and preemptable (the pod annotation
+//     Volcano's reclaim and preempt also require), with a pod on a node
+//     some pending pod may use, in the unit's queue or in a reclaimable
+//     one; a victim in another queue needs the session's Preemptive for
+//     the unit's queue (the check Volcano's reclaim makes of a reclaimer,
+//     asked here for the unit's whole pending request at once). Each
+//     candidate must pass the vote (reclaim_vote.go) alone; the youngest
+//     maxCandidateGangs that do are kept.
+//  3. Victims: ChooseVictims (reclaim.go) over the candidates, each set
+//     that frees enough asked the vote again as a whole (proportion's
+//     count of a queue's share runs across the set).
+//  4. Eviction in one statement. A unit that enqueue refused (its
+//     PodGroup still Pending: the queue's quota held by the batch work
+//     about to go, as when the gang shares the unit's queue) keeps the
+//     eviction only if the session's JobEnqueueable now admits it;
+//     otherwise the statement is discarded, so nothing is evicted for a
+//     unit that still could not enter. Enqueue admits it in the next
+//     session, when the evicted pods no longer count.
+//
+// The vote: victims in the unit's queue must be approved by the session's
+// Preemptable, the others by its Reclaimable (reclaim.go reclaimForTask
+// and preempt.go SelectVictimsOnNode in volcano.sh/volcano v1.14.1
+// pkg/scheduler/actions ask the same), each task of every victim gang. How
+// the session combines plugins (framework/session_plugins.go: the first
+// tier whose plugins' intersection is not empty decides; a plugin or a
+// tier that keeps nothing hands over to the next tier) is not used: it
+// would never ask proportion when conformance, a tier above it in the
+// shipped config, approves (Volcano issue #5896), and it would let
+// proportion approve a gang whose every pod conformance refuses. Instead
+// every plugin is asked alone and every one must keep every task, which
+// is stricter than any tier outcome, except for the two votes a
+// whole-job eviction cannot pass by construction (gang's, and drf's
+// preemptable one; see skipped). So conformance keeps critical pods and
+// kube-system (conformance.go), proportion keeps a queue at or under its
+// deserved share (proportion.go, one task of leeway as in Volcano's
+// reclaim), priority keeps jobs of equal or higher priority in the queue
+// (priority.go), and whole gangs keep gang's guarantee by going whole.
 type reclaimAction struct{}
 
 func (a *reclaimAction) Name() string  { return ReclaimActionName }
@@ -40,55 +93,114 @@ func (a *reclaimAction) Initialize()   {}
 func (a *reclaimAction) UnInitialize() {}
 
 func (a *reclaimAction) Execute(ssn *framework.Session) {
+	v := newVoter(ssn)
 	for _, unit := range waitingUnits(ssn) {
-		need, free := unitNeed(ssn, unit)
-		if len(need.Requests) == 0 || Fits(need, free, nil) {
-			continue // nothing pending, or room is already coming free
+		if reclaimFor(ssn, v, unit) {
+			return
 		}
-		gangs := candidateGangs(ssn, unit)
-		victims, ok := ChooseVictims(need, free, gangs, maxVictimGangs)
-		if !ok || len(victims) == 0 {
-			klog.V(4).InfoS("No whole batch gangs to reclaim for serving unit", "unit", klog.KRef(unit.Namespace, unit.Name), "candidates", len(gangs))
-			continue
-		}
-		evictGangs(ssn, unit, victims)
-		return
 	}
 }
 
-// waitingUnits are admitted serving units that allocate left unready,
-// highest priority first.
+// reclaimFor evicts whole gangs for unit and reports whether it did.
+func reclaimFor(ssn *framework.Session, v *voter, unit *api.JobInfo) bool {
+	tasks := pendingTasks(ssn, unit)
+	need, free := unitNeed(ssn, tasks)
+	if len(need.Requests) == 0 || Fits(need, free, nil) {
+		return false // nothing pending, or room is already coming free
+	}
+	reclaimer := tasks[0]
+	jobs := candidateJobs(ssn, v, unit, reclaimer, need)
+	gangs := make([]Gang, len(jobs))
+	byID := map[string]*api.JobInfo{}
+	for i, job := range jobs {
+		gangs[i] = wholeGang(job)
+		byID[gangs[i].ID] = job
+	}
+	approve := func(set []Gang) bool {
+		chosen := make([]*api.JobInfo, len(set))
+		for i, g := range set {
+			chosen[i] = byID[g.ID]
+		}
+		// A set of one was asked alone in candidateJobs.
+		if len(set) > 1 && v.setRefusal(unit, reclaimer, chosen) != "" {
+			return false
+		}
+		return admittedWithout(ssn, unit, chosen)
+	}
+	victims, ok := ChooseVictims(need, free, gangs, maxVictimGangs, approve)
+	if !ok || len(victims) == 0 {
+		klog.V(4).InfoS("No whole batch gangs to reclaim for serving unit", "unit", klog.KRef(unit.Namespace, unit.Name), "candidates", len(gangs))
+		return false
+	}
+	chosen := make([]*api.JobInfo, len(victims))
+	for i, id := range victims {
+		chosen[i] = byID[id]
+	}
+	return evictGangs(ssn, unit, chosen)
+}
+
+// waitingUnits are the valid serving units with pending pods that are
+// not ready, admitted (Inqueue) or refused admission (Pending), highest
+// priority first.
 func waitingUnits(ssn *framework.Session) []*api.JobInfo {
 	var out []*api.JobInfo
 	for _, job := range ssn.Jobs {
-		if isServing(job) && job.PodGroup.Status.Phase == scheduling.PodGroupInqueue && len(job.TaskStatusIndex[api.Pending]) > 0 && !ssn.JobReady(job) {
-			out = append(out, job)
+		if !isServing(job) || (job.PodGroup.Status.Phase != scheduling.PodGroupInqueue && !job.IsPending()) ||
+			len(job.TaskStatusIndex[api.Pending]) == 0 || ssn.JobReady(job) {
+			continue
 		}
+		if vr := ssn.JobValid(job); vr != nil && !vr.Pass {
+			continue
+		}
+		out = append(out, job)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Priority != out[j].Priority {
 			return out[i].Priority > out[j].Priority
 		}
-		return out[i].CreationTimestamp.Before(&out[j].CreationTimestamp)
+		if !out[i].CreationTimestamp.Equal(&out[j].CreationTimestamp) {
+			return out[i].CreationTimestamp.Before(&out[j].CreationTimestamp)
+		}
+		return out[i].UID < out[j].UID
 	})
 	return out
 }
 
-// unitNeed collects the unit's pending pods with the nodes each may use
-// (every predicate but capacity), and every node's capacity that is free
-// or coming free.
-func unitNeed(ssn *framework.Session, unit *api.JobInfo) (Need, map[string]Resources) {
+// pendingTasks are the unit's pending pods in the session's task order.
+func pendingTasks(ssn *framework.Session, unit *api.JobInfo) []*api.TaskInfo {
 	var tasks []*api.TaskInfo
 	for _, t := range unit.TaskStatusIndex[api.Pending] {
-		tasks = append(tasks, t)
+		if !t.SchGated {
+			tasks = append(tasks, t)
+		}
 	}
+	sort.Slice(tasks, func(i, j int) bool {
+		if ssn.TaskOrderFn(tasks[i], tasks[j]) {
+			return true
+		}
+		if ssn.TaskOrderFn(tasks[j], tasks[i]) {
+			return false
+		}
+		return tasks[i].UID < tasks[j].UID
+	})
+	return tasks
+}
+
+// unitNeed collects the pending pods with the nodes each may use (every
+// predicate a reclaim could not resolve), and every node's capacity that
+// is free or coming free.
+func unitNeed(ssn *framework.Session, tasks []*api.TaskInfo) (Need, map[string]Resources) {
 	allowed := make([]map[string]bool, len(tasks))
 	need := Need{Allowed: func(pod int, node string) bool { return allowed[pod][node] }}
 	for i, t := range tasks {
 		need.Requests = append(need.Requests, resources(t.InitResreq))
 		allowed[i] = map[string]bool{}
+		if err := ssn.PrePredicateFn(t); err != nil {
+			klog.V(4).InfoS("Pending pod of a serving unit fails its pre-predicates", "pod", klog.KRef(t.Namespace, t.Name), "err", err)
+			continue // no node
+		}
 		for name, node := range ssn.Nodes {
-			allowed[i][name] = ssn.PredicateFn(t, node) == nil
+			allowed[i][name] = ssn.PredicateForPreemptAction(t, node) == nil
 		}
 	}
 	free := map[string]Resources{}
@@ -98,63 +210,155 @@ func unitNeed(ssn *framework.Session, unit *api.JobInfo) (Need, map[string]Resou
 	return need, free
 }
 
-// candidateGangs are the batch jobs the unit may reclaim whole: lower
-// priority, every placed pod running and preemptable, in the unit's queue
-// or a reclaimable one. Only the youngest maxCandidateGangs are kept.
-func candidateGangs(ssn *framework.Session, unit *api.JobInfo) []Gang {
-	var out []Gang
-	for _, job := range ssn.Jobs {
-		if isServing(job) || job.Priority >= unit.Priority {
-			continue
-		}
-		if job.Queue != unit.Queue && !ssn.Queues[job.Queue].Reclaimable() {
-			continue
-		}
-		if g, ok := wholeGang(job); ok {
-			out = append(out, g)
+// candidateJobs are the batch jobs the unit may reclaim whole (see
+// reclaimAction, step 2), the youngest maxCandidateGangs.
+func candidateJobs(ssn *framework.Session, v *voter, unit *api.JobInfo, reclaimer *api.TaskInfo, need Need) []*api.JobInfo {
+	useful := map[string]bool{} // nodes some pending pod may use
+	for pod := range need.Requests {
+		for name := range ssn.Nodes {
+			if need.Allowed(pod, name) {
+				useful[name] = true
+			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	queue := ssn.Queues[unit.Queue]
+	mayReclaim := queue != nil && ssn.Preemptive(queue, wholeRequest(reclaimer, unit))
+	var out []*api.JobInfo
+	for _, job := range ssn.Jobs {
+		if isServing(job) || job.Priority >= unit.Priority || !evictableWhole(job, useful) {
+			continue
+		}
+		sameQueue := job.Queue == unit.Queue
+		if q := ssn.Queues[job.Queue]; !sameQueue && (!mayReclaim || q == nil || !q.Reclaimable()) {
+			continue
+		}
+		if why := v.refusal(reclaimer, runningTasks(job), sameQueue); why != "" {
+			klog.V(5).InfoS("Batch gang kept by the vote", "job", klog.KRef(job.Namespace, job.Name), "plugin", why)
+			continue
+		}
+		out = append(out, job)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].CreationTimestamp.Equal(&out[j].CreationTimestamp) {
+			return out[i].CreationTimestamp.After(out[j].CreationTimestamp.Time)
+		}
+		return out[i].UID < out[j].UID
+	})
 	if len(out) > maxCandidateGangs {
 		out = out[:maxCandidateGangs]
 	}
 	return out
 }
 
-// wholeGang describes a job whose placed pods are all running and
-// preemptable; ok is false otherwise (it cannot be reclaimed whole).
-func wholeGang(job *api.JobInfo) (Gang, bool) {
-	g := Gang{ID: string(job.UID), Created: job.CreationTimestamp.Time}
+// wholeRequest is reclaimer standing for the unit's whole pending
+// request, for the session's per-task Preemptive.
+func wholeRequest(reclaimer *api.TaskInfo, unit *api.JobInfo) *api.TaskInfo {
+	t := reclaimer.Clone()
+	t.Resreq, t.InitResreq = api.EmptyResource(), api.EmptyResource()
+	for _, p := range unit.TaskStatusIndex[api.Pending] {
+		t.Resreq.Add(p.Resreq)
+		t.InitResreq.Add(p.InitResreq)
+	}
+	return t
+}
+
+// evictableWhole reports whether every placed pod of the job is running
+// and preemptable, at least one of them on a useful node.
+func evictableWhole(job *api.JobInfo, useful map[string]bool) bool {
+	onUseful := false
 	for _, t := range job.Tasks {
 		if !api.AllocatedStatus(t.Status) {
 			continue
 		}
 		if t.Status != api.Running || !t.Preemptable {
-			return Gang{}, false
+			return false
 		}
-		g.Pods = append(g.Pods, Held{Node: t.NodeName, Request: resources(t.Resreq)})
+		onUseful = onUseful || useful[t.NodeName]
 	}
-	return g, len(g.Pods) > 0
+	return onUseful
 }
 
-func evictGangs(ssn *framework.Session, unit *api.JobInfo, victims []string) {
+// wholeGang describes the job's running pods for the victim search.
+func wholeGang(job *api.JobInfo) Gang {
+	g := Gang{ID: string(job.UID), Created: job.CreationTimestamp.Time}
+	for _, t := range runningTasks(job) {
+		g.Pods = append(g.Pods, Held{Node: t.NodeName, Request: resources(t.Resreq)})
+	}
+	return g
+}
+
+// evictGangs evicts every running pod of the jobs in one statement and
+// commits it unless an eviction fails; it reports whether it committed.
+func evictGangs(ssn *framework.Session, unit *api.JobInfo, jobs []*api.JobInfo) bool {
 	stmt := framework.NewStatement(ssn)
 	reason := "reclaimed whole for serving unit " + unit.Namespace + "/" + unit.Name
-	for _, id := range victims {
-		job := ssn.Jobs[api.JobID(id)]
-		for _, t := range job.Tasks {
-			if t.Status != api.Running {
-				continue
-			}
+	for _, job := range jobs {
+		for _, t := range runningTasks(job) {
 			if err := stmt.Evict(t, reason); err != nil {
-				klog.ErrorS(err, "Evicting a batch gang failed; nothing of it is evicted", "job", klog.KRef(job.Namespace, job.Name))
+				klog.ErrorS(err, "Evicting a batch gang failed; nothing is evicted", "job", klog.KRef(job.Namespace, job.Name))
 				stmt.Discard()
-				return
+				return false
 			}
 		}
+	}
+	for _, job := range jobs {
 		klog.V(2).InfoS("Reclaiming whole batch gang", "job", klog.KRef(job.Namespace, job.Name), "for", klog.KRef(unit.Namespace, unit.Name))
 	}
 	stmt.Commit()
+	return true
+}
+
+// admittedWithout reports whether the enqueue action would admit unit
+// once jobs are gone: at once for a unit already admitted, and for one
+// still Pending the session's JobEnqueueable asked of a copy of the unit
+// whose minResources are less what the jobs of its own queue give back
+// of that queue's quota. proportion (proportion.go, its enqueueable
+// function) admits a job when its minResources plus the queue's
+// allocated and inqueue less its elastic resources fit the queue's
+// capability; a whole job j leaving takes min(allocated_j, minResources_j)
+// off allocated-less-elastic, per resource, so asking with minResources
+// less that sum asks proportion's own question about the queue without
+// them. overcommit is credited only those jobs (not victims in other
+// queues), which can only make the answer stricter.
+//
+// It is asked before anything is evicted: after an eviction proportion
+// subtracts elastic resources counted at session open from an allocation
+// that no longer holds them, which Volcano's Resource.Sub asserts against
+// (a panic by default).
+func admittedWithout(ssn *framework.Session, unit *api.JobInfo, jobs []*api.JobInfo) bool {
+	if !unit.IsPending() || unit.PodGroup.Spec.MinResources == nil {
+		return true // the enqueue action admits a PodGroup without minResources unasked
+	}
+	released := api.EmptyResource()
+	for _, job := range jobs {
+		if job.Queue == unit.Queue {
+			held := job.Allocated.Clone()
+			held.MinDimensionResource(job.GetMinResources(), api.Zero)
+			released.Add(held)
+		}
+	}
+	asked := unit.GetMinResources()
+	less := api.ExceededPart(asked, released)
+	probe := unit.Clone()
+	list := corev1.ResourceList{}
+	for name, q := range *unit.PodGroup.Spec.MinResources {
+		if asked.Get(name) == 0 {
+			list[name] = q // not a resource Volcano counts: as asked
+			continue
+		}
+		list[name] = quantity(name, less.Get(name))
+	}
+	probe.PodGroup.Spec.MinResources = &list
+	return ssn.JobEnqueueable(probe)
+}
+
+// quantity turns an api.Resource amount back into a Kubernetes quantity:
+// CPU and extended resources are kept in thousandths, memory in bytes.
+func quantity(name corev1.ResourceName, v float64) resource.Quantity {
+	if name == corev1.ResourceMemory {
+		return *resource.NewQuantity(int64(v), resource.BinarySI)
+	}
+	return *resource.NewMilliQuantity(int64(v), resource.DecimalSI)
 }
 
 func resources(r *api.Resource) Resources {

@@ -20,13 +20,26 @@ func TestChooseVictims(t *testing.T) {
 		}
 		return g
 	}
+	refuse := func(ids ...string) func([]Gang) bool {
+		return func(set []Gang) bool {
+			for _, g := range set {
+				for _, id := range ids {
+					if g.ID == id {
+						return false
+					}
+				}
+			}
+			return true
+		}
+	}
 	cases := []struct {
-		name   string
-		need   Need
-		free   map[string]Resources
-		gangs  []Gang
-		want   []string
-		wantOK bool
+		name    string
+		need    Need
+		free    map[string]Resources
+		gangs   []Gang
+		approve func([]Gang) bool
+		want    []string
+		wantOK  bool
 	}{
 		{
 			name:   "fits without reclaiming",
@@ -67,6 +80,31 @@ func TestChooseVictims(t *testing.T) {
 			wantOK: true,
 		},
 		{
+			name:    "a refused set gives way to the next youngest",
+			need:    Need{Requests: []Resources{gpus(8)}, Allowed: anyNode},
+			free:    full,
+			gangs:   []Gang{gang("old", time.Hour, "a"), gang("young", time.Minute, "b")},
+			approve: refuse("young"),
+			want:    []string{"old"},
+			wantOK:  true,
+		},
+		{
+			name:    "only refused sets free enough",
+			need:    Need{Requests: []Resources{gpus(8), gpus(8)}, Allowed: anyNode},
+			free:    full,
+			gangs:   []Gang{gang("g1", time.Minute, "a"), gang("g2", time.Hour, "b")},
+			approve: func(set []Gang) bool { return len(set) < 2 },
+			wantOK:  false,
+		},
+		{
+			name:   "released room on a node that had some free",
+			need:   Need{Requests: []Resources{gpus(8)}, Allowed: anyNode},
+			free:   map[string]Resources{"a": gpus(4), "b": gpus(0)},
+			gangs:  []Gang{{ID: "half", Created: t0, Pods: []Held{{Node: "a", Request: gpus(4)}}}},
+			want:   []string{"half"},
+			wantOK: true,
+		},
+		{
 			name:   "nothing frees enough",
 			need:   Need{Requests: []Resources{gpus(16)}, Allowed: anyNode},
 			free:   full,
@@ -76,7 +114,7 @@ func TestChooseVictims(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok := ChooseVictims(tc.need, tc.free, tc.gangs, 3)
+			got, ok := ChooseVictims(tc.need, tc.free, tc.gangs, 3, tc.approve)
 			if ok != tc.wantOK {
 				t.Fatalf("ok = %v, want %v (victims %v)", ok, tc.wantOK, got)
 			}

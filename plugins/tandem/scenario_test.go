@@ -2,23 +2,12 @@ package tandem_test
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
-	corev1 "k8s.io/api/core/v1"
-	schedulingv1 "k8s.io/api/scheduling/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	schedulingv1beta1 "volcano.sh/apis/pkg/apis/scheduling/v1beta1"
-	volcanoutil "volcano.sh/volcano/pkg/scheduler/util"
 
 	"github.com/tandem-serving/tandem/api/v1alpha1"
 	"github.com/tandem-serving/tandem/controller/testutil"
 	"github.com/tandem-serving/tandem/plugins/scenario"
-	"github.com/tandem-serving/tandem/plugins/tandem"
 	"github.com/tandem-serving/tandem/test/localcluster"
 )
 
@@ -192,36 +181,4 @@ func domainOf(node string) string {
 
 func rackOf(node string) string {
 	return strings.Split(strings.TrimPrefix(node, "gpu-"), "-")[0]
-}
-
-func TestBatchGangIsReclaimedWhole(t *testing.T) {
-	// A two-pod batch gang of low priority fills both nodes; a serving unit
-	// of high priority needs one node. tandem-reclaim evicts the whole gang
-	// (never one pod of it) for the unit, which allocate places once the
-	// pods are gone.
-	f := localcluster.Fleet{Racks: 1, NodesPerRack: 2, DomainSize: 2, GPUsPerNode: 8, Products: []string{"H100"}, CPU: "96", Memory: "1Ti"}
-	s := scenario.Scenario{Fleet: f, Actions: []string{"allocate", tandem.ReclaimActionName},
-		PriorityClasses: []*schedulingv1.PriorityClass{priorityClass("high", 1000), priorityClass("low", 10)}}
-	s.Queues = []*schedulingv1beta1.Queue{volcanoutil.BuildQueue("batch", 1, nil)}
-	pg := volcanoutil.BuildPodGroup("train", scenario.BatchNamespace, "batch", 2, nil, schedulingv1beta1.PodGroupRunning)
-	pg.Spec.PriorityClassName = "low"
-	s.PodGroups = append(s.PodGroups, pg)
-	for i, node := range []string{"gpu-r0-n0", "gpu-r0-n1"} {
-		req := corev1.ResourceList{localcluster.GPUResource: resource.MustParse("8")}
-		pod := volcanoutil.BuildPod(scenario.BatchNamespace, fmt.Sprintf("train-%d", i), node, corev1.PodRunning, req, "train", nil, nil)
-		pod.UID = types.UID("uid-train-" + strconv.Itoa(i))
-		pod.Annotations[schedulingv1beta1.PodPreemptable] = "true"
-		pod.Spec.PriorityClassName = "low"
-		s.Pods = append(s.Pods, pod)
-	}
-	s.Groups = []*v1alpha1.ServingGroup{testutil.MakeServingGroup("chat").Namespace("serve").PriorityClass("high").
-		Role(testutil.MakeRole("engine").GPU(8).Obj()).Obj()}
-	r := run(t, s)
-	if diff := cmp.Diff([]string{"batch/train-0", "batch/train-1"}, r.Releasing); diff != "" {
-		t.Errorf("evicted pods (-want +got):\n%s", diff)
-	}
-}
-
-func priorityClass(name string, value int32) *schedulingv1.PriorityClass {
-	return &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Value: value}
 }
