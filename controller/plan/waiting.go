@@ -2,10 +2,12 @@ package plan
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	schedv1beta1 "volcano.sh/apis/pkg/apis/scheduling/v1beta1"
 
 	"github.com/tandem-serving/tandem/api/v1alpha1"
@@ -25,6 +27,8 @@ type waitFacts struct {
 	// pods are the unbound pods whose PodScheduled condition Volcano set to
 	// False with reason Unschedulable, sorted by name.
 	pods []podWait
+	// requests are the effective requests of those pods, by name.
+	requests map[string]corev1.ResourceList
 	// tier is the unit's highest HyperNode tier (0: no unit tier); hard
 	// says the scheduler must keep it.
 	tier int32
@@ -43,12 +47,18 @@ type waitReason struct {
 	reason, message string
 }
 
-// roleFit is one fit report and the role whose pod it is about ("" when
-// unknown). raw holds text that is not a FitErrors message.
+// said joins what the unit needs (subject) and where Volcano found it
+// missing (detail) into a waitReason.
+func said(reason, subject, detail string) waitReason {
+	return waitReason{reason: reason, message: subject + detail}
+}
+
+// roleFit is one fit report and the pod (and its role) it is about, ""
+// when unknown. raw holds text that is not a FitErrors message.
 type roleFit struct {
-	role string
-	fit  fitText
-	raw  string
+	pod, role string
+	fit       fitText
+	raw       string
 }
 
 // explainWait turns Volcano's text into an operator's words. The most
@@ -58,17 +68,17 @@ type roleFit struct {
 // per-node reason, and last Volcano's gang message as it is.
 func explainWait(f waitFacts) waitReason {
 	if f.phase == schedv1beta1.PodGroupPending && f.gang != "" {
-		return waitReason{v1alpha1.UnitWaitingForQueue, fmt.Sprintf(
-			"queue %s has not admitted the unit's PodGroup yet; Volcano's events on PodGroup %s say why", f.queue, f.podGroup)}
+		return said(v1alpha1.UnitWaitingForQueue, fmt.Sprintf(
+			"queue %s has not admitted the unit's PodGroup yet; Volcano's events on PodGroup %s say why", f.queue, f.podGroup), "")
 	}
 	fits := f.fitReports()
-	for _, explain := range []func([]roleFit) (waitReason, bool){typeUnavailable, f.insufficient, otherFit} {
+	for _, explain := range []func([]roleFit) (waitReason, bool){typeUnavailable, f.insufficient, otherFit, f.noHyperNode} {
 		if r, ok := explain(fits); ok {
 			return r
 		}
 	}
 	if f.gang != "" {
-		return waitReason{v1alpha1.UnitUnschedulable, "Volcano cannot place the gang: " + f.gang}
+		return said(v1alpha1.UnitUnschedulable, "Volcano cannot place the gang: "+f.gang, "")
 	}
 	return waitReason{}
 }
@@ -83,30 +93,30 @@ func (f waitFacts) fitReports() []roleFit {
 	}
 	var out []roleFit
 	seen := map[[2]string]bool{}
-	add := func(role, text string) {
+	add := func(pod, text string) {
+		role := roles[pod]
 		if text == "" || seen[[2]string{role, text}] {
 			return
 		}
 		seen[[2]string{role, text}] = true
 		fit, ok := parseFit(text)
 		if !ok {
-			out = append(out, roleFit{role: role, raw: text})
+			out = append(out, roleFit{pod: pod, role: role, raw: text})
 			return
 		}
-		out = append(out, roleFit{role: role, fit: fit})
+		out = append(out, roleFit{pod: pod, role: role, fit: fit})
 	}
 	for _, p := range f.pods {
 		switch {
 		case waitsForGang(p.message):
 		case isJobText(p.message):
-			job := parseJob(p.message)
-			add(roles[job.originTask], job.origin)
+			add(parseJob(p.message).originTask, parseJob(p.message).origin)
 		default:
-			add(p.role, p.message)
+			add(p.name, p.message)
 		}
 	}
 	if g, ok := parseGang(f.gang); ok {
-		add(roles[g.job.originTask], g.job.origin)
+		add(g.job.originTask, g.job.origin)
 	}
 	return out
 }
@@ -116,62 +126,68 @@ func (f waitFacts) fitReports() []roleFit {
 // before Tandem's type check runs, so they are counted apart: the type may
 // exist there, but not with room.
 func typeUnavailable(fits []roleFit) (waitReason, bool) {
-	var lines []string
-	done := map[string]bool{}
+	lines := map[string][2]string{} // role: subject, detail
 	for _, rf := range fits {
-		line, role := typeLine(rf.fit)
-		if line == "" || done[role] {
-			continue
+		role, subject, detail := typeLine(rf.fit)
+		if _, done := lines[role]; role != "" && !done {
+			lines[role] = [2]string{subject, detail}
 		}
-		done[role] = true
-		lines = append(lines, line)
 	}
-	if len(lines) == 0 {
+	roles := sortedNames(lines)
+	if len(roles) == 0 {
 		return waitReason{}, false
 	}
-	return waitReason{v1alpha1.UnitAcceleratorTypeUnavailable, strings.Join(lines, "; ")}, true
+	detail := lines[roles[0]][1]
+	for _, role := range roles[1:] {
+		detail += "; " + lines[role][0] + lines[role][1]
+	}
+	return said(v1alpha1.UnitAcceleratorTypeUnavailable, lines[roles[0]][0], detail), true
 }
 
 // typeLine explains one fit report made only of accelerator mismatches
-// (and resource shortages), or returns "".
-func typeLine(f fitText) (line, role string) {
+// (and resource shortages), or returns role "".
+func typeLine(f fitText) (role, subject, detail string) {
 	var m mismatch
 	var have []string
 	short := map[string]int{}
 	for _, r := range f.reasons {
 		if mm, ok := parseMismatch(r.text); ok && (m.role == "" || mm.role == m.role) {
 			m = mm
+			if mm.have == "none" { // Tandem's word for a node without the label
+				mm.have = "(unset)"
+			}
 			have = append(have, mm.have)
 			continue
 		}
 		res, ok := insufficientResource(r.text)
 		if !ok {
-			return "", ""
+			return "", "", ""
 		}
 		short[res] += r.count
 	}
 	if m.role == "" {
-		return "", ""
+		return "", "", ""
 	}
 	slices.Sort(have)
 	where := "no node"
-	if f.hyperNode != "" {
-		where = "no node in HyperNode " + f.hyperNode
-	}
 	if len(short) > 0 {
 		where += " with room"
 	}
-	line = fmt.Sprintf("role %s needs accelerator %s; %s has it (%s: %s", m.role, m.want, where, m.label, strings.Join(slices.Compact(have), ", "))
-	for _, res := range sortedNames(short) {
-		line += fmt.Sprintf("; %s too little free %s", nodesHave(short[res]), res)
+	if f.hyperNode != "" {
+		where += " in HyperNode " + f.hyperNode + " (the last Volcano tried)"
 	}
-	return line + ")", m.role
+	detail = fmt.Sprintf("; %s has it (the nodes have %s=%s", where, m.label, strings.Join(slices.Compact(have), ", "))
+	for _, res := range sortedNames(short) {
+		detail += fmt.Sprintf("; %s too little free %s", nodesHave(short[res]), res)
+	}
+	return m.role, fmt.Sprintf("role %s needs accelerator %s", m.role, m.want), detail + ")"
 }
 
-// insufficient: a node check failed for lack of a resource. Volcano says
-// only that the pods it tried did not fit; the tier and the demand come
-// from the unit's PodGroup. Free amounts are not in Volcano's text and
-// are not guessed.
+// insufficient: a node check failed for lack of a resource. Volcano
+// checks one pod at a time, after tentatively placing the unit's earlier
+// pods, and says only which nodes lacked room for it; the tier, the unit's
+// demand and the pod's own request come from the controller's objects.
+// Free amounts are not in Volcano's text and are not guessed.
 func (f waitFacts) insufficient(fits []roleFit) (waitReason, bool) {
 	for _, rf := range fits {
 		for _, r := range rf.fit.reasons {
@@ -179,20 +195,66 @@ func (f waitFacts) insufficient(fits []roleFit) (waitReason, bool) {
 			if !ok {
 				continue
 			}
+			name := corev1.ResourceName(res)
 			need := "needs more " + res + " than is free"
-			if q, ok := f.demand[corev1.ResourceName(res)]; ok {
+			if q, ok := f.demand[name]; ok {
 				need = fmt.Sprintf("needs %s %s", q.String(), res)
 			}
-			var msg string
+			subject := need + "; the cluster cannot place it"
 			if f.tier > 0 && f.hard {
-				msg = fmt.Sprintf("%s inside one tier-%d HyperNode; none has room for it", need, f.tier)
-			} else {
-				msg = need + "; the cluster has no room for it"
+				subject = fmt.Sprintf("%s inside one tier-%d HyperNode; none has room for it", need, f.tier)
 			}
-			return waitReason{v1alpha1.UnitInsufficientResources, fmt.Sprintf("%s (%s)", msg, describeFit(rf.fit))}, true
+			detail := describeFit(rf.fit)
+			if q, ok := f.request(rf.pod, name); ok && rf.role != "" {
+				detail = fmt.Sprintf("role %s asks %s per pod; %s", rf.role, q.String(), detail)
+			}
+			return said(v1alpha1.UnitInsufficientResources, subject, " ("+detail+")"), true
 		}
 	}
 	return waitReason{}, false
+}
+
+// request is what the named pod asks of a resource.
+func (f waitFacts) request(pod string, name corev1.ResourceName) (resource.Quantity, bool) {
+	q, ok := f.requests[pod][name]
+	return q, ok
+}
+
+// noHyperNode: a hard-tier gang that Volcano judged without trying a single
+// node. Its network-topology-aware plugin offers the allocate action only
+// the HyperNodes of the allowed tiers whose idle resources cover the
+// gang's minResources (pkg/scheduler/plugins/network-topology-aware
+// isEligibleHyperNode); when none does, no node is tried and the gang's
+// message carries counts but no origin reason.
+func (f waitFacts) noHyperNode(fits []roleFit) (waitReason, bool) {
+	g, ok := parseGang(f.gang)
+	if !ok || len(fits) > 0 || g.job.origin != "" || f.tier == 0 || !f.hard || f.phase != schedv1beta1.PodGroupInqueue {
+		return waitReason{}, false
+	}
+	return said(v1alpha1.UnitInsufficientResources, fmt.Sprintf(
+		"needs %s inside one tier-%d HyperNode; none has that much free", demandText(f.demand), f.tier), ""), true
+}
+
+// demandText names the gang's accelerators (extended resources, the ones
+// with a domain), or its whole minResources when it asks for none.
+func demandText(demand corev1.ResourceList) string {
+	names := slices.Sorted(maps.Keys(demand))
+	var all, extended []string
+	for _, name := range names {
+		q := demand[name]
+		part := q.String() + " " + string(name)
+		all = append(all, part)
+		if strings.Contains(string(name), "/") {
+			extended = append(extended, part)
+		}
+	}
+	switch {
+	case len(extended) > 0:
+		return strings.Join(extended, " and ")
+	case len(all) > 0:
+		return strings.Join(all, ", ")
+	}
+	return "its pods"
 }
 
 // otherFit quotes the first remaining per-node report, naming its role.
@@ -203,10 +265,10 @@ func otherFit(fits []roleFit) (waitReason, bool) {
 			who = "role " + rf.role
 		}
 		if rf.raw != "" {
-			return waitReason{v1alpha1.UnitUnschedulable, fmt.Sprintf("%s: %s", who, rf.raw)}, true
+			return said(v1alpha1.UnitUnschedulable, who+": "+rf.raw, ""), true
 		}
 		if len(rf.fit.reasons) > 0 {
-			return waitReason{v1alpha1.UnitUnschedulable, fmt.Sprintf("%s fit no node (%s)", who, describeFit(rf.fit))}, true
+			return said(v1alpha1.UnitUnschedulable, who+" fit no node", " ("+describeFit(rf.fit)+")"), true
 		}
 	}
 	return waitReason{}, false
@@ -222,63 +284,9 @@ func describeFit(f fitText) string {
 	}
 	s := strings.Join(parts, ", ")
 	if f.hyperNode != "" {
-		s = "in HyperNode " + f.hyperNode + ": " + s
+		s = "in HyperNode " + f.hyperNode + ", the last Volcano tried: " + s
 	}
 	return s
-}
-
-// unitWait gathers the facts of a unit Volcano has not placed and explains
-// them. A placed unit (every pod bound, or the gang's minimum scheduled)
-// has nothing to explain, whatever stale text its PodGroup still holds.
-func (p *planner) unitWait(u *unitState) waitReason {
-	pg := u.podGroup
-	if pg == nil || u.terminating || u.scheduled ||
-		pg.Status.Phase == schedv1beta1.PodGroupRunning || pg.Status.Phase == schedv1beta1.PodGroupCompleted {
-		return waitReason{}
-	}
-	f := waitFacts{podGroup: pg.Name, queue: pg.Spec.Queue, phase: pg.Status.Phase, gang: unschedulableMessage(pg)}
-	if pg.Spec.MinResources != nil {
-		f.demand = *pg.Spec.MinResources
-	}
-	if nt := pg.Spec.NetworkTopology; nt != nil && nt.HighestTierAllowed != nil {
-		f.tier = int32(*nt.HighestTierAllowed)
-		f.hard = nt.Mode == schedv1beta1.HardNetworkTopologyMode
-	}
-	for _, name := range sortedNames(u.pods) {
-		pod := u.pods[name]
-		if pod.Spec.NodeName != "" || pod.DeletionTimestamp != nil {
-			continue
-		}
-		for _, c := range pod.Status.Conditions {
-			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
-				f.pods = append(f.pods, podWait{name: name, role: pod.Labels[v1alpha1.LabelRole], message: c.Message})
-			}
-		}
-	}
-	return explainWait(f)
-}
-
-// unschedulableMessage is the message of the PodGroup's Unschedulable
-// condition while it holds: True, and not followed by a later Scheduled
-// condition (the gang plugin writes one or the other each session and
-// never clears the other).
-func unschedulableMessage(pg *schedv1beta1.PodGroup) string {
-	var unsched, sched *schedv1beta1.PodGroupCondition
-	for i := range pg.Status.Conditions {
-		switch c := &pg.Status.Conditions[i]; c.Type {
-		case schedv1beta1.PodGroupUnschedulableType:
-			unsched = c
-		case schedv1beta1.PodGroupScheduled:
-			sched = c
-		}
-	}
-	if unsched == nil || unsched.Status != corev1.ConditionTrue {
-		return ""
-	}
-	if sched != nil && sched.Status == corev1.ConditionTrue && sched.LastTransitionTime.After(unsched.LastTransitionTime.Time) {
-		return ""
-	}
-	return unsched.Message
 }
 
 func nodesHave(n int) string {
