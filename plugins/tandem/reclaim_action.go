@@ -3,8 +3,6 @@ package tandem
 import (
 	"sort"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/klog/v2"
 	"volcano.sh/apis/pkg/apis/scheduling"
 	"volcano.sh/volcano/pkg/scheduler/api"
@@ -61,12 +59,21 @@ func init() {
 //     that frees enough asked the vote again as a whole (proportion's
 //     count of a queue's share runs across the set).
 //  4. Eviction in one statement. A unit that enqueue refused (its
-//     PodGroup still Pending: the queue's quota held by the batch work
-//     about to go, as when the gang shares the unit's queue) keeps the
-//     eviction only if the session's JobEnqueueable now admits it;
-//     otherwise the statement is discarded, so nothing is evicted for a
-//     unit that still could not enter. Enqueue admits it in the next
-//     session, when the evicted pods no longer count.
+//     PodGroup still Pending: its queue's quota is held, as when batch
+//     gangs fill the queue they share with it) may only take gangs of its
+//     own queue that give back at least its minResources of that quota
+//     (coversQuota), and is admitted (Inqueue, as the enqueue action
+//     does) in their place: a swap that grows no queue's or the
+//     cluster's use, so the quota checks enqueue makes (proportion's,
+//     overcommit's) are no worse off. Victims in other queues would free
+//     nothing of its queue's quota, so it does not take them. (Asking the
+//     session's JobEnqueueable instead is not possible: proportion's
+//     check compares only the resources a job asks for more than zero of,
+//     so a copy of the unit asking for less cannot stand for a queue
+//     holding less, and after a tentative eviction it subtracts elastic
+//     resources counted at session open from an allocation that no longer
+//     holds them, which Volcano's Resource.Sub asserts against — a panic
+//     by default.)
 //
 // The vote: victims in the unit's queue must be approved by the session's
 // Preemptable, the others by its Reclaimable (reclaim.go reclaimForTask
@@ -125,7 +132,7 @@ func reclaimFor(ssn *framework.Session, v *voter, unit *api.JobInfo) bool {
 		if len(set) > 1 && v.setRefusal(unit, reclaimer, chosen) != "" {
 			return false
 		}
-		return admittedWithout(ssn, unit, chosen)
+		return !unit.IsPending() || coversQuota(unit, chosen)
 	}
 	victims, ok := ChooseVictims(need, free, gangs, maxVictimGangs, approve)
 	if !ok || len(victims) == 0 {
@@ -229,7 +236,7 @@ func candidateJobs(ssn *framework.Session, v *voter, unit *api.JobInfo, reclaime
 			continue
 		}
 		sameQueue := job.Queue == unit.Queue
-		if q := ssn.Queues[job.Queue]; !sameQueue && (!mayReclaim || q == nil || !q.Reclaimable()) {
+		if q := ssn.Queues[job.Queue]; !sameQueue && (unit.IsPending() || !mayReclaim || q == nil || !q.Reclaimable()) {
 			continue
 		}
 		if why := v.refusal(reclaimer, runningTasks(job), sameQueue); why != "" {
@@ -305,60 +312,41 @@ func evictGangs(ssn *framework.Session, unit *api.JobInfo, jobs []*api.JobInfo) 
 		klog.V(2).InfoS("Reclaiming whole batch gang", "job", klog.KRef(job.Namespace, job.Name), "for", klog.KRef(unit.Namespace, unit.Name))
 	}
 	stmt.Commit()
+	if unit.IsPending() {
+		// The unit takes over the quota the gangs held (coversQuota), as
+		// the enqueue action admits a job.
+		ssn.JobEnqueued(unit)
+		unit.PodGroup.Status.Phase = scheduling.PodGroupInqueue
+		klog.V(2).InfoS("Admitting serving unit in place of the reclaimed gangs", "unit", klog.KRef(unit.Namespace, unit.Name))
+	}
 	return true
 }
 
-// admittedWithout reports whether the enqueue action would admit unit
-// once jobs are gone: at once for a unit already admitted, and for one
-// still Pending the session's JobEnqueueable asked of a copy of the unit
-// whose minResources are less what the jobs of its own queue give back
-// of that queue's quota. proportion (proportion.go, its enqueueable
-// function) admits a job when its minResources plus the queue's
-// allocated and inqueue less its elastic resources fit the queue's
-// capability; a whole job j leaving takes min(allocated_j, minResources_j)
-// off allocated-less-elastic, per resource, so asking with minResources
-// less that sum asks proportion's own question about the queue without
-// them. overcommit is credited only those jobs (not victims in other
-// queues), which can only make the answer stricter.
-//
-// It is asked before anything is evicted: after an eviction proportion
-// subtracts elastic resources counted at session open from an allocation
-// that no longer holds them, which Volcano's Resource.Sub asserts against
-// (a panic by default).
-func admittedWithout(ssn *framework.Session, unit *api.JobInfo, jobs []*api.JobInfo) bool {
-	if !unit.IsPending() || unit.PodGroup.Spec.MinResources == nil {
-		return true // the enqueue action admits a PodGroup without minResources unasked
+// coversQuota reports whether jobs, all in unit's queue, give back at
+// least unit's minResources of that queue's quota: per resource the unit
+// names, the sum over the jobs of min(allocated, minResources), which is
+// what a whole job holds of its queue's quota in proportion's admission
+// check (proportion.go, its enqueueable function: minResources plus the
+// queue's allocated and inqueue less its elastic resources must fit the
+// queue's capability; a job's elastic part is what it holds beyond its
+// minResources). A unit without minResources is admitted unasked by the
+// enqueue action, so anything covers it.
+func coversQuota(unit *api.JobInfo, jobs []*api.JobInfo) bool {
+	if unit.PodGroup.Spec.MinResources == nil {
+		return true
 	}
-	released := api.EmptyResource()
+	held := api.EmptyResource()
 	for _, job := range jobs {
-		if job.Queue == unit.Queue {
-			held := job.Allocated.Clone()
-			held.MinDimensionResource(job.GetMinResources(), api.Zero)
-			released.Add(held)
+		if job.Queue != unit.Queue {
+			return false
 		}
+		h := job.Allocated.Clone()
+		h.MinDimensionResource(job.GetMinResources(), api.Zero)
+		held.Add(h)
 	}
 	asked := unit.GetMinResources()
-	less := api.ExceededPart(asked, released)
-	probe := unit.Clone()
-	list := corev1.ResourceList{}
-	for name, q := range *unit.PodGroup.Spec.MinResources {
-		if asked.Get(name) == 0 {
-			list[name] = q // not a resource Volcano counts: as asked
-			continue
-		}
-		list[name] = quantity(name, less.Get(name))
-	}
-	probe.PodGroup.Spec.MinResources = &list
-	return ssn.JobEnqueueable(probe)
-}
-
-// quantity turns an api.Resource amount back into a Kubernetes quantity:
-// CPU and extended resources are kept in thousandths, memory in bytes.
-func quantity(name corev1.ResourceName, v float64) resource.Quantity {
-	if name == corev1.ResourceMemory {
-		return *resource.NewQuantity(int64(v), resource.BinarySI)
-	}
-	return *resource.NewMilliQuantity(int64(v), resource.DecimalSI)
+	covered, _ := asked.LessEqualWithDimensionAndResourcesName(held, asked)
+	return covered
 }
 
 func resources(r *api.Resource) Resources {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	schedulingv1beta1 "volcano.sh/apis/pkg/apis/scheduling/v1beta1"
 	volcanoutil "volcano.sh/volcano/pkg/scheduler/util"
@@ -328,5 +329,33 @@ func TestNeverHalfAGang(t *testing.T) {
 				t.Errorf("unit on %v in the next session, want one node", got)
 			}
 		})
+	}
+}
+
+func TestRefusedUnitTakesOnlyTheQuotaItsGangsGiveBack(t *testing.T) {
+	// Queue "capped" may hold 12 GPUs: a resident job of the unit's own
+	// priority holds 8 on gpu-r0-n0, a low one-pod gang 4 on gpu-r0-n1;
+	// the other nodes belong to a queue that may not be reclaimed from.
+	// Enqueue refuses the 8-GPU unit (12 + 8 > 12). Evicting the small
+	// gang would make room on gpu-r0-n1, but give back only 4 GPUs of the
+	// queue's quota: the unit would still not fit in it, so nothing goes.
+	s := reclaimScenario(reclaimFleet, true)
+	capped := volcanoutil.BuildQueue("capped", 1, corev1.ResourceList{localcluster.GPUResource: resource.MustParse("12")})
+	locked := volcanoutil.BuildQueue("locked", 1, nil)
+	no := false
+	locked.Spec.Reclaimable = &no
+	s.Queues = append(s.Queues, capped, locked)
+	s.PriorityClasses = append(s.PriorityClasses, priorityClass("resident", 1000))
+	resident, residentPG := scenario.BatchGang("resident", "capped", "resident", 8, "gpu-r0-n0")
+	s.Pods, s.PodGroups = append(s.Pods, resident...), append(s.PodGroups, residentPG)
+	gang(s, "small", "capped", time.Hour, 4, "gpu-r0-n1")
+	gang(s, "locked", "locked", time.Hour, 8, "gpu-r0-n2", "gpu-r0-n3")
+	s.Groups = []*v1alpha1.ServingGroup{servingUnit("chat", "capped", 1)}
+	first, _ := reclaimRun(t, s)
+	if len(first.Releasing) != 0 {
+		t.Errorf("evicted %v for a unit its queue's capability still refuses", first.Releasing)
+	}
+	if phase := first.Jobs["chat-0"].PodGroup.Status.Phase; phase == "Inqueue" {
+		t.Errorf("unit admitted (phase %s) beyond its queue's capability", phase)
 	}
 }
