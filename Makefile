@@ -17,8 +17,26 @@ BINARIES := tandem-scheduler tandem-controller tandem-router tandem-up tandem-si
 # What `make demo` runs, and nothing more: a first run builds only these.
 DEMO_TOOLS := etcd kube-apiserver kube-controller-manager kubectl kwok
 DEMO_BINARIES := tandem-up tandem-scheduler tandem-controller tandem-router
+# Images: the one place their names and tag come from (deploy/kustomization.yaml
+# names the same images in its images: block). Each is set once, so a file
+# edited during a build cannot change the tag half way.
+REGISTRY ?= ghcr.io/tandem-serving
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION := $(VERSION)
+IMAGES := tandem-controller tandem-router tandem-scheduler tandem-sim
+IMAGE_ARCH ?= $(shell $(GO) env GOARCH)
+IMAGE_SOURCE ?= https://github.com/tandem-serving/tandem
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+REVISION := $(REVISION)
+# The commit's time stamps the config and every file: same tree, same digests.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+SOURCE_DATE_EPOCH := $(SOURCE_DATE_EPOCH)
+# -trimpath keeps the checkout's path out of the binaries (digests do not
+# depend on where the tree is); -s -w drops the symbol table and DWARF.
+IMAGE_BUILD_FLAGS ?= -trimpath -ldflags='-s -w'
+IMAGE_ARCHIVES := $(foreach i,$(IMAGES),$(BIN)/images/$(i).tar)
 
-.PHONY: help build tools test unit generate manifests verify lint demo cluster-up cluster-down bench bench-router bench-sim
+.PHONY: help build tools test unit generate manifests verify lint demo cluster-up cluster-down bench bench-router bench-sim images push
 
 help: ## list targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "  %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -84,3 +102,14 @@ bench-router: tools build ## router overhead against direct calls, the policies 
 
 bench-sim: build ## tandem-sim's curves beside its model and calibration, and engines per core (~2 minutes)
 	$(BIN)/tandem-bench sim --seed 1 --plots benchmarks/results/plots --json benchmarks/results/sim.json
+
+images: ## OCI image archives bin/images/<name>.tar (controller, router, scheduler, sim): static, empty base, no daemon; checked
+	@mkdir -p $(BIN)/static $(BIN)/images
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) $(GO) build $(IMAGE_BUILD_FLAGS) -o $(BIN)/static/ $(addprefix ./cmd/,$(IMAGES))
+	$(GO) build -o $(BIN)/imagepack ./hack/images
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(BIN)/imagepack build -registry $(REGISTRY) -version $(VERSION) \
+		-revision $(REVISION) -source $(IMAGE_SOURCE) -arch $(IMAGE_ARCH) -out $(BIN)/images $(addprefix $(BIN)/static/,$(IMAGES))
+	$(BIN)/imagepack verify -registry $(REGISTRY) -version $(VERSION) $(IMAGE_ARCHIVES)
+
+push: images ## push each image to REGISTRY/<name>:VERSION (credentials: ~/.docker/config.json, e.g. docker login)
+	$(BIN)/imagepack push $(IMAGE_ARCHIVES)

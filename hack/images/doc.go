@@ -1,10 +1,11 @@
-// Command images turns Tandem's static binaries into OCI image archives,
-// checks them, and pushes them, with no container daemon, no base image and
-// no network but the registry pushed to. `make images` and `make push` run it.
+// Command imagepack (built from hack/images into bin/imagepack) turns
+// Tandem's static binaries into OCI image archives, checks them, and pushes
+// them, with no container daemon, no base image and no network but the
+// registry pushed to. `make images` and `make push` run it.
 //
-//	images build  -registry R -version V -revision SHA -source URL [-arch A] [-out DIR] BINARY...
-//	images verify [-registry R -version V] ARCHIVE...
-//	images push   [-insecure] ARCHIVE...
+//	imagepack build  -registry R -version V -revision SHA -source URL [-arch A] [-out DIR] BINARY...
+//	imagepack verify [-registry R -version V] ARCHIVE...
+//	imagepack push   [-insecure] ARCHIVE...
 //
 // # The image
 //
@@ -55,7 +56,7 @@
 //     OCI layout plus manifest.json pointing into blobs/sha256/.
 //   - go-containerregistry's tarball package (crane, ko) reads manifest.json;
 //     note that it computes a docker-media-type manifest of its own, so a
-//     push through it would change the digest. `images push` pushes the
+//     push through it would change the digest. `imagepack push` pushes the
 //     OCI manifest from the layout itself, whose digest the archive records.
 //
 // # The checks

@@ -81,7 +81,10 @@ func Build(m Meta, binary []byte) (v1.Image, error) {
 	layer, err := tarball.LayerFromOpener(
 		func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil },
 		tarball.WithMediaType(types.OCILayer),
-		tarball.WithCompressionLevel(gzip.BestCompression),
+		// go-containerregistry defaults to BestSpeed; the default level
+		// is ~13% smaller on these binaries, BestCompression 1% smaller still
+		// for about three times the time.
+		tarball.WithCompressionLevel(gzip.DefaultCompression),
 		// Compress once: the digest and the archive read the same bytes.
 		tarball.WithCompressedCaching,
 	)

@@ -14,9 +14,9 @@ import (
 )
 
 const usage = `usage:
-  images build  -registry R -version V -revision SHA -source URL [-arch A] [-out DIR] BINARY...
-  images verify [-registry R -version V] ARCHIVE...
-  images push   [-insecure] ARCHIVE...
+  imagepack build  -registry R -version V -revision SHA -source URL [-arch A] [-out DIR] BINARY...
+  imagepack verify [-registry R -version V] ARCHIVE...
+  imagepack push   [-insecure] ARCHIVE...
 build writes DIR/<name>.tar for each static BINARY, named R/<name>:V;
 verify checks archives (and, with -registry and -version, their names);
 push uploads each archive to the name it records.`
@@ -40,7 +40,7 @@ func main() {
 		err = fmt.Errorf("unknown command %q\n%s", cmd, usage)
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "images:", err)
+		fmt.Fprintln(os.Stderr, "imagepack:", err)
 		os.Exit(1)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strings"
@@ -243,7 +242,6 @@ func layerEntries(a *Archive, d v1.Descriptor) ([]entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("layer %s: %w", d.Digest, err)
 	}
-	_, _ = io.Copy(io.Discard, rc)
 	return entries, nil
 }
 
