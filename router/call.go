@@ -14,6 +14,7 @@ import (
 	"github.com/tandem-serving/tandem/router/schedule"
 	"github.com/tandem-serving/tandem/router/sse"
 	"github.com/tandem-serving/tandem/router/tenant"
+	"github.com/tandem-serving/tandem/router/tokenize"
 )
 
 const (
@@ -34,8 +35,10 @@ type call struct {
 	body   []byte
 	req    request.Request
 	hashes []uint64
-	// engineHashes are the engine's block hashes (exact mode).
+	// engineHashes are the router's chain over the prompt's token ids and
+	// tokKeys the token cache's keys of the prompt (exact mode).
 	engineHashes []uint64
+	tokKeys      []tokenize.Key
 	sreq         schedule.Request
 	scratch      *schedule.Scratch
 	order        []schedule.Candidate
@@ -91,6 +94,7 @@ func (rt *Router) putCall(c *call) {
 		c.presp = nil
 	}
 	c.kind, c.in, c.path, c.body, c.hashes, c.engineHashes = 0, nil, "", c.body[:0], c.hashes[:0], c.engineHashes[:0]
+	c.tokKeys = c.tokKeys[:0]
 	c.sreq, c.order, c.pool, c.model, c.ticket, c.tenant, c.id = schedule.Request{}, nil, nil, "", tenant.Ticket{}, "", ""
 	c.out, c.out2, c.kvMember, c.presp = c.out[:0], c.out2[:0], c.kvMember[:0], c.presp[:0]
 	c.status, c.firstByte, c.streamed, c.noPD, c.prefilledBy = 0, 0, false, false, ""

@@ -11,7 +11,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/tandem-serving/tandem/router/breaker"
-	"github.com/tandem-serving/tandem/router/kvindex"
 	"github.com/tandem-serving/tandem/router/prefix"
 	"github.com/tandem-serving/tandem/router/schedule"
 	"github.com/tandem-serving/tandem/router/tenant"
@@ -168,8 +167,8 @@ type ShedConfig struct {
 }
 
 // KVEventsConfig turns on the exact prefix index fed by vLLM KV events
-// (package kvindex). It needs the engines' tokenizer: only the tandem-sim
-// profile exists.
+// (package kvindex), matched by token ids from the engines' own /tokenize
+// (package tokenize).
 type KVEventsConfig struct {
 	Enabled bool `json:"enabled"`
 	// Port is the engines' ZeroMQ publisher port (vLLM's default 5557);
@@ -177,8 +176,20 @@ type KVEventsConfig struct {
 	Port int `json:"port"`
 	// Topic filters messages by prefix; empty takes all.
 	Topic string `json:"topic"`
-	// Tokenizer names the engines' tokenizer and block hash profile.
+	// Tokenizer says where request token ids come from: "engine", the
+	// endpoint's POST /tokenize (vLLM's OpenAI server, tandem-sim).
 	Tokenizer string `json:"tokenizer"`
+	// TokenizeTimeout bounds one /tokenize call; on expiry the request is
+	// routed by the approximate index.
+	TokenizeTimeout Duration `json:"tokenizeTimeout"`
+	// TokenizeWhen is "undecided" (default): call /tokenize only when the
+	// approximate index cannot decide (some endpoint holds part of the
+	// prompt, none all of it); or "always", for router replicas that see
+	// only part of the traffic, whose approximate index misses what the
+	// others sent.
+	TokenizeWhen string `json:"tokenizeWhen"`
+	// TokenizeCacheTokens bounds the cache of token ids (4 bytes each).
+	TokenizeCacheTokens int `json:"tokenizeCacheTokens"`
 	// BlockTokens is the engines' KV block size in tokens.
 	BlockTokens int `json:"blockTokens"`
 	// SilenceAfter: an endpoint sent uncached work this long ago without
@@ -200,7 +211,7 @@ func DefaultConfig() Config {
 		RatePrior:  20000,
 		Saturation: schedule.Saturation{MaxWaiting: 256, MaxKVUsage: 0.98},
 		Penalty:    schedule.Penalty{KVThreshold: 0.9, KVTokens: 8192},
-		Cost:       schedule.Cost{StallWeight: 0.25, DecodeTokens: 1, OutputTokens: 256},
+		Cost:       schedule.Cost{StallWeight: 0.25, DecodeTokens: 1, OutputTokens: 256, OffloadedTokens: 0.1},
 		RateSpread: 1,
 		PD:         PDConfig{ThresholdTokens: 256, NoPrefill: "aggregated", SameUnitWeight: 0.5},
 		Breaker:    BreakerConfig{Failures: bc.Failures, Cooldown: Duration{bc.Cooldown}, MaxCooldown: Duration{bc.MaxCooldown}},
@@ -214,7 +225,8 @@ func DefaultConfig() Config {
 		Shedding:                ShedConfig{MinPriority: 1, PriorityHeader: "X-Tandem-Priority"},
 		ForwardHeaders:          []string{"Authorization", "X-Request-Id", "Traceparent", "Tracestate"},
 		KVEvents: KVEventsConfig{
-			Port: 5557, Topic: "kv-events", Tokenizer: "tandem-sim", BlockTokens: 16, SilenceAfter: Duration{5 * time.Second},
+			Port: 5557, Topic: "kv-events", Tokenizer: "engine", TokenizeTimeout: Duration{50 * time.Millisecond},
+			TokenizeWhen: "undecided", TokenizeCacheTokens: 2 << 20, BlockTokens: 16, SilenceAfter: Duration{5 * time.Second},
 		},
 	}
 }
@@ -255,6 +267,7 @@ func (c *Config) Validate() error {
 	check(c.Cost.StallWeight < 0, "cost.stallWeight %g: must not be negative", c.Cost.StallWeight)
 	check(c.Cost.DecodeTokens < 0, "cost.decodeTokens %g: must not be negative", c.Cost.DecodeTokens)
 	check(c.Cost.OutputTokens < 0, "cost.outputTokens %g: must not be negative", c.Cost.OutputTokens)
+	check(c.Cost.OffloadedTokens < 0 || c.Cost.OffloadedTokens > 1, "cost.offloadedTokens %g: want 0 to 1", c.Cost.OffloadedTokens)
 	check(c.PD.NoPrefill != "aggregated" && c.PD.NoPrefill != "fail", "prefillDecode.noPrefill %q: want aggregated or fail", c.PD.NoPrefill)
 	check(c.Retry.MaxAttempts < 1, "retry.maxAttempts %d: must be at least 1", c.Retry.MaxAttempts)
 	check(c.MaxBodyBytes < 1, "maxBodyBytes %d: must be positive", c.MaxBodyBytes)
@@ -262,8 +275,11 @@ func (c *Config) Validate() error {
 	check(c.Discovery.Static != nil && c.Discovery.Kubernetes != nil, "discovery: choose static or kubernetes, not both")
 	check(c.Discovery.Static != nil && strings.TrimSpace(c.Discovery.Static.File) == "", "discovery.static.file is required")
 	if c.KVEvents.Enabled {
-		_, known := kvindex.Tokenizers[c.KVEvents.Tokenizer]
-		check(!known, "kvEvents.tokenizer %q: the only profile is tandem-sim", c.KVEvents.Tokenizer)
+		k := &c.KVEvents
+		check(k.Tokenizer != "engine", "kvEvents.tokenizer %q: want engine (the endpoints' /tokenize)", k.Tokenizer)
+		check(k.TokenizeTimeout.Duration <= 0, "kvEvents.tokenizeTimeout must be positive")
+		check(k.TokenizeWhen != "undecided" && k.TokenizeWhen != "always", "kvEvents.tokenizeWhen %q: want undecided or always", k.TokenizeWhen)
+		check(k.TokenizeCacheTokens < 0, "kvEvents.tokenizeCacheTokens %d: must not be negative", k.TokenizeCacheTokens)
 		check(c.KVEvents.Port < 1 || c.KVEvents.Port > 65535, "kvEvents.port %d: not a port", c.KVEvents.Port)
 		check(c.KVEvents.BlockTokens < 1, "kvEvents.blockTokens %d: must be positive", c.KVEvents.BlockTokens)
 		check(c.KVEvents.SilenceAfter.Duration <= 0, "kvEvents.silenceAfter must be positive")

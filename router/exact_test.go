@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/tandem-serving/tandem/benchmarks/sim"
-	"github.com/tandem-serving/tandem/benchmarks/sim/kvevents"
 	"github.com/tandem-serving/tandem/router/endpoint"
+	"github.com/tandem-serving/tandem/router/kvevents"
 )
 
 func kvPort(t *testing.T, endpoint string) int {

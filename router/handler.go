@@ -95,11 +95,7 @@ func (rt *Router) pick(c *call, r *http.Request) *apiError {
 		OutputTokens: c.req.MaxTokens,
 	}
 	if rt.tokenizer != nil {
-		bt := rt.cfg.KVEvents.BlockTokens
-		if hashes, tokens, ok := rt.tokenizer.Hashes(c.engineHashes[:0], &c.req, bt); ok {
-			c.engineHashes = hashes
-			c.sreq.EngineHashes, c.sreq.EngineBlockTokens, c.sreq.PromptTokens = hashes, bt, tokens
-		}
+		rt.exactTokens(r.Context(), c) // exact.go; on failure the approximate figures stand
 	}
 	res := rt.profile.Schedule(&c.sreq, pool.Serving, c.start, c.scratch)
 	rt.metrics.picks.WithLabelValues(rt.policy, string(res.Reason)).Inc()

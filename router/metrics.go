@@ -17,6 +17,9 @@ var (
 	ttftBuckets     = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320, 640}
 	durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320, 640, 1280, 2560}
 	overheadBuckets = []float64{1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 1e-2}
+	// tokenizeBuckets: an engine tokenizes a short prompt in well under a
+	// millisecond and 200 KB in tens; the default timeout is 50 ms.
+	tokenizeBuckets = []float64{2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1}
 )
 
 // Metrics are the router's Prometheus metrics, all named tandem_router_*.
@@ -37,6 +40,10 @@ type Metrics struct {
 	scrapes     *prometheus.CounterVec
 	streamErrs  *prometheus.CounterVec
 	kvEvents    *prometheus.CounterVec
+	tokenSource *prometheus.CounterVec
+	tokFallback *prometheus.CounterVec
+	tokenize    *prometheus.HistogramVec
+	tokMismatch *prometheus.CounterVec
 }
 
 // NewMetrics registers the router's metrics in a new registry; snapshot
@@ -70,6 +77,10 @@ func NewMetrics(snapshot func() *endpoint.Snapshot, staleAfter time.Duration) *M
 	m.scrapes = counter("scrapes_total", "Engine metric scrapes, by endpoint and result (ok, error).", "endpoint", "result")
 	m.streamErrs = counter("stream_errors_total", "Streams cut after their first byte (ended with an error event), by model.", "model")
 	m.kvEvents = counter("kv_events_total", "KV event messages received in exact mode, by endpoint and result (ok, gap: batches were lost, error).", "endpoint", "result")
+	m.tokenSource = counter("exact_token_sources_total", "Exact mode: where each request's prompt token ids came from, by source: cache (whole prompt cached), prefix-cache (a conversation's cached history), engine (the engine's /tokenize), token-ids (the prompt was ids), skipped-no-prefix and skipped-whole-prompt (the approximate index decided: no endpoint holds any of the prompt, or an endpoint holds all of it), skipped-degraded (no endpoint's exact index is trusted).", "source")
+	m.tokFallback = counter("tokenize_fallbacks_total", "Exact mode: requests routed by the approximate index because their token ids could not be had, by reason: timeout, error (connection or HTTP status), unsupported (a batch of prompts), no-endpoint.", "reason")
+	m.tokenize = histogram("tokenize_duration_seconds", "Engine /tokenize calls made in exact mode, by result (ok, error).", tokenizeBuckets, "result")
+	m.tokMismatch = counter("tokenize_prefix_mismatches_total", "Exact mode: models whose chat template failed the check of a conversation's reused history tokens; their prefix reuse is off until restart.", "model")
 	m.reg.MustRegister(&endpointCollector{snapshot: snapshot, staleAfter: staleAfter})
 	return m
 }

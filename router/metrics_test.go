@@ -54,6 +54,10 @@ func TestMetricsGolden(t *testing.T) {
 	m.scraped(e, nil)
 	m.streamErrs.WithLabelValues("m").Inc()
 	m.kvEvents.WithLabelValues("ns/d0", "gap").Inc()
+	m.tokenSource.WithLabelValues("prefix-cache").Inc()
+	m.tokFallback.WithLabelValues("timeout").Inc()
+	m.tokenize.WithLabelValues("ok").Observe(0.004)
+	m.tokMismatch.WithLabelValues("m").Inc()
 
 	families, err := m.Registry().Gather()
 	if err != nil {

@@ -16,9 +16,9 @@ import (
 
 	"github.com/tandem-serving/tandem/router/breaker"
 	"github.com/tandem-serving/tandem/router/endpoint"
-	"github.com/tandem-serving/tandem/router/kvindex"
 	"github.com/tandem-serving/tandem/router/schedule"
 	"github.com/tandem-serving/tandem/router/tenant"
+	"github.com/tandem-serving/tandem/router/tokenize"
 )
 
 // Options are the router's collaborators.
@@ -49,8 +49,10 @@ type Router struct {
 	idPrefix  string
 	forward   []string
 	metricsH  http.Handler
-	// tokenizer computes engine block hashes in exact mode; nil otherwise.
-	tokenizer kvindex.Tokenizer
+	// tokenizer gets prompt token ids from the engines in exact mode; nil
+	// otherwise. tokenizeNext rotates the endpoint asked.
+	tokenizer    *tokenize.Tokenizer
+	tokenizeNext atomic.Uint64
 }
 
 // New builds a router from cfg (validated here).
@@ -94,6 +96,9 @@ func New(cfg Config, opts Options) (*Router, error) {
 	rt.metrics = metrics
 	rt.metricsH = promhttp.HandlerFor(metrics.Registry(), promhttp.HandlerOpts{})
 	rt.transport = newTransport(&cfg)
+	if cfg.KVEvents.Enabled {
+		rt.tokenizer = rt.newTokenizer()
+	}
 	rt.scraper = endpoint.NewScraper(rt.reg, &http.Client{Transport: rt.transport}, endpoint.ScrapeConfig{
 		Interval: cfg.Scrape.Interval.Duration, Timeout: cfg.Scrape.Timeout.Duration,
 	})
@@ -107,7 +112,6 @@ func (rt *Router) exactSilence() time.Duration {
 	if !rt.cfg.KVEvents.Enabled {
 		return 0
 	}
-	rt.tokenizer = kvindex.Tokenizers[rt.cfg.KVEvents.Tokenizer]
 	return rt.cfg.KVEvents.SilenceAfter.Duration
 }
 
@@ -174,6 +178,9 @@ func (rt *Router) Run(ctx context.Context) {
 	}
 	rt.scraper.Run(ctx)
 	wg.Wait()
+	if rt.tokenizer != nil {
+		rt.tokenizer.Wait()
+	}
 	rt.transport.CloseIdleConnections()
 }
 

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/tandem-serving/tandem/benchmarks/sim/kv"
-	"github.com/tandem-serving/tandem/benchmarks/sim/kvevents"
+	"github.com/tandem-serving/tandem/router/kvevents"
 )
 
 // DefaultKVEventsTopic is the topic engines publish KV events under, the

@@ -10,8 +10,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tandem-serving/tandem/benchmarks/sim/kv"
-	"github.com/tandem-serving/tandem/benchmarks/sim/kvevents"
 	"github.com/tandem-serving/tandem/benchmarks/sim/tokenizer"
+	"github.com/tandem-serving/tandem/router/kvevents"
 )
 
 func TestEventBatchGroupsRuns(t *testing.T) {

@@ -39,6 +39,8 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.KVEventsEndpoint, "kv-events-endpoint", c.KVEventsEndpoint,
 		"publish vLLM-format KV events (ZeroMQ PUB, msgpack) bound at this endpoint, e.g. tcp://127.0.0.1:5557; engine i uses port+i (empty: off)")
 	fs.StringVar(&c.KVEventsTopic, "kv-events-topic", c.KVEventsTopic, "topic frame of KV events messages")
+	fs.StringVar(&c.KVEventsFormat, "kv-events-format", c.KVEventsFormat, "KV events payload: array (vLLM v0.11.2) or map (events as maps, vLLM after PR #42892)")
+	fs.Uint64Var(&p.HashSeed, "hash-seed", p.HashSeed, "seed of block hashes beyond the model name, as PYTHONHASHSEED fixes vLLM's (0: the model name alone)")
 
 	fs.IntVar(&p.BlockSize, "block-size", p.BlockSize, "tokens per KV block")
 	fs.IntVar(&p.NumBlocks, "num-gpu-blocks", p.NumBlocks, "KV blocks in the pool")

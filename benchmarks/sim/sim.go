@@ -14,8 +14,8 @@ import (
 
 	"github.com/tandem-serving/tandem/benchmarks/sim/engine"
 	"github.com/tandem-serving/tandem/benchmarks/sim/kv"
-	"github.com/tandem-serving/tandem/benchmarks/sim/kvevents"
 	"github.com/tandem-serving/tandem/benchmarks/sim/server"
+	"github.com/tandem-serving/tandem/router/kvevents"
 )
 
 // Config describes one simulated engine.
@@ -50,6 +50,9 @@ type Config struct {
 	KVEventsEndpoint string
 	// KVEventsTopic is the topic frame of every KV events message.
 	KVEventsTopic string
+	// KVEventsFormat is the payload shape: "array" (vLLM v0.11.2,
+	// msgspec array_like) or "map" (events as maps, vLLM after PR #42892).
+	KVEventsFormat string
 }
 
 // DefaultConfig is one engine on 127.0.0.1:8000 modelling Llama-3.1-8B on
@@ -63,6 +66,7 @@ func DefaultConfig() Config {
 		TimeScale:        1,
 		DefaultMaxTokens: 16,
 		KVEventsTopic:    DefaultKVEventsTopic,
+		KVEventsFormat:   "array",
 	}
 }
 
@@ -76,6 +80,9 @@ func (c Config) Validate() error {
 	}
 	if c.TimeScale < 0 {
 		return fmt.Errorf("time scale %g: must not be negative", c.TimeScale)
+	}
+	if _, err := kvEventsLayout(c.KVEventsFormat); err != nil {
+		return err
 	}
 	if c.DefaultMaxTokens < 1 {
 		return fmt.Errorf("default max tokens %d: must be at least 1", c.DefaultMaxTokens)
@@ -118,11 +125,12 @@ func Start(ctx context.Context, cfg Config) (*Engine, error) {
 
 	var opts []engine.Option
 	if cfg.KVEventsEndpoint != "" {
-		if e.pub, err = kvevents.NewPublisher(cfg.KVEventsEndpoint, cfg.KVEventsTopic); err != nil {
+		layout, _ := kvEventsLayout(cfg.KVEventsFormat)
+		if e.pub, err = kvevents.NewPublisher(cfg.KVEventsEndpoint, cfg.KVEventsTopic, layout); err != nil {
 			ln.Close()
 			return nil, err
 		}
-		seed, bs := kv.Seed(cfg.Engine.Model), cfg.Engine.BlockSize
+		seed, bs := kv.SeedWith(cfg.Engine.Model, cfg.Engine.HashSeed), cfg.Engine.BlockSize
 		opts = append(opts, engine.WithKVEvents(func(evs []kv.Event) {
 			e.pub.Publish(eventBatch(time.Now(), seed, bs, evs))
 		}))
@@ -163,6 +171,16 @@ func Start(ctx context.Context, cfg Config) (*Engine, error) {
 		}
 	}()
 	return e, nil
+}
+
+func kvEventsLayout(format string) (kvevents.Layout, error) {
+	switch format {
+	case "array", "":
+		return kvevents.LayoutArray, nil
+	case "map":
+		return kvevents.LayoutMap, nil
+	}
+	return 0, fmt.Errorf("KV events format %q: want array or map", format)
 }
 
 func (e *Engine) serve(ln net.Listener) {

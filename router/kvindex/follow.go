@@ -6,7 +6,7 @@ import (
 
 	"github.com/go-logr/logr"
 
-	"github.com/tandem-serving/tandem/benchmarks/sim/kvevents"
+	"github.com/tandem-serving/tandem/router/kvevents"
 )
 
 // retryEvery spaces reconnection attempts; maxFailures consecutive bad

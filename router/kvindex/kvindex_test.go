@@ -2,22 +2,39 @@ package kvindex
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/tandem-serving/tandem/benchmarks/sim/kvevents"
-	"github.com/tandem-serving/tandem/router/request"
+	"github.com/tandem-serving/tandem/router/kvevents"
 )
 
 var t0 = time.Unix(1_700_000_000, 0)
 
-func stored(hashes ...uint64) kvevents.Event {
-	return kvevents.Event{Kind: kvevents.BlockStored, BlockHashes: hashes, BlockSize: 16}
+const bs = 4 // tokens per block in these tests
+
+// seq is n blocks of distinct tokens, starting at token base.
+func seq(base, n int) []uint32 {
+	out := make([]uint32, n*bs)
+	for i := range out {
+		out[i] = uint32(base + i)
+	}
+	return out
 }
+
+// stored is a BlockStored of tokens under engine hashes that have nothing
+// to do with the router's: engineSeed stands for vLLM's random NONE_HASH.
+func stored(engineSeed uint64, parent *uint64, tokens []uint32) kvevents.Event {
+	e := kvevents.Event{Kind: kvevents.BlockStored, TokenIDs: tokens, BlockSize: bs, Medium: kvevents.MediumGPU, ParentBlockHash: parent}
+	for i := range len(tokens) / bs {
+		e.BlockHashes = append(e.BlockHashes, engineSeed*1000+uint64(tokens[i*bs]))
+	}
+	return e
+}
+
+func last(e kvevents.Event) *uint64 { h := e.BlockHashes[len(e.BlockHashes)-1]; return &h }
 
 func removed(hashes ...uint64) kvevents.Event {
 	return kvevents.Event{Kind: kvevents.BlockRemoved, BlockHashes: hashes}
@@ -27,32 +44,119 @@ func msg(seq uint64, evs ...kvevents.Event) kvevents.Message {
 	return kvevents.Message{Seq: seq, Batch: kvevents.Batch{Events: evs}}
 }
 
-func TestIndexAppliesEvents(t *testing.T) {
+func exactIndex(t *testing.T, evs ...kvevents.Event) *Index {
+	t.Helper()
 	x := New(time.Second)
-	if _, _, ok := x.Match([]uint64{1}, t0); ok {
-		t.Fatal("an index without a subscription claims to be exact")
-	}
 	x.setSubscribed(true, t0)
-	x.Apply(msg(0, stored(1, 2, 3, 4)), t0)
-	x.Apply(msg(1, removed(4), stored(9)), t0)
-	type match struct{ Blocks, BlockTokens int }
-	got := []match{}
-	for _, q := range [][]uint64{{1, 2, 3, 4}, {1, 2, 5}, {7}, {9}} {
-		n, bt, ok := x.Match(q, t0)
-		if !ok {
-			t.Fatal("not exact")
-		}
-		got = append(got, match{n, bt})
+	for i, e := range evs {
+		x.Apply(msg(uint64(i), e), t0)
 	}
-	want := []match{{3, 16}, {2, 16}, {0, 16}, {1, 16}}
+	return x
+}
+
+func match(t *testing.T, x *Index, model string, tokens []uint32) Match {
+	t.Helper()
+	m, ok := x.Match(model, AppendHashes(nil, tokens, bs), t0)
+	if !ok {
+		t.Fatal("index not exact")
+	}
+	return m
+}
+
+func TestIndexKeysBlocksByTokens(t *testing.T) {
+	prompt := seq(0, 4) // 4 blocks
+	first := stored(7, nil, prompt[:2*bs])
+	second := stored(7, last(first), prompt[2*bs:3*bs])
+	other := stored(7, nil, seq(100, 2))
+	cases := []struct {
+		name   string
+		events []kvevents.Event
+		tokens []uint32
+		want   Match
+	}{
+		{"nothing stored", nil, prompt, Match{}},
+		{"two blocks of one event", []kvevents.Event{first}, prompt, Match{GPU: 2, BlockTokens: bs}},
+		{"a later event chains on its parent", []kvevents.Event{first, second}, prompt, Match{GPU: 3, BlockTokens: bs}},
+		{"a partial last block is not matched", []kvevents.Event{first, second}, prompt[:3*bs+1], Match{GPU: 3, BlockTokens: bs}},
+		{"other tokens do not match", []kvevents.Event{other}, prompt, Match{BlockTokens: bs}},
+		{"removal by engine hash", []kvevents.Event{first, second, removed(second.BlockHashes...)}, prompt, Match{GPU: 2, BlockTokens: bs}},
+		{"every block removed", []kvevents.Event{first, removed(first.BlockHashes...)}, prompt, Match{BlockTokens: bs}},
+		{"all cleared", []kvevents.Event{first, {Kind: kvevents.AllBlocksCleared}}, prompt, Match{BlockTokens: bs}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			x := exactIndex(t, tc.events...)
+			if diff := cmp.Diff(tc.want, match(t, x, "m", tc.tokens)); diff != "" {
+				t.Errorf("Match (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// Two engines with different hash seeds store the same tokens under
+// different hashes; the router matches both alike.
+func TestEngineHashSeedDoesNotMatter(t *testing.T) {
+	prompt := seq(0, 3)
+	var got []Match
+	for _, engineSeed := range []uint64{1, 99991} {
+		a := stored(engineSeed, nil, prompt[:bs])
+		b := stored(engineSeed, last(a), prompt[bs:])
+		got = append(got, match(t, exactIndex(t, a, b), "m", prompt))
+	}
+	want := []Match{{GPU: 3, BlockTokens: bs}, {GPU: 3, BlockTokens: bs}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-	x.Apply(msg(2, kvevents.Event{Kind: kvevents.AllBlocksCleared}), t0)
-	if x.Len() != 0 {
-		t.Errorf("%d blocks after AllBlocksCleared", x.Len())
+}
+
+func TestIndexSeparatesAdaptersTiersAndExtraKeys(t *testing.T) {
+	prompt := seq(0, 3)
+	lora := stored(1, nil, prompt)
+	lora.LoRAName = "sql-lora"
+	loraID := stored(2, nil, prompt)
+	loraID.LoRAID = ptr[int64](3)
+	cpu := stored(3, nil, prompt)
+	cpu.Medium = "CPU"
+	gpuHead := stored(4, nil, prompt[:bs])
+	salted := stored(5, nil, prompt)
+	salted.ExtraKeys = []uint64{0, 77, 0}
+	window := stored(6, nil, prompt)
+	window.SpecKind = "sliding_window"
+	cases := []struct {
+		name   string
+		events []kvevents.Event
+		model  string
+		want   Match
+	}{
+		{"an adapter's blocks match its model", []kvevents.Event{lora}, "sql-lora", Match{GPU: 3, BlockTokens: bs}},
+		{"not the base model", []kvevents.Event{lora}, "base", Match{BlockTokens: bs}},
+		{"integer lora ids match no model", []kvevents.Event{loraID}, "base", Match{BlockTokens: bs}},
+		{"CPU blocks are offloaded", []kvevents.Event{cpu}, "m", Match{Offloaded: 3, BlockTokens: bs}},
+		{"offloaded after the GPU prefix", []kvevents.Event{gpuHead, cpu}, "m", Match{GPU: 1, Offloaded: 2, BlockTokens: bs}},
+		{"extra keys end the matchable chain", []kvevents.Event{salted}, "m", Match{GPU: 1, BlockTokens: bs}},
+		{"sliding-window groups are not indexed", []kvevents.Event{window}, "m", Match{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			x := exactIndex(t, tc.events...)
+			if diff := cmp.Diff(tc.want, match(t, x, tc.model, prompt)); diff != "" {
+				t.Errorf("Match (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
+
+func TestIndexDropsWhatItCannotChain(t *testing.T) {
+	orphan := stored(1, ptr[uint64](12345), seq(0, 1))
+	short := stored(1, nil, seq(0, 2))
+	short.TokenIDs = short.TokenIDs[:bs+1]
+	x := exactIndex(t, orphan, short)
+	if x.Dropped() != 2 || x.Len() != 0 {
+		t.Errorf("dropped %d, held %d; want 2, 0", x.Dropped(), x.Len())
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
 
 func TestIndexDegradedStates(t *testing.T) {
 	cases := []struct {
@@ -65,13 +169,13 @@ func TestIndexDegradedStates(t *testing.T) {
 		{"subscribed and idle", func(x *Index) { x.setSubscribed(true, t0) }, time.Hour, Exact},
 		{"a gap resyncs for the silence window", func(x *Index) {
 			x.setSubscribed(true, t0)
-			x.Apply(msg(0, stored(1)), t0)
-			x.Apply(msg(5, stored(2)), t0)
+			x.Apply(msg(0, stored(1, nil, seq(0, 1))), t0)
+			x.Apply(msg(5, stored(1, nil, seq(10, 1))), t0)
 		}, 999 * time.Millisecond, Resyncing},
 		{"after the window it is exact again", func(x *Index) {
 			x.setSubscribed(true, t0)
-			x.Apply(msg(0, stored(1)), t0)
-			x.Apply(msg(5, stored(2)), t0)
+			x.Apply(msg(0, stored(1, nil, seq(0, 1))), t0)
+			x.Apply(msg(5, stored(1, nil, seq(10, 1))), t0)
 		}, time.Second, Exact},
 		{"work without events goes silent", func(x *Index) {
 			x.setSubscribed(true, t0)
@@ -80,7 +184,7 @@ func TestIndexDegradedStates(t *testing.T) {
 		{"work followed by events stays exact", func(x *Index) {
 			x.setSubscribed(true, t0)
 			x.Worked(t0)
-			x.Apply(msg(0, stored(1)), t0.Add(10*time.Millisecond))
+			x.Apply(msg(0, stored(1, nil, seq(0, 1))), t0.Add(10*time.Millisecond))
 		}, time.Hour, Exact},
 		{"a lost subscription", func(x *Index) {
 			x.setSubscribed(true, t0)
@@ -101,55 +205,9 @@ func TestIndexDegradedStates(t *testing.T) {
 func TestGapClearsTheSet(t *testing.T) {
 	x := New(time.Second)
 	x.setSubscribed(true, t0)
-	x.Apply(msg(7, stored(1, 2)), t0)
-	if ok := x.Apply(msg(9, stored(3)), t0); ok || x.Gaps() != 1 || x.Len() != 1 {
+	x.Apply(msg(7, stored(1, nil, seq(0, 2))), t0)
+	if ok := x.Apply(msg(9, stored(1, nil, seq(10, 1))), t0); ok || x.Gaps() != 1 || x.Len() != 1 {
 		t.Errorf("after a gap: ok %v, gaps %d, blocks %d; want false, 1, 1", ok, x.Gaps(), x.Len())
-	}
-}
-
-func parse(t *testing.T, kind request.Kind, body string) *request.Request {
-	t.Helper()
-	var r request.Request
-	if err := request.Parse(kind, []byte(body), &r); err != nil {
-		t.Fatal(err)
-	}
-	return &r
-}
-
-func TestSimTokenizer(t *testing.T) {
-	long := strings.Repeat(" dog", 40) // 40 tokens: 2 full blocks of 16
-	cases := []struct {
-		name       string
-		kind       request.Kind
-		body       string
-		wantTokens int
-		wantBlocks int
-	}{
-		{"completion string", request.Completion, `{"model":"m","prompt":"` + long + `"}`, 40, 2},
-		{"completion token ids", request.Completion, `{"model":"m","prompt":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]}`, 17, 1},
-		{"chat", request.Chat, `{"model":"m","messages":[{"role":"user","content":"` + long + `"}]}`, 0, 0},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			hashes, tokens, ok := SimTokenizer{}.Hashes(nil, parse(t, tc.kind, tc.body), 16)
-			if !ok {
-				t.Fatal("not tokenized")
-			}
-			if tc.wantTokens > 0 && (tokens != tc.wantTokens || len(hashes) != tc.wantBlocks) {
-				t.Errorf("%d tokens, %d blocks; want %d, %d", tokens, len(hashes), tc.wantTokens, tc.wantBlocks)
-			}
-			if tc.kind == request.Chat && tokens <= 40 {
-				t.Errorf("chat of 40 content tokens gave %d tokens: the template is missing", tokens)
-			}
-		})
-	}
-	// A conversation's next turn extends the previous turn's hashes.
-	first := parse(t, request.Chat, `{"model":"m","messages":[{"role":"system","content":"`+long+`"},{"role":"user","content":"a"}]}`)
-	second := parse(t, request.Chat, `{"model":"m","messages":[{"role":"system","content":"`+long+`"},{"role":"user","content":"b"}]}`)
-	h1, _, _ := SimTokenizer{}.Hashes(nil, first, 16)
-	h2, _, _ := SimTokenizer{}.Hashes(nil, second, 16)
-	if h1[0] != h2[0] || h1[1] != h2[1] {
-		t.Error("a shared system prompt does not share leading block hashes")
 	}
 }
 
@@ -175,11 +233,11 @@ func TestFollowPublisher(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("no event arrived")
 		}
-		pub.Publish(kvevents.Batch{Events: []kvevents.Event{stored(1, 2, 3)}})
+		pub.Publish(kvevents.Batch{Events: []kvevents.Event{stored(1, nil, seq(0, 3))}})
 		time.Sleep(20 * time.Millisecond)
 	}
-	if n, _, ok := x.Match([]uint64{1, 2, 3, 4}, time.Now()); !ok || n != 3 {
-		t.Errorf("Match = %d, %v; want 3, true", n, ok)
+	if m, ok := x.Match("m", AppendHashes(nil, seq(0, 4), bs), time.Now()); !ok || m.GPU != 3 {
+		t.Errorf("Match = %+v, %v; want 3 GPU blocks, true", m, ok)
 	}
 	cancel()
 	<-done

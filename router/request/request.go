@@ -149,6 +149,20 @@ func (r *Request) Raw(f Field) []byte {
 	return nil
 }
 
+// Member returns the raw JSON value of the top-level member named key
+// (the last one when repeated), or nil. A key written with escapes is
+// not found.
+func (r *Request) Member(key string) []byte {
+	for i := len(r.members) - 1; i >= 0; i-- {
+		m := r.members[i]
+		k := r.Body[m.start:m.valStart]
+		if len(k) > len(key)+1 && k[0] == '"' && k[len(key)+1] == '"' && string(k[1:len(key)+1]) == key {
+			return r.Body[m.valStart:m.end]
+		}
+	}
+	return nil
+}
+
 // Error is a client error found while parsing; Param names the offending
 // field when there is one.
 type Error struct {

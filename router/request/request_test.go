@@ -192,3 +192,21 @@ func BenchmarkParseChat4KB(b *testing.B) {
 		}
 	}
 }
+
+func TestMember(t *testing.T) {
+	body := `{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function"}],"tool":1,"add_generation_prompt":false,"tools":[]}`
+	var r Request
+	if err := Parse(Chat, []byte(body), &r); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, k := range []string{"tools", "tool", "add_generation_prompt", "model", "missing", "to"} {
+		if v := r.Member(k); v != nil {
+			got[k] = string(v)
+		}
+	}
+	want := map[string]string{"tools": "[]", "tool": "1", "add_generation_prompt": "false", "model": `"m"`}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Member (-want +got):\n%s", diff)
+	}
+}

@@ -89,6 +89,12 @@ type Cost struct {
 	DecodeTokens float64 `json:"decodeTokens"`
 	// OutputTokens is the output assumed for a request without max_tokens.
 	OutputTokens float64 `json:"outputTokens"`
+	// OffloadedTokens is the prefill work of one prompt token held in an
+	// engine's offloaded tier (exact mode, KV events with a medium other
+	// than GPU), as a fraction of computing it: loading its KV over PCIe
+	// instead. Llama-3.1-8B's KV is 128 KiB a token; at ~40 GB/s that is
+	// ~3 µs against ~40 µs of H100 prefill per token: 0.1.
+	OffloadedTokens float64 `json:"offloadedTokens"`
 }
 
 // Saturation says when an endpoint is full: a saturated endpoint is
@@ -190,17 +196,21 @@ func BoundRates(cands []Candidate, spread float64) {
 // exact fills the cache figures from the endpoint's exact index when the
 // request has engine hashes and the index is trustworthy. CachedBlocks is
 // then expressed in byte blocks, so scorers see one unit either way.
+// Blocks in an offloaded tier are misses at cost.offloadedTokens of a
+// token's prefill each: UncachedTokens is prefill work, not a count.
 func (f *Features) exact(c *Candidate, req *Request, e *endpoint.Endpoint, now time.Time) bool {
 	if e.Exact == nil || req.EngineHashes == nil {
 		return false
 	}
-	n, blockTokens, ok := e.Exact.Match(req.EngineHashes, now)
-	if !ok || (blockTokens != req.EngineBlockTokens && n > 0) {
+	m, ok := e.Exact.Match(req.Model, req.EngineHashes, now)
+	if !ok || (m.BlockTokens != req.EngineBlockTokens && m.GPU+m.Offloaded > 0) {
 		return false
 	}
 	c.Exact = true
-	c.CachedTokens = float64(n * req.EngineBlockTokens)
-	c.UncachedTokens = max(float64(req.PromptTokens)-c.CachedTokens, 0)
+	c.CachedTokens = float64(m.GPU * req.EngineBlockTokens)
+	c.OffloadedTokens = float64(m.Offloaded * req.EngineBlockTokens)
+	rest := max(float64(req.PromptTokens)-c.CachedTokens-c.OffloadedTokens, 0)
+	c.UncachedTokens = rest + c.OffloadedTokens*f.Cost.OffloadedTokens
 	c.CachedBlocks = min(int(c.CachedTokens*f.BytesPerToken)/f.BlockBytes, len(req.Hashes))
 	return true
 }

@@ -56,6 +56,9 @@ type Candidate struct {
 	CachedBlocks   int
 	CachedTokens   float64
 	UncachedTokens float64
+	// OffloadedTokens are prompt tokens held in an offloaded tier (exact
+	// mode only); UncachedTokens counts them at cost.offloadedTokens each.
+	OffloadedTokens float64
 	// QueuedTokens estimates prefill work waiting there ahead of this
 	// request; InFlight the requests open there.
 	QueuedTokens float64

@@ -51,7 +51,7 @@ func NewCore(p Params) (*Core, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Core{p: p, pool: pool, seed: kv.Seed(p.Model)}, nil
+	return &Core{p: p, pool: pool, seed: kv.SeedWith(p.Model, p.HashSeed)}, nil
 }
 
 // Params returns the core's parameters.

@@ -10,6 +10,10 @@ import (
 type Params struct {
 	// Model names the served model; it seeds block hashes.
 	Model string
+	// HashSeed further seeds block hashes, as PYTHONHASHSEED fixes vLLM's
+	// NONE_HASH (random per process otherwise): engines with different
+	// seeds name the same blocks differently. 0 leaves the model seed.
+	HashSeed uint64
 	// BlockSize is tokens per KV block (vLLM: --block-size, default 16).
 	BlockSize int
 	// NumBlocks is the KV pool size (vLLM reports it as num_gpu_blocks).

@@ -34,6 +34,16 @@ func Seed(model string) uint64 {
 	return h
 }
 
+// SeedWith is Seed(model) further seeded by hashSeed (the engine's hash
+// seed); hashSeed 0 gives Seed(model).
+func SeedWith(model string, hashSeed uint64) uint64 {
+	s := Seed(model)
+	if hashSeed == 0 {
+		return s
+	}
+	return ChainHash(s, []uint32{uint32(hashSeed), uint32(hashSeed >> 32)})
+}
+
 // ChainHash is the hash of one block: 64-bit FNV-1a over the parent hash and
 // then every token id, each as 8 and 4 little-endian bytes.
 func ChainHash(parent uint64, tokens []uint32) uint64 {

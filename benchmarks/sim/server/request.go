@@ -31,6 +31,10 @@ type Request struct {
 	N                   *int                `json:"n"`
 	Seed                *int64              `json:"seed"`
 	IgnoreEOS           bool                `json:"ignore_eos"`
+	// Chat template switches (vLLM's ChatCompletionRequest and
+	// TokenizeChatRequest): add_generation_prompt defaults to true.
+	AddGenerationPrompt  *bool `json:"add_generation_prompt"`
+	ContinueFinalMessage bool  `json:"continue_final_message"`
 	KVTransferParams    *KVTransferParams   `json:"kv_transfer_params"`
 	// SGLang disaggregation fields; only their presence matters here.
 	BootstrapHost *string         `json:"bootstrap_host"`
@@ -118,7 +122,7 @@ func (r *Request) HasBootstrap() bool {
 func (r *Request) PromptTokens() ([]uint32, *APIError) {
 	var toks []uint32
 	if r.kind == Chat {
-		text, err := tokenizer.RenderChat(r.Messages)
+		text, err := tokenizer.RenderChatWith(r.Messages, r.renderOptions())
 		if err != nil {
 			return nil, badRequest("messages", "%v", err)
 		}
@@ -133,6 +137,14 @@ func (r *Request) PromptTokens() ([]uint32, *APIError) {
 		return nil, badRequest("prompt", "the prompt is empty")
 	}
 	return toks, nil
+}
+
+func (r *Request) renderOptions() tokenizer.RenderOptions {
+	gen := r.AddGenerationPrompt == nil || *r.AddGenerationPrompt
+	if r.AddGenerationPrompt == nil && r.ContinueFinalMessage {
+		gen = false // vLLM checks the fields as sent: only an explicit true conflicts
+	}
+	return tokenizer.RenderOptions{AddGenerationPrompt: gen, ContinueFinalMessage: r.ContinueFinalMessage}
 }
 
 func completionPrompt(raw json.RawMessage) ([]uint32, *APIError) {

@@ -2,7 +2,8 @@
 // OpenAI-compatible server a router sees. POST /v1/chat/completions and
 // /v1/completions (streaming SSE or whole responses, with usage and cached
 // token counts), GET /v1/models, /health, /metrics (Prometheus text in
-// vLLM's metric names) and POST /reset_prefix_cache, OpenAI-style JSON
+// vLLM's metric names), POST /tokenize (tokenize.go) and POST
+// /reset_prefix_cache, OpenAI-style JSON
 // errors, vLLM's kv_transfer_params and SGLang's bootstrap fields for
 // prefill/decode disaggregation, and injected faults. Generation itself is
 // package engine's.
@@ -113,6 +114,7 @@ var routes = map[string]route{
 	"/v1/models":           {http.MethodGet, (*Server).models},
 	"/health":              {http.MethodGet, (*Server).health},
 	"/reset_prefix_cache":  {http.MethodPost, (*Server).resetPrefixCache},
+	"/tokenize":            {http.MethodPost, (*Server).tokenize},
 	"/metrics":             {http.MethodGet, func(s *Server, w http.ResponseWriter, r *http.Request) { s.metrics.ServeHTTP(w, r) }},
 }
 

@@ -29,14 +29,36 @@ const (
 	endOfTurn   = "<|eot_id|>"
 )
 
-// RenderChat renders messages into the single prompt string the engine sees,
-// the way vLLM applies a Llama-3 chat template with add_generation_prompt:
+// RenderOptions are the chat template switches of vLLM's chat and tokenize
+// requests (add_generation_prompt, continue_final_message).
+type RenderOptions struct {
+	// AddGenerationPrompt appends the assistant header after the last
+	// message (vLLM's default).
+	AddGenerationPrompt bool
+	// ContinueFinalMessage leaves the last message open (no end of turn,
+	// no generation prompt) for the model to continue.
+	ContinueFinalMessage bool
+}
+
+// RenderChat renders messages with the generation prompt: RenderChatWith
+// and AddGenerationPrompt.
+func RenderChat(messages []Message) (string, error) {
+	return RenderChatWith(messages, RenderOptions{AddGenerationPrompt: true})
+}
+
+// RenderChatWith renders messages into the single prompt string the engine
+// sees, the way vLLM applies a Llama-3 chat template with add_generation_prompt:
 //
 //	<|begin_of_text|>{for each message: <|start_header_id|>ROLE<|end_header_id|>\n\nCONTENT<|eot_id|>}<|start_header_id|>assistant<|end_header_id|>\n\n
 //
 // Text parts of array content are joined with "\n". It fails on a missing
 // role, a non-text part, or content that is neither string, array nor null.
-func RenderChat(messages []Message) (string, error) {
+// Without AddGenerationPrompt the assistant header is left out; with
+// ContinueFinalMessage the last <|eot_id|> is too (and no header follows).
+func RenderChatWith(messages []Message, o RenderOptions) (string, error) {
+	if o.AddGenerationPrompt && o.ContinueFinalMessage {
+		return "", errors.New("add_generation_prompt and continue_final_message cannot both be true")
+	}
 	if len(messages) == 0 {
 		return "", errors.New("messages must not be empty")
 	}
@@ -54,11 +76,15 @@ func RenderChat(messages []Message) (string, error) {
 		b.WriteString(m.Role)
 		b.WriteString(endHeader)
 		b.WriteString(text)
-		b.WriteString(endOfTurn)
+		if !o.ContinueFinalMessage || i < len(messages)-1 {
+			b.WriteString(endOfTurn)
+		}
 	}
-	b.WriteString(startHeader)
-	b.WriteString("assistant")
-	b.WriteString(endHeader)
+	if o.AddGenerationPrompt {
+		b.WriteString(startHeader)
+		b.WriteString("assistant")
+		b.WriteString(endHeader)
+	}
 	return b.String(), nil
 }
 

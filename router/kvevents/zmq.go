@@ -52,8 +52,9 @@ var quiet = zmq4.WithLogger(log.New(io.Discard, "", 0))
 // queue in memory and a goroutine encodes and sends them. Like any PUB
 // socket it drops messages for subscribers that have not connected yet.
 type Publisher struct {
-	sock  zmq4.Socket
-	topic string
+	sock   zmq4.Socket
+	topic  string
+	layout Layout
 
 	mu     sync.Mutex
 	queue  []Batch
@@ -64,13 +65,17 @@ type Publisher struct {
 
 // NewPublisher binds a PUB socket to endpoint, e.g. "tcp://127.0.0.1:5557";
 // "tcp://*:5557" binds every interface and port 0 (or *) a free port.
-func NewPublisher(endpoint, topic string) (*Publisher, error) {
+// Payloads are written in layout (LayoutArray unless given).
+func NewPublisher(endpoint, topic string, layout ...Layout) (*Publisher, error) {
 	sock := zmq4.NewPub(context.Background(), quiet)
 	if err := sock.Listen(endpoint); err != nil {
 		sock.Close()
 		return nil, fmt.Errorf("KV events: %w", err)
 	}
 	p := &Publisher{sock: sock, topic: topic, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	if len(layout) > 0 {
+		p.layout = layout[0]
+	}
 	go p.run()
 	return p, nil
 }
@@ -120,7 +125,7 @@ func (p *Publisher) run() {
 		p.mu.Unlock()
 		for _, b := range batch {
 			// A send fails only when the socket is closing.
-			_ = p.sock.Send(zmq4.NewMsgFrom(Frames(p.topic, seq, Encode(b))...))
+			_ = p.sock.Send(zmq4.NewMsgFrom(Frames(p.topic, seq, EncodeLayout(b, p.layout))...))
 			seq++
 		}
 		if closed {

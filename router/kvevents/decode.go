@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
@@ -20,16 +21,20 @@ const maxDepth = 16
 // read from the input is checked against the bytes that remain: a payload
 // cannot make the decoder allocate more than it could fill.
 type reader struct {
-	r *bytes.Reader
-	d *msgpack.Decoder
+	payload []byte
+	r       *bytes.Reader
+	d       *msgpack.Decoder
 }
 
 func newReader(payload []byte) *reader {
 	r := bytes.NewReader(payload)
 	// bytes.Reader is an io.ByteScanner, so the decoder reads it directly
 	// without buffering and r.Len() is what is left.
-	return &reader{r: r, d: msgpack.NewDecoder(r)}
+	return &reader{payload: payload, r: r, d: msgpack.NewDecoder(r)}
 }
+
+// pos is the offset of the next unread byte.
+func (x *reader) pos() int { return len(x.payload) - x.r.Len() }
 
 func (x *reader) peek() (byte, error) { return x.d.PeekCode() }
 
@@ -161,6 +166,34 @@ func (x *reader) tokens() ([]uint32, error) {
 			return nil, fmt.Errorf("token %d: %w", i, err)
 		}
 		out[i] = uint32(v)
+	}
+	return out, nil
+}
+
+// extraKeys reads BlockStored.extra_keys: nil, or one entry per block,
+// each nil or a tuple of whatever the engine hashed in. A non-nil entry
+// becomes a non-zero digest of its raw bytes: equal keys, equal digests.
+func (x *reader) extraKeys() ([]uint64, error) {
+	if x.isNil() {
+		return nil, x.d.DecodeNil()
+	}
+	n, err := x.arrayLen()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]uint64, n)
+	for i := range out {
+		if x.isNil() {
+			if err := x.d.DecodeNil(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		start := x.pos()
+		if err := x.skip(1); err != nil {
+			return nil, fmt.Errorf("extra key %d: %w", i, err)
+		}
+		out[i] = xxhash.Sum64(x.payload[start:x.pos()]) | 1
 	}
 	return out, nil
 }
@@ -297,8 +330,9 @@ func (x *reader) events() ([]Event, error) {
 // fieldOrder is each event's positional layout in the array form, after
 // the tag; the map form names the same fields.
 var fieldOrder = map[Kind][]string{
-	BlockStored:      {"block_hashes", "parent_block_hash", "token_ids", "block_size", "lora_id", "medium"},
-	BlockRemoved:     {"block_hashes", "medium"},
+	BlockStored: {"block_hashes", "parent_block_hash", "token_ids", "block_size", "lora_id", "medium",
+		"lora_name", "extra_keys", "group_idx", "kv_cache_spec_kind", "kv_cache_spec_sliding_window"},
+	BlockRemoved:     {"block_hashes", "medium", "group_idx"},
 	AllBlocksCleared: {},
 }
 
@@ -365,7 +399,10 @@ func (x *reader) eventMap(e *Event) error {
 	}
 	e.Kind = kind
 	if kind != BlockStored {
-		e.ParentBlockHash, e.TokenIDs, e.BlockSize, e.LoRAID = nil, nil, 0, nil
+		*e = Event{Kind: kind, BlockHashes: e.BlockHashes, Medium: e.Medium, GroupIdx: e.GroupIdx}
+		if kind == AllBlocksCleared {
+			*e = Event{Kind: kind}
+		}
 	}
 	return nil
 }
@@ -388,6 +425,14 @@ func (x *reader) field(e *Event, name string) error {
 		e.LoRAID, err = x.optInt()
 	case "medium":
 		e.Medium, err = x.optStr()
+	case "lora_name":
+		e.LoRAName, err = x.optStr()
+	case "extra_keys":
+		e.ExtraKeys, err = x.extraKeys()
+	case "group_idx":
+		e.GroupIdx, err = x.optInt()
+	case "kv_cache_spec_kind":
+		e.SpecKind, err = x.optStr()
 	default:
 		err = x.skip(1)
 	}

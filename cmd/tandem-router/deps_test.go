@@ -1,0 +1,46 @@
+package main
+
+import (
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// productBinaries are the binaries an operator deploys; they must not
+// link the simulator, the benchmarks or the test harnesses.
+var productBinaries = []string{"./cmd/tandem-router", "./cmd/tandem-controller", "./cmd/tandem-scheduler"}
+
+const module = "github.com/tandem-serving/tandem/"
+
+var forbidden = []string{module + "benchmarks/", module + "test/"}
+
+// go list -deps of every product binary names no package under benchmarks/
+// or test/ (ARCHITECTURE.md: dependency direction).
+func TestProductBinariesLinkNoBenchmarksOrTests(t *testing.T) {
+	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	for _, bin := range productBinaries {
+		cmd := exec.Command(gobin, append([]string{"list", "-deps", "-f", "{{.ImportPath}}"}, bin)...)
+		cmd.Dir = "../.."
+		out, err := cmd.Output()
+		if err != nil {
+			msg := ""
+			if ee, ok := err.(*exec.ExitError); ok {
+				msg = string(ee.Stderr)
+			}
+			t.Fatalf("go list -deps %s: %v\n%s", bin, err, msg)
+		}
+		pkgs := strings.Fields(string(out))
+		if len(pkgs) < 10 {
+			t.Fatalf("go list -deps %s listed %d packages: %q", bin, len(pkgs), pkgs)
+		}
+		for _, p := range pkgs {
+			for _, bad := range forbidden {
+				if strings.HasPrefix(p, bad) {
+					t.Errorf("%s links %s (product binaries must not import benchmarks/ or test/)", bin, p)
+				}
+			}
+		}
+	}
+}
