@@ -22,26 +22,32 @@ verify checks archives (and, with -registry and -version, their names);
 push uploads each archive to the name it records.`
 
 func main() {
-	if len(os.Args) < 2 {
+	err := run(os.Args[1:])
+	switch {
+	case errors.Is(err, flag.ErrHelp): // the flag set printed its usage
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "imagepack:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if len(args) == 0 {
 		fmt.Fprintln(os.Stderr, usage)
-		os.Exit(2)
+		return errors.New("no command given")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	var err error
-	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
+	switch cmd, args := args[0], args[1:]; cmd {
 	case "build":
-		err = buildCmd(args)
+		return buildCmd(args)
 	case "verify":
-		err = verifyCmd(args)
+		return verifyCmd(args)
 	case "push":
-		err = pushCmd(ctx, args)
+		return pushCmd(ctx, args)
 	default:
-		err = fmt.Errorf("unknown command %q\n%s", cmd, usage)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "imagepack:", err)
-		os.Exit(1)
+		fmt.Fprintln(os.Stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -229,7 +230,7 @@ func layerEntries(a *Archive, d v1.Descriptor) ([]entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	layer, err := tarball.LayerFromReader(bytes.NewReader(b))
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
 	if err != nil {
 		return nil, fmt.Errorf("layer %s: %w", d.Digest, err)
 	}
