@@ -249,3 +249,6 @@ func completionBody(prompt string, extra string) string {
 func kvEvents() engineOpt {
 	return func(c *sim.Config) { c.KVEventsEndpoint = "tcp://127.0.0.1:0" }
 }
+
+// hashSeed gives an engine its own block hash seed (vLLM: PYTHONHASHSEED).
+func hashSeed(s uint64) engineOpt { return func(c *sim.Config) { c.Engine.HashSeed = s } }
