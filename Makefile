@@ -6,6 +6,10 @@ GO    ?= go
 # build with the same setting so their shared packages compile once. Only
 # the race detector needs cgo.
 export CGO_ENABLED ?= 0
+# -trimpath keeps the checkout's path out of every binary, so image digests
+# do not depend on where the tree is; set for all builds and tests so that
+# they share one compile cache.
+export GOFLAGS ?= -trimpath
 # go test flags; CI and local runs use the same ones.
 TEST_FLAGS ?= -timeout 25m
 # Packages whose tests also run under the race detector: the concurrent
@@ -21,8 +25,9 @@ DEMO_BINARIES := tandem-up tandem-scheduler tandem-controller tandem-router
 # names the same images in its images: block). Each is set once, so a file
 # edited during a build cannot change the tag half way.
 REGISTRY ?= ghcr.io/tandem-serving
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-VERSION := $(VERSION)
+# VERSION is the release deploy/kustomization.yaml's newTag names; the commit
+# goes into the images' revision label.
+VERSION ?= v0.1.0
 IMAGES := tandem-controller tandem-router tandem-scheduler tandem-sim
 IMAGE_ARCH ?= $(shell $(GO) env GOARCH)
 IMAGE_SOURCE ?= https://github.com/tandem-serving/tandem
@@ -31,9 +36,9 @@ REVISION := $(REVISION)
 # The commit's time stamps the config and every file: same tree, same digests.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 SOURCE_DATE_EPOCH := $(SOURCE_DATE_EPOCH)
-# -trimpath keeps the checkout's path out of the binaries (digests do not
-# depend on where the tree is); -s -w drops the symbol table and DWARF.
-IMAGE_BUILD_FLAGS ?= -trimpath -ldflags='-s -w'
+# -s -w drops the symbol table and DWARF (a link flag: the compiled packages
+# are the ones make build and make test use).
+IMAGE_BUILD_FLAGS ?= -ldflags='-s -w'
 IMAGE_ARCHIVES := $(foreach i,$(IMAGES),$(BIN)/images/$(i).tar)
 
 .PHONY: help build tools test unit generate manifests verify lint demo cluster-up cluster-down bench bench-router bench-sim images push

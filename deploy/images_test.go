@@ -78,30 +78,31 @@ func deploymentImages(ds map[string]*appsv1.Deployment) map[string]string {
 
 // makefileImages reads the Makefile's REGISTRY default and IMAGES, the one
 // place image names come from.
-func makefileImages(t *testing.T) (string, []string) {
+func makefileImages(t *testing.T) (registry, version string, images []string) {
 	t.Helper()
 	b, err := os.ReadFile("../Makefile")
 	if err != nil {
 		t.Fatal(err)
 	}
-	registry := regexp.MustCompile(`(?m)^REGISTRY \?= (\S+)$`).FindSubmatch(b)
-	images := regexp.MustCompile(`(?m)^IMAGES := (.+)$`).FindSubmatch(b)
-	if registry == nil || images == nil {
-		t.Fatal("Makefile: no `REGISTRY ?=` or `IMAGES :=` line")
+	r := regexp.MustCompile(`(?m)^REGISTRY \?= (\S+)$`).FindSubmatch(b)
+	v := regexp.MustCompile(`(?m)^VERSION \?= (\S+)$`).FindSubmatch(b)
+	i := regexp.MustCompile(`(?m)^IMAGES := (.+)$`).FindSubmatch(b)
+	if r == nil || v == nil || i == nil {
+		t.Fatal("Makefile: no `REGISTRY ?=`, `VERSION ?=` or `IMAGES :=` line")
 	}
-	return string(registry[1]), strings.Fields(string(images[1]))
+	return string(r[1]), string(v[1]), strings.Fields(string(i[1]))
 }
 
 // TestImagesFollowTheMakefile: every image the install set runs is one the
 // Makefile builds, under its REGISTRY, and the kustomization's images:
 // block names each of them, so `kustomize edit set image` finds them.
 func TestImagesFollowTheMakefile(t *testing.T) {
-	registry, images := makefileImages(t)
+	registry, version, images := makefileImages(t)
 	var deployed []string
 	for container, image := range deploymentImages(installDeployments(t, installFS(t))) {
-		name, _, ok := strings.Cut(image, ":")
-		if !ok || !strings.HasPrefix(name, registry+"/") || !slices.Contains(images, strings.TrimPrefix(name, registry+"/")) {
-			t.Errorf("%s runs %s, not REGISTRY/<one of IMAGES>:tag (REGISTRY %s, IMAGES %v)", container, image, registry, images)
+		name, tag, ok := strings.Cut(image, ":")
+		if !ok || !strings.HasPrefix(name, registry+"/") || !slices.Contains(images, strings.TrimPrefix(name, registry+"/")) || tag != version {
+			t.Errorf("%s runs %s, not REGISTRY/<one of IMAGES>:VERSION (REGISTRY %s, VERSION %s, IMAGES %v)", container, image, registry, version, images)
 		}
 		deployed = append(deployed, name)
 	}

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -61,5 +63,40 @@ func TestDeployManifestsDryRun(t *testing.T) {
 			t.Fatalf("%s: %v:\n%s", dir, err, out)
 		}
 		t.Logf("%s:\n%s", dir, out)
+	}
+}
+
+// TestDeployWithImageOverrides is how an operator installs their own build:
+// an overlay over deploy/ whose images: block retargets every image
+// (what `kustomize edit set image` writes). The server accepts the whole
+// set in dry-run and every Deployment runs the overridden image.
+func TestDeployWithImageOverrides(t *testing.T) {
+	if out, err := kubectl(t, "create", "namespace", "tandem-system"); err != nil && !strings.Contains(out, "AlreadyExists") {
+		t.Fatalf("%v: %s", err, out)
+	}
+	overlay := t.TempDir()
+	deploy, err := filepath.Rel(overlay, filepath.Join(cluster.Options().RepoRoot, "deploy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	images := []string{"tandem-controller", "tandem-router", "tandem-scheduler"}
+	k := fmt.Sprintf("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- %s\nimages:\n", deploy)
+	for _, name := range images {
+		k += fmt.Sprintf("- name: ghcr.io/tandem-serving/%s\n  newName: registry.example/team/%s\n  newTag: v9.9.9\n", name, name)
+	}
+	if err := os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte(k), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := kubectl(t, "apply", "--server-side", "--force-conflicts", "--dry-run=server", "-k", overlay, "-o", "yaml")
+	if err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	for _, name := range images {
+		if want := "image: registry.example/team/" + name + ":v9.9.9"; !strings.Contains(out, want) {
+			t.Errorf("dry-run output lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "image: ghcr.io/tandem-serving/") {
+		t.Errorf("dry-run output still names a ghcr.io/tandem-serving image")
 	}
 }
