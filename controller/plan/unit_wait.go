@@ -2,6 +2,7 @@ package plan
 
 import (
 	"regexp"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	resourcehelper "k8s.io/component-helpers/resource"
@@ -44,15 +45,14 @@ func (p *planner) unitWait(u *unitState) waitReason {
 }
 
 // keepStable keeps the message the group's status already shows for the
-// unit while the new one says the same thing about another HyperNode.
-// With a hard tier Volcano tries the HyperNodes in a new order every
-// session and reports the last one; rewriting the status for that alone
-// would churn the API server and the operator's screen about once a
-// second while nothing changed.
+// unit while it still holds. With a hard tier Volcano tries the
+// HyperNodes in a new order every session and reports the last one;
+// rewriting the status for that alone would churn the API server and the
+// operator's screen about once a second while nothing changed.
 func (p *planner) keepStable(u *unitState, w waitReason) waitReason {
 	for _, prev := range p.sg.Status.Units {
 		if prev.Index == u.index && prev.Reason == w.reason && prev.Revision == u.revision &&
-			sameWait(prev.Message, w.message) {
+			stillSays(prev.Message, w.message) {
 			w.message = prev.Message
 		}
 	}
@@ -66,16 +66,32 @@ var scopedParts = []*regexp.Regexp{
 	regexp.MustCompile(`in HyperNode \S+ \(the last Volcano tried\) has it \(the nodes have [^;)]*`),
 }
 
-// sameWait reports whether two messages differ only in their
-// HyperNode-scoped parts.
-func sameWait(a, b string) bool {
-	canon := func(s string) string {
-		for _, re := range scopedParts {
-			s = re.ReplaceAllString(s, "in a HyperNode")
+// stillSays reports whether the shown message prev may stand for next:
+// every part of prev (one per role, for missing accelerator types) is in
+// next once the HyperNode-scoped details are set aside. A HyperNode may
+// lack more roles' types than another; the message that names fewer
+// wins, so the status settles on what holds wherever Volcano looks.
+func stillSays(prev, next string) bool {
+	parts := func(s string) map[string]bool {
+		out := map[string]bool{}
+		for i, part := range strings.Split(s, "; role ") {
+			if i > 0 {
+				part = "role " + part
+			}
+			for _, re := range scopedParts {
+				part = re.ReplaceAllString(part, "in a HyperNode")
+			}
+			out[part] = true
 		}
-		return s
+		return out
 	}
-	return canon(a) == canon(b)
+	shown, now := parts(prev), parts(next)
+	for part := range shown {
+		if !now[part] {
+			return false
+		}
+	}
+	return true
 }
 
 // unschedulableMessage is the message of the PodGroup's Unschedulable

@@ -110,7 +110,8 @@ func (f waitFacts) fitReports() []roleFit {
 		switch {
 		case waitsForGang(p.message):
 		case isJobText(p.message):
-			add(parseJob(p.message).originTask, parseJob(p.message).origin)
+			job := parseJob(p.message)
+			add(job.originTask, job.origin)
 		default:
 			add(p.name, p.message)
 		}
@@ -275,8 +276,8 @@ func otherFit(fits []roleFit) (waitReason, bool) {
 }
 
 // describeFit renders a fit report: where Volcano looked and what the
-// nodes said, e.g. "in HyperNode rack-2: 4 of 4 nodes Insufficient
-// nvidia.com/gpu".
+// nodes said, e.g. "in HyperNode rack-2, the last Volcano tried: 4 of 4
+// nodes Insufficient nvidia.com/gpu".
 func describeFit(f fitText) string {
 	var parts []string
 	for _, r := range f.reasons {

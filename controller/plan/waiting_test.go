@@ -151,9 +151,9 @@ func TestExplainWait(t *testing.T) {
 	}
 }
 
-// Only what depends on the HyperNode Volcano tried last may differ
-// between messages that say the same thing.
-func TestSameWait(t *testing.T) {
+// A shown message stands while the new one differs only in what depends
+// on the HyperNode Volcano tried last.
+func TestStillSays(t *testing.T) {
 	const (
 		rack0 = "needs 40 nvidia.com/gpu inside one tier-2 HyperNode; none has room for it " +
 			"(role engine asks 8 per pod; in HyperNode rack-0, the last Volcano tried: 4 of 4 nodes Insufficient nvidia.com/gpu)"
@@ -168,22 +168,27 @@ func TestSameWait(t *testing.T) {
 		gb200Rack1 = "role decode needs accelerator NVIDIA-GB200; no node in HyperNode rack-1 (the last Volcano tried) has it " +
 			"(the nodes have nvidia.com/gpu.product=NVIDIA-H200)"
 		b200Anywhere = "role decode needs accelerator NVIDIA-B200; no node has it (the nodes have nvidia.com/gpu.product=NVIDIA-H200)"
+		// rack-1 holds H200 only: prefill's H100 is missing there too.
+		bothRack1 = b200Rack1 + "; role prefill needs accelerator NVIDIA-H100-80GB-HBM3; no node in HyperNode rack-1 " +
+			"(the last Volcano tried) has it (the nodes have nvidia.com/gpu.product=NVIDIA-H200)"
 	)
 	cases := []struct {
-		name string
-		a, b string
-		want bool
+		name       string
+		prev, next string
+		want       bool
 	}{
 		{"another HyperNode of another size", rack0, rack1Smaller, true},
 		{"another HyperNode with other accelerators", b200Rack2, b200Rack1, true},
+		{"a HyperNode that lacks another role's type too keeps the shorter message", b200Rack2, bothRack1, true},
+		{"the shorter message replaces the longer", bothRack1, b200Rack2, false},
 		{"the role's request became known", noRole, rack0, false},
 		{"another accelerator asked", b200Rack1, gb200Rack1, false},
 		{"scoped against the whole cluster", b200Rack1, b200Anywhere, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := sameWait(tc.a, tc.b); got != tc.want {
-				t.Errorf("sameWait = %v, want %v", got, tc.want)
+			if got := stillSays(tc.prev, tc.next); got != tc.want {
+				t.Errorf("stillSays = %v, want %v", got, tc.want)
 			}
 		})
 	}
