@@ -27,7 +27,9 @@
 //
 // Around the request path: discovery (package discovery) replaces the
 // endpoint set (package endpoint) without restarts; a scraper reads each
-// engine's /metrics on an interval; in exact mode KV events keep an exact
-// index (package kvindex). README.md documents configuration, metrics and
-// the design choices.
+// engine's /metrics on an interval; in exact mode vLLM's KV events (package
+// kvevents) keep an exact index keyed by token ids (package kvindex), and
+// a request's token ids come from the engine's /tokenize (package tokenize,
+// exact.go). README.md documents configuration, metrics and the design
+// choices.
 package router

@@ -31,13 +31,24 @@
 // are drawn from a generator seeded per engine.
 //
 // With Config.KVEventsEndpoint set, an engine publishes vLLM's KV-cache
-// events on a ZeroMQ PUB socket (package kvevents has the wire format and a
-// subscriber): after every step that changed the prefix cache, one batch
-// with a BlockStored per newly cached run of blocks (their chain hashes,
-// parent hash, tokens) and a BlockRemoved per run of evictions, and an
-// AllBlocksCleared when POST /reset_prefix_cache empties the cache. The block
-// hashes are kv.ChainHash over package tokenizer's token ids, seeded with
-// kv.Seed(model), so a subscriber can also recompute them from a prompt.
+// events on a ZeroMQ PUB socket through the router's wire-format package
+// (router/kvevents, with its vLLM sources), in vLLM v0.11.2's array layout
+// or, with KVEventsFormat "map", the map layout of vLLM after PR #42892:
+// after every step that changed the prefix cache, one batch (data-parallel
+// rank 0) with a BlockStored per newly cached run of blocks (hashes, parent
+// hash, exactly their token ids, block size, medium GPU) and a BlockRemoved
+// per run of evictions, and an AllBlocksCleared when POST
+// /reset_prefix_cache empties the cache. The block hashes are kv.ChainHash
+// over package tokenizer's token ids, seeded with kv.SeedWith(model,
+// Engine.HashSeed): like vLLM's under different PYTHONHASHSEEDs, two
+// engines with different hash seeds name the same blocks differently, and a
+// subscriber must match blocks by their token ids.
+//
+// POST /tokenize answers in vLLM's TokenizeRequest/TokenizeResponse format
+// (server/tokenize.go) with the token ids a completion request with the
+// same prompt or messages and add_generation_prompt /
+// continue_final_message is computed from, so a router's exact mode with
+// kvEvents.tokenizer engine works against tandem-sim as against vLLM.
 //
 // Not implemented: vLLM's replay socket for missed KV events; logprobs;
 // n > 1; tool calls; kv_transfer_params in streamed prefill answers.

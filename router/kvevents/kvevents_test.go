@@ -130,6 +130,7 @@ func TestDecodeSkipsModestNesting(t *testing.T) {
 
 func FuzzDecode(f *testing.F) {
 	f.Add(Encode(sampleBatch()))
+	f.Add(EncodeLayout(sampleBatch(), LayoutMap))
 	f.Add(Encode(Batch{}))
 	f.Add([]byte{0x92, 0x00, 0xdd, 0xff, 0xff, 0xff, 0xff})
 	f.Add([]byte{0x82, 0xa2, 't', 's', 0x00, 0xa6, 'e', 'v', 'e', 'n', 't', 's', 0x90})
