@@ -44,3 +44,10 @@ const (
 	// EnvWorldSize is the number of pods of the instance.
 	EnvWorldSize = "TANDEM_WORLD_SIZE"
 )
+
+// AcceleratorMismatchFormat is how tandem-scheduler tells Volcano that a
+// node lacks a role's accelerator: the role, the accepted types joined by
+// " or ", the node label key and the node's value ("none" when unset). The
+// controller reads it back from the PodGroup into the unit's status, so
+// the two sides share this one format.
+const AcceleratorMismatchFormat = "role %s needs accelerator %s (%s), node has %s"

@@ -1,9 +1,12 @@
 package plan
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/tandem-serving/tandem/api/v1alpha1"
 )
 
 // Messages below follow volcano.sh/volcano v1.14.1's formats (see
@@ -118,6 +121,12 @@ func TestParseMismatch(t *testing.T) {
 		{
 			reason: "role decode needs accelerator NVIDIA-B200 or NVIDIA-GB200 (nvidia.com/gpu.product), node has none",
 			want:   mismatch{role: "decode", want: "NVIDIA-B200 or NVIDIA-GB200", label: "nvidia.com/gpu.product", have: "none"},
+			wantOK: true,
+		},
+		{
+			// What tandem-scheduler writes, from the shared format.
+			reason: fmt.Sprintf(v1alpha1.AcceleratorMismatchFormat, "prefill", "NVIDIA-H200", "nvidia.com/gpu.product", "NVIDIA-H100-80GB-HBM3"),
+			want:   mismatch{role: "prefill", want: "NVIDIA-H200", label: "nvidia.com/gpu.product", have: "NVIDIA-H100-80GB-HBM3"},
 			wantOK: true,
 		},
 		{reason: "Insufficient nvidia.com/gpu"},

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/tandem-serving/tandem/api/v1alpha1"
 )
 
 // AcceleratorTypes returns the values the pod's required node affinity
@@ -41,5 +43,5 @@ func AcceleratorMismatch(role string, types []string, label string, nodeLabels m
 	if !ok {
 		have = "none"
 	}
-	return fmt.Sprintf("role %s needs accelerator %s (%s), node has %s", role, strings.Join(types, " or "), label, have)
+	return fmt.Sprintf(v1alpha1.AcceleratorMismatchFormat, role, strings.Join(types, " or "), label, have)
 }
