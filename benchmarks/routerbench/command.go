@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -122,8 +123,13 @@ func MainOverhead(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.PromptBytes, "prompt-bytes", 256, "size of each request's chat message")
 	fs.IntVar(&cfg.MaxTokens, "max-tokens", 8, "max_tokens of each request")
 	fs.IntVar(&cfg.Prompts, "prompts", 64, "distinct messages, sent in turn")
+	tokSizes := fs.String("tokenize-sizes", "", "instead: measure exact mode's tokenization (the engine's /tokenize, the token cache) against the approximate hashing, per prompt size in bytes, comma-separated (e.g. 1000,16000,200000)")
+	tokIters := fs.Int("tokenize-iterations", 200, "with --tokenize-sizes: calls per step and repetition")
 	if ok, err := parse(fs, args); !ok || err != nil {
 		return err
+	}
+	if *tokSizes != "" {
+		return mainTokenize(ctx, *tokSizes, *tokIters, c)
 	}
 	for _, d := range load.SplitList(delays) {
 		v, err := time.ParseDuration(d)
@@ -164,6 +170,32 @@ func MainOverhead(ctx context.Context, args []string) error {
 	rep.Ratios = OverheadRatios(rep.Runs)
 	if len(rep.Runs) > 0 {
 		if perr := rep.Print(os.Stdout); perr != nil && err == nil {
+			err = perr
+		}
+		if jerr := load.WriteJSONFile(c.jsonPath, rep); jerr != nil && err == nil {
+			err = jerr
+		}
+	}
+	return err
+}
+
+func mainTokenize(ctx context.Context, sizes string, iterations int, c common) error {
+	cfg := TokenizeConfig{Iterations: iterations, Reps: c.reps, Seed: c.seed, Logf: c.logf()}
+	for _, s := range load.SplitList(sizes) {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return fmt.Errorf("--tokenize-sizes: %q is not a size in bytes", s)
+		}
+		cfg.Sizes = append(cfg.Sizes, n)
+	}
+	rep := struct {
+		load.Env
+		Rows []TokenizeRow `json:"rows"`
+	}{Env: load.NewEnv(c.seed, fmt.Sprintf("one in-process tandem-sim engine at time scale 0; steps alternate within each of %d repetitions, %d calls each; p50/p99 are medians over repetitions", c.reps, iterations))}
+	var err error
+	rep.Rows, err = RunTokenize(ctx, cfg)
+	if len(rep.Rows) > 0 {
+		if perr := PrintTokenize(os.Stdout, rep.Rows); perr != nil && err == nil {
 			err = perr
 		}
 		if jerr := load.WriteJSONFile(c.jsonPath, rep); jerr != nil && err == nil {
