@@ -33,9 +33,9 @@ type Request struct {
 	IgnoreEOS           bool                `json:"ignore_eos"`
 	// Chat template switches (vLLM's ChatCompletionRequest and
 	// TokenizeChatRequest): add_generation_prompt defaults to true.
-	AddGenerationPrompt  *bool `json:"add_generation_prompt"`
-	ContinueFinalMessage bool  `json:"continue_final_message"`
-	KVTransferParams    *KVTransferParams   `json:"kv_transfer_params"`
+	AddGenerationPrompt  *bool             `json:"add_generation_prompt"`
+	ContinueFinalMessage bool              `json:"continue_final_message"`
+	KVTransferParams     *KVTransferParams `json:"kv_transfer_params"`
 	// SGLang disaggregation fields; only their presence matters here.
 	BootstrapHost *string         `json:"bootstrap_host"`
 	BootstrapPort json.RawMessage `json:"bootstrap_port"`
