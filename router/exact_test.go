@@ -223,6 +223,37 @@ func TestExactModeOffloadedBlocksAreCheaperMisses(t *testing.T) {
 	}
 }
 
+// A conversation's next turn reuses the tokens of its history from the
+// token cache instead of tokenizing it again; the background check against
+// the engine agrees (the simulator's template only appends).
+func TestExactModeReusesConversationTokens(t *testing.T) {
+	_, eps := exactFleet(t, 2)
+	cfg := exactConfig()
+	cfg.KVEvents.TokenizeWhen = "always"
+	f := startRouter(t, cfg, eps)
+	waitExact(t, f, eps)
+	history := `{"role":"system","content":"` + systemPrompt + `"},{"role":"user","content":"First question, with some detail to it."}`
+	turn := func(msgs string) string { return `{"model":"test-model","max_tokens":2,"messages":[` + msgs + `]}` }
+	f.postOK(t, "/v1/chat/completions", turn(history))
+	history += `,{"role":"assistant","content":"An answer."},{"role":"user","content":"A follow-up question."}`
+	f.postOK(t, "/v1/chat/completions", turn(history))
+	source := func(s string) float64 {
+		return f.metric(t, `tandem_router_exact_token_sources_total{source="`+s+`"}`)
+	}
+	if source("engine") != 1 || source("prefix-cache") != 1 {
+		t.Errorf("engine %g, prefix-cache %g; want 1 each", source("engine"), source("prefix-cache"))
+	}
+	f.rt.tokenizer.Wait()
+	if !f.rt.tokenizer.PrefixReuse(testModel) {
+		t.Error("the check against the engine turned prefix reuse off")
+	}
+	// The check cached the second turn whole.
+	f.postOK(t, "/v1/chat/completions", turn(history))
+	if source("cache") != 1 {
+		t.Errorf("cache %g after the check, want 1", source("cache"))
+	}
+}
+
 // engineTokens asks e's /tokenize for a chat body's messages, as the router
 // does.
 func engineTokens(t *testing.T, e *sim.Engine, chatBody string) []uint32 {
