@@ -37,6 +37,9 @@ func Main(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.SearchBudget, "search-budget", 20_000_000, "pods the optimum search may place per small case before it settles for a bound")
 	fs.BoolVar(&cfg.Elastic, "elastic", false, "make pd-tp2 units' second decode instance optional (placed after the gang when room allows)")
 	fs.BoolVar(&cfg.GPUBinpack, "gpu-binpack", true, "configure stock binpack and network-topology-aware to pack nvidia.com/gpu (both configurations)")
+	fs.StringVar(&cfg.Case, "case", CaseAll, "what to run: placement (large and small cases, stock vs Tandem), reclaim (tandem-reclaim's session cost), or all")
+	fs.IntVar(&cfg.ReclaimGangs, "reclaim-gangs", 200, "reclaim case: batch gangs of 3-7 nodes in turn filling the fleet (their nodes must add up to -nodes)")
+	fs.IntVar(&cfg.ReclaimUnits, "reclaim-units", 50, "reclaim case: waiting units")
 	tandemArgs := fs.String("tandem-args", "", `the tandem plugin's arguments as JSON, e.g. '{"packingWeight": 2}' (default: the plugin's defaults)`)
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
@@ -52,8 +55,11 @@ func Main(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	if cfg.Runs < 1 || cfg.Units < 1 {
-		return fmt.Errorf("-runs and -units must be at least 1")
+	if cfg.Runs < 1 || cfg.Units < 1 || cfg.ReclaimGangs < 1 || cfg.ReclaimUnits < 1 {
+		return fmt.Errorf("-runs, -units, -reclaim-gangs and -reclaim-units must be at least 1")
+	}
+	if cfg.Case != CasePlacement && cfg.Case != CaseReclaim && cfg.Case != CaseAll {
+		return fmt.Errorf("-case %q: want %s, %s or %s", cfg.Case, CasePlacement, CaseReclaim, CaseAll)
 	}
 	// Volcano logs every unschedulable gang at the default level.
 	klog.SetOutput(discard{})
@@ -79,9 +85,17 @@ func Main(ctx context.Context, args []string) error {
 		Date:     time.Now(),
 		Config:   cfg,
 	}
-	results, err := Run(ctx, cfg)
-	if len(results) > 0 {
-		if perr := Print(os.Stdout, env, results); perr != nil && err == nil {
+	var results []CaseResult
+	var reclaim []ReclaimResult
+	var err error
+	if cfg.Case != CaseReclaim {
+		results, err = Run(ctx, cfg)
+	}
+	if cfg.Case != CasePlacement && err == nil {
+		reclaim, err = RunReclaim(ctx, cfg)
+	}
+	if len(results) > 0 || len(reclaim) > 0 {
+		if perr := Print(os.Stdout, env, results, reclaim); perr != nil && err == nil {
 			err = perr
 		}
 	}

@@ -22,25 +22,29 @@ type Env struct {
 	Config   Config
 }
 
-// Print writes the report: the conditions, the large case's table
-// (every run, the medians, Tandem/stock and the goal), and one line per
-// small case against the optimum.
-func Print(w io.Writer, env Env, results []CaseResult) error {
+// Print writes the report: the conditions; for the placement cases the
+// large case's table (every run, the medians, Tandem/stock and the goal)
+// and one line per small case against the optimum; then each variant of
+// the reclaim case that ran.
+func Print(w io.Writer, env Env, results []CaseResult, reclaim []ReclaimResult) error {
 	b := &strings.Builder{}
-	fmt.Fprintf(b, "tandem-bench scheduler: one Volcano session (allocate) per run, stock plugins vs stock + Tandem, alternating\n")
+	fmt.Fprintf(b, "tandem-bench scheduler: Volcano sessions in-process, configurations alternating\n")
 	fmt.Fprintf(b, "command: %s\n", env.Command)
 	fmt.Fprintf(b, "cores: %d, seed: %d, runs: %d per configuration, %s, %s\n", env.Cores, env.Seed, env.Runs, env.Platform, env.Date.UTC().Format(time.RFC3339))
-	fmt.Fprintf(b, "stock: priority, gang, conformance | predicates, proportion, binpack, network-topology-aware")
-	if env.Config.GPUBinpack {
-		fmt.Fprintf(b, " (binpack and hypernode binpack on nvidia.com/gpu)")
-	}
-	targs := "default arguments"
-	if env.Config.TandemArgs != nil {
-		raw, _ := json.Marshal(env.Config.TandemArgs)
-		targs = "arguments " + string(raw)
-	}
-	fmt.Fprintf(b, "; Tandem adds tandem (%s) to the first tier\n", targs)
 	fmt.Fprintf(b, "the machine is shared: read medians and ratios measured in this run\n\n")
+	if len(results) > 0 {
+		fmt.Fprintf(b, "placement: one session (allocate) per run, stock plugins vs stock + Tandem\n")
+		fmt.Fprintf(b, "stock: priority, gang, conformance | predicates, proportion, binpack, network-topology-aware")
+		if env.Config.GPUBinpack {
+			fmt.Fprintf(b, " (binpack and hypernode binpack on nvidia.com/gpu)")
+		}
+		targs := "default arguments"
+		if env.Config.TandemArgs != nil {
+			raw, _ := json.Marshal(env.Config.TandemArgs)
+			targs = "arguments " + string(raw)
+		}
+		fmt.Fprintf(b, "; Tandem adds tandem (%s) to the first tier\n\n", targs)
+	}
 	for _, r := range results {
 		if r.Optimum == nil {
 			printLarge(b, r)
@@ -54,6 +58,12 @@ func Print(w io.Writer, env Env, results []CaseResult) error {
 	}
 	if len(small) > 0 {
 		printSmall(b, small)
+		b.WriteString("\n")
+	}
+	for _, r := range reclaim {
+		if len(r.With) > 0 {
+			printReclaim(b, r)
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

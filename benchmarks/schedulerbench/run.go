@@ -39,9 +39,22 @@ type Config struct {
 	Elastic bool
 	// TandemArgs are the tandem plugin's arguments (nil: its defaults).
 	TandemArgs map[string]any
+	// Case selects what runs: CasePlacement (the large and small
+	// cases), CaseReclaim (reclaim.go) or CaseAll.
+	Case string
+	// ReclaimGangs batch gangs fill the large fleet in the reclaim case
+	// and ReclaimUnits units wait.
+	ReclaimGangs, ReclaimUnits int
 	// Logf receives progress lines.
 	Logf func(format string, args ...any)
 }
+
+// The cases -case selects.
+const (
+	CasePlacement = "placement"
+	CaseReclaim   = "reclaim"
+	CaseAll       = "all"
+)
 
 // Case is one generated cluster and its units.
 type Case struct {

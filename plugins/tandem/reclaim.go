@@ -53,7 +53,12 @@ type Need struct {
 // Every pod of a chosen gang goes; a gang is never split. ok is false
 // when no such set exists.
 func ChooseVictims(need Need, free map[string]Resources, gangs []Gang, maxVictims int, approve func([]Gang) bool) (victims []string, ok bool) {
-	f := newFitter(need, free)
+	return chooseVictims(newFitter(need, free), gangs, maxVictims, approve)
+}
+
+// chooseVictims is ChooseVictims with the need and free room in a fitter
+// the caller may have asked already.
+func chooseVictims(f *fitter, gangs []Gang, maxVictims int, approve func([]Gang) bool) (victims []string, ok bool) {
 	if f.fits(nil) {
 		return nil, true
 	}
@@ -115,7 +120,8 @@ func Fits(need Need, free map[string]Resources, released []Gang) bool {
 // victim search asks it of every candidate set. It keeps, per pod, the
 // allowed nodes where the pod fits the free room as it is; only those and
 // the nodes a release adds room to can take the pod, so a call costs the
-// pods times those nodes, not times the cluster.
+// pods times those nodes, not times the cluster. Allowed is asked only
+// where the request fits (it may be costly: the session's predicates).
 type fitter struct {
 	need  Need
 	free  map[string]Resources
@@ -124,15 +130,31 @@ type fitter struct {
 }
 
 func newFitter(need Need, free map[string]Resources) *fitter {
+	return newFitterOver(need, free, nil)
+}
+
+// newFitterOver is newFitter looking, for each request, only at the
+// nodes within(request) names (nil: every node of free); within must
+// name every node whose free room the request fits.
+func newFitterOver(need Need, free map[string]Resources, within func(Resources) []string) *fitter {
 	f := &fitter{need: need, free: free, order: make([]int, len(need.Requests)), now: make([][]string, len(need.Requests))}
 	for i := range f.order {
 		f.order[i] = i
 	}
 	sort.SliceStable(f.order, func(a, b int) bool { return size(need.Requests[f.order[a]]) > size(need.Requests[f.order[b]]) })
 	for pod, req := range need.Requests {
-		for n, room := range free {
-			if need.Allowed(pod, n) && req.fits(room) {
+		consider := func(n string) {
+			if req.fits(free[n]) && need.Allowed(pod, n) {
 				f.now[pod] = append(f.now[pod], n)
+			}
+		}
+		if within == nil {
+			for n := range free {
+				consider(n)
+			}
+		} else {
+			for _, n := range within(req) {
+				consider(n)
 			}
 		}
 		sort.Strings(f.now[pod])
@@ -174,7 +196,7 @@ func (f *fitter) fits(released []Gang) bool {
 		best, bestLeft := "", 0.0
 		consider := func(n string) {
 			r := roomOf(n)
-			if !f.need.Allowed(pod, n) || !req.fits(r) {
+			if !req.fits(r) || !f.need.Allowed(pod, n) {
 				return
 			}
 			if left := size(r) - size(req); best == "" || left < bestLeft || (left == bestLeft && n < best) {

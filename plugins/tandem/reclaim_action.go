@@ -1,8 +1,12 @@
 package tandem
 
 import (
+	"encoding/json"
 	"sort"
 
+	corev1 "k8s.io/api/core/v1"
+	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
+	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 	"k8s.io/klog/v2"
 	"volcano.sh/apis/pkg/apis/scheduling"
 	"volcano.sh/volcano/pkg/scheduler/api"
@@ -37,27 +41,33 @@ func init() {
 // Per waiting unit (admitted or refused admission, pods pending, not
 // ready, highest priority first):
 //
-//  1. Where each pending pod may go: the session's pre-predicates, then
+//  1. Candidates: jobs that are not serving units, of lower priority,
+//     every placed pod running and preemptable (the pod annotation
+//     Volcano's reclaim and preempt also require), in the unit's queue or
+//     in a reclaimable one; a victim in another queue also needs the
+//     session's Preemptive for the unit's queue (the check Volcano's
+//     reclaim makes of a reclaimer, asked here for the unit's whole
+//     pending request at once). Each must pass the vote (below,
+//     reclaim_vote.go) alone. The list is made once per pass for units
+//     alike in what it depends on (candidateKey); with none, the unit is
+//     done before any predicate is asked, which is what a session costs
+//     while nothing may be evicted.
+//  2. Where each pending pod may go: the session's pre-predicates, then
 //     its predicates as Volcano's preempt and reclaim read them
 //     (PredicateForPreemptAction: a node is out only for a reason no
-//     eviction resolves). The pre-predicates must run here: Volcano's
-//     predicates plugin reads the kube-scheduler PreFilter state they
-//     write (e.g. "PreFilterNodePorts"), and allocate writes it only for
-//     the queues it visits — it skips an overused queue, which a queue
-//     full of its own batch work is. Without them every node failed and
+//     eviction resolves), asked only of the nodes the search looks at,
+//     after a shared check of node affinity and taints (allowance). The
+//     pre-predicates must run here: Volcano's predicates plugin reads the
+//     kube-scheduler PreFilter state they write (e.g.
+//     "PreFilterNodePorts"), and allocate writes it only for the queues
+//     it visits — it skips an overused queue, which a queue full of its
+//     own batch work is. Without them every node failed and
 //     tandem-reclaim found nothing when the gang shared the unit's queue.
-//  2. Candidates: jobs that are not serving units, of lower priority,
-//     every placed pod running and preemptable (the pod annotation
-//     Volcano's reclaim and preempt also require), with a pod on a node
-//     some pending pod may use, in the unit's queue or in a reclaimable
-//     one; a victim in another queue needs the session's Preemptive for
-//     the unit's queue (the check Volcano's reclaim makes of a reclaimer,
-//     asked here for the unit's whole pending request at once). Each
-//     candidate must pass the vote (reclaim_vote.go) alone; the youngest
-//     maxCandidateGangs that do are kept.
-//  3. Victims: ChooseVictims (reclaim.go) over the candidates, each set
-//     that frees enough asked the vote again as a whole (proportion's
-//     count of a queue's share runs across the set).
+//  3. Victims: of the candidates with a running pod on a node some
+//     pending pod may use, the youngest maxCandidateGangs, searched by
+//     ChooseVictims (reclaim.go); each set that frees enough is asked the
+//     vote again as a whole (proportion's count of a queue's share runs
+//     across the set).
 //  4. Eviction in one statement. A unit that enqueue refused (its
 //     PodGroup still Pending: its queue's quota is held, as when batch
 //     gangs fill the queue they share with it) may only take gangs of its
@@ -80,11 +90,13 @@ func init() {
 // and preempt.go SelectVictimsOnNode in volcano.sh/volcano v1.14.1
 // pkg/scheduler/actions ask the same), each task of every victim gang. How
 // the session combines plugins (framework/session_plugins.go: the first
-// tier whose plugins' intersection is not empty decides; a plugin or a
-// tier that keeps nothing hands over to the next tier) is not used: it
-// would never ask proportion when conformance, a tier above it in the
-// shipped config, approves (Volcano issue #5896), and it would let
-// proportion approve a gang whose every pod conformance refuses. Instead
+// tier whose plugins' intersection is not empty decides; a plugin that
+// keeps nothing ends its tier's say and hands over to the next tier) is
+// not used: it would never ask proportion when conformance, a tier above
+// it in the shipped config, approves (Volcano issue #5896), it would let
+// proportion approve a gang whose every pod conformance refuses, and an
+// empty intersection of two plugins lets a third refill it (Volcano PR
+// #5969). Instead
 // every plugin is asked alone and every one must keep every task, which
 // is stricter than any tier outcome, except for the two votes a
 // whole-job eviction cannot pass by construction (gang's, and drf's
@@ -100,23 +112,65 @@ func (a *reclaimAction) Initialize()   {}
 func (a *reclaimAction) UnInitialize() {}
 
 func (a *reclaimAction) Execute(ssn *framework.Session) {
-	v := newVoter(ssn)
-	for _, unit := range waitingUnits(ssn) {
-		if reclaimFor(ssn, v, unit) {
+	units := waitingUnits(ssn)
+	if len(units) == 0 {
+		return
+	}
+	free := map[string]Resources{} // free or coming free; nothing changes it before the action's only eviction
+	for name, node := range ssn.Nodes {
+		free[name] = resources(node.FutureIdle())
+	}
+	p := &pass{ssn: ssn, voter: newVoter(ssn), free: free, withRoom: map[string][]string{},
+		placeable: map[string]map[string]bool{}, candidates: map[candidateKey][]*api.JobInfo{}}
+	for name, room := range free {
+		for res, q := range room {
+			if q > 0 {
+				p.withRoom[res] = append(p.withRoom[res], name)
+			}
+		}
+	}
+	for _, unit := range units {
+		if p.reclaimFor(unit) {
 			return
 		}
 	}
 }
 
+// pass is one Execute: the session and what every unit's search shares.
+type pass struct {
+	ssn   *framework.Session
+	voter *voter
+	free  map[string]Resources
+	// withRoom lists by resource the nodes with some of it free.
+	withRoom map[string][]string
+	// candidates caches candidateJobs by what it depends on.
+	candidates map[candidateKey][]*api.JobInfo
+	// placeable caches allowance's first check (required node affinity,
+	// hard taints) by the pod's terms for it, then by node: units of one
+	// shape ask the same.
+	placeable map[string]map[string]bool
+}
+
 // reclaimFor evicts whole gangs for unit and reports whether it did.
-func reclaimFor(ssn *framework.Session, v *voter, unit *api.JobInfo) bool {
+func (p *pass) reclaimFor(unit *api.JobInfo) bool {
+	ssn, v := p.ssn, p.voter
 	tasks := pendingTasks(ssn, unit)
-	need, free := unitNeed(ssn, tasks)
-	if len(need.Requests) == 0 || Fits(need, free, nil) {
-		return false // nothing pending, or room is already coming free
+	if len(tasks) == 0 {
+		return false
 	}
 	reclaimer := tasks[0]
-	jobs := candidateJobs(ssn, v, unit, reclaimer, need)
+	// Candidates before any predicate: in a session where nothing may be
+	// evicted, every waiting unit ends here.
+	jobs := p.candidateJobs(unit, reclaimer)
+	if len(jobs) == 0 {
+		return false
+	}
+	need := p.unitNeed(tasks)
+	f := newFitterOver(need, p.free, p.within)
+	if f.fits(nil) {
+		return false // room is already coming free
+	}
+	jobs = usefulJobs(jobs, need, maxCandidateGangs)
 	gangs := make([]Gang, len(jobs))
 	byID := map[string]*api.JobInfo{}
 	for i, job := range jobs {
@@ -134,7 +188,7 @@ func reclaimFor(ssn *framework.Session, v *voter, unit *api.JobInfo) bool {
 		}
 		return !unit.IsPending() || coversQuota(unit, chosen)
 	}
-	victims, ok := ChooseVictims(need, free, gangs, maxVictimGangs, approve)
+	victims, ok := chooseVictims(f, gangs, maxVictimGangs, approve)
 	if !ok || len(victims) == 0 {
 		klog.V(4).InfoS("No whole batch gangs to reclaim for serving unit", "unit", klog.KRef(unit.Namespace, unit.Name), "candidates", len(gangs))
 		return false
@@ -194,52 +248,163 @@ func pendingTasks(ssn *framework.Session, unit *api.JobInfo) []*api.TaskInfo {
 }
 
 // unitNeed collects the pending pods with the nodes each may use (every
-// predicate a reclaim could not resolve), and every node's capacity that
-// is free or coming free.
-func unitNeed(ssn *framework.Session, tasks []*api.TaskInfo) (Need, map[string]Resources) {
-	allowed := make([]map[string]bool, len(tasks))
-	need := Need{Allowed: func(pod int, node string) bool { return allowed[pod][node] }}
+// predicate a reclaim could not resolve). The predicates are asked only
+// for the nodes the victim search looks at (a node with room for the
+// pod, or holding a candidate's pod), once each.
+func (p *pass) unitNeed(tasks []*api.TaskInfo) Need {
+	a := &allowance{pass: p, tasks: tasks, pre: make([]bool, len(tasks)), memo: make([]map[string]bool, len(tasks)),
+		affinity: make([]nodeaffinity.RequiredNodeAffinity, len(tasks)), shared: make([]map[string]bool, len(tasks))}
+	need := Need{Allowed: a.allowed}
 	for i, t := range tasks {
 		need.Requests = append(need.Requests, resources(t.InitResreq))
-		allowed[i] = map[string]bool{}
-		if err := ssn.PrePredicateFn(t); err != nil {
+		a.memo[i] = map[string]bool{}
+		a.affinity[i] = nodeaffinity.GetRequiredNodeAffinity(t.Pod)
+		key := placementTerms(t.Pod)
+		if p.placeable[key] == nil || key == "" {
+			a.shared[i] = map[string]bool{}
+			if key != "" {
+				p.placeable[key] = a.shared[i]
+			}
+		} else {
+			a.shared[i] = p.placeable[key]
+		}
+		if err := p.ssn.PrePredicateFn(t); err != nil {
 			klog.V(4).InfoS("Pending pod of a serving unit fails its pre-predicates", "pod", klog.KRef(t.Namespace, t.Name), "err", err)
 			continue // no node
 		}
-		for name, node := range ssn.Nodes {
-			allowed[i][name] = ssn.PredicateForPreemptAction(t, node) == nil
-		}
+		a.pre[i] = true
 	}
-	free := map[string]Resources{}
-	for name, node := range ssn.Nodes {
-		free[name] = resources(node.FutureIdle())
-	}
-	return need, free
+	return need
 }
 
-// candidateJobs are the batch jobs the unit may reclaim whole (see
-// reclaimAction, step 2), the youngest maxCandidateGangs.
-func candidateJobs(ssn *framework.Session, v *voter, unit *api.JobInfo, reclaimer *api.TaskInfo, need Need) []*api.JobInfo {
-	useful := map[string]bool{} // nodes some pending pod may use
-	for pod := range need.Requests {
-		for name := range ssn.Nodes {
-			if need.Allowed(pod, name) {
-				useful[name] = true
-			}
+// placementTerms is what allowance's first check reads of a pod, as a
+// key.
+func placementTerms(pod *corev1.Pod) string {
+	var required *corev1.NodeSelector
+	if pod.Spec.Affinity != nil && pod.Spec.Affinity.NodeAffinity != nil {
+		required = pod.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution
+	}
+	raw, err := json.Marshal(struct {
+		Selector    map[string]string
+		Required    *corev1.NodeSelector
+		Tolerations []corev1.Toleration
+	}{pod.Spec.NodeSelector, required, pod.Spec.Tolerations})
+	if err != nil {
+		return "" // not shared
+	}
+	return string(raw)
+}
+
+// allowance answers Need.Allowed from the session's predicates, as
+// Volcano's preempt and reclaim read them (PredicateForPreemptAction),
+// asking each pod and node once. The pod's required node affinity and its
+// tolerations of the node's NoSchedule and NoExecute taints are checked
+// first (component-helpers, as kube-scheduler's NodeAffinity and
+// TaintToleration filters do, whose failures no eviction resolves), and
+// that check is shared by the pods of the pass with the same terms: a
+// unit that no node could take is ruled out without the session's
+// predicates, which cost more, and its kind is ruled out once.
+type allowance struct {
+	pass     *pass
+	tasks    []*api.TaskInfo
+	pre      []bool // the pod passed its pre-predicates
+	affinity []nodeaffinity.RequiredNodeAffinity
+	shared   []map[string]bool // by node: the first check, shared by pods of the same placementTerms
+	memo     []map[string]bool
+}
+
+func (a *allowance) allowed(pod int, node string) bool {
+	if !a.pre[pod] {
+		return false
+	}
+	if ok, found := a.memo[pod][node]; found {
+		return ok
+	}
+	n := a.pass.ssn.Nodes[node]
+	if n == nil || !a.placeable(pod, n) {
+		return false // placeable remembers
+	}
+	ok := a.pass.ssn.PredicateForPreemptAction(a.tasks[pod], n) == nil
+	a.memo[pod][node] = ok
+	return ok
+}
+
+func (a *allowance) placeable(pod int, n *api.NodeInfo) bool {
+	if n.Node == nil {
+		return true // the session's predicates decide
+	}
+	shared := a.shared[pod]
+	if ok, found := shared[n.Name]; found {
+		return ok
+	}
+	ok, _ := a.affinity[pod].Match(n.Node)
+	if ok {
+		hard := func(t *corev1.Taint) bool {
+			return t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute
+		}
+		_, untolerated := corev1helpers.FindMatchingUntoleratedTaint(n.Node.Spec.Taints, a.tasks[pod].Pod.Spec.Tolerations, hard)
+		ok = !untolerated
+	}
+	shared[n.Name] = ok
+	return ok
+}
+
+// within names the nodes with some free room in each resource req asks
+// for more than zero of: the shortest such list (every node when req
+// asks for nothing).
+func (p *pass) within(req Resources) []string {
+	var out []string
+	first := true
+	for res, q := range req {
+		if q <= 0 {
+			continue
+		}
+		if nodes := p.withRoom[res]; first || len(nodes) < len(out) {
+			out, first = nodes, false
 		}
 	}
+	if first {
+		for n := range p.free {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// candidateKey is what candidateJobs depends on. The votes of the
+// shipped plugins see the reclaimer only through its job's priority
+// (priority.go) or not at all (conformance.go, proportion.go); whether
+// victims in other queues may be taken depends on the unit's queue, its
+// admission, and the session's Preemptive for its request. Nothing is
+// evicted between two units: the action stops at its first eviction.
+type candidateKey struct {
+	queue      api.QueueID
+	priority   int32
+	pending    bool
+	mayReclaim bool
+}
+
+// candidateJobs are the batch jobs the unit may reclaim whole by
+// everything but where their pods are (see reclaimAction, step 2),
+// youngest first; asked once per candidateKey in a pass.
+func (p *pass) candidateJobs(unit *api.JobInfo, reclaimer *api.TaskInfo) []*api.JobInfo {
+	ssn := p.ssn
 	queue := ssn.Queues[unit.Queue]
-	mayReclaim := queue != nil && ssn.Preemptive(queue, wholeRequest(reclaimer, unit))
+	key := candidateKey{queue: unit.Queue, priority: unit.Priority, pending: unit.IsPending(),
+		mayReclaim: queue != nil && ssn.Preemptive(queue, wholeRequest(reclaimer, unit))}
+	if out, ok := p.candidates[key]; ok {
+		return out
+	}
 	var out []*api.JobInfo
 	for _, job := range ssn.Jobs {
-		if isServing(job) || job.Priority >= unit.Priority || !evictableWhole(job, useful) {
+		if isServing(job) || job.Priority >= unit.Priority || !evictableWhole(job) {
 			continue
 		}
 		sameQueue := job.Queue == unit.Queue
-		if q := ssn.Queues[job.Queue]; !sameQueue && (unit.IsPending() || !mayReclaim || q == nil || !q.Reclaimable()) {
+		if q := ssn.Queues[job.Queue]; !sameQueue && (key.pending || !key.mayReclaim || q == nil || !q.Reclaimable()) {
 			continue
 		}
-		if why := v.refusal(reclaimer, runningTasks(job), sameQueue); why != "" {
+		if why := p.voter.refusal(reclaimer, runningTasks(job), sameQueue); why != "" {
 			klog.V(5).InfoS("Batch gang kept by the vote", "job", klog.KRef(job.Namespace, job.Name), "plugin", why)
 			continue
 		}
@@ -251,8 +416,30 @@ func candidateJobs(ssn *framework.Session, v *voter, unit *api.JobInfo, reclaime
 		}
 		return out[i].UID < out[j].UID
 	})
-	if len(out) > maxCandidateGangs {
-		out = out[:maxCandidateGangs]
+	p.candidates[key] = out
+	return out
+}
+
+// usefulJobs keeps, in order, the first max jobs with a running pod on a
+// node some pending pod of need may use.
+func usefulJobs(jobs []*api.JobInfo, need Need, max int) []*api.JobInfo {
+	var out []*api.JobInfo
+	for _, job := range jobs {
+		if len(out) == max {
+			break
+		}
+	pods:
+		for _, t := range job.Tasks {
+			if t.Status != api.Running {
+				continue
+			}
+			for pod := range need.Requests {
+				if need.Allowed(pod, t.NodeName) {
+					out = append(out, job)
+					break pods
+				}
+			}
+		}
 	}
 	return out
 }
@@ -269,10 +456,10 @@ func wholeRequest(reclaimer *api.TaskInfo, unit *api.JobInfo) *api.TaskInfo {
 	return t
 }
 
-// evictableWhole reports whether every placed pod of the job is running
-// and preemptable, at least one of them on a useful node.
-func evictableWhole(job *api.JobInfo, useful map[string]bool) bool {
-	onUseful := false
+// evictableWhole reports whether the job has placed pods and every one
+// is running and preemptable.
+func evictableWhole(job *api.JobInfo) bool {
+	placed := false
 	for _, t := range job.Tasks {
 		if !api.AllocatedStatus(t.Status) {
 			continue
@@ -280,9 +467,9 @@ func evictableWhole(job *api.JobInfo, useful map[string]bool) bool {
 		if t.Status != api.Running || !t.Preemptable {
 			return false
 		}
-		onUseful = onUseful || useful[t.NodeName]
+		placed = true
 	}
-	return onUseful
+	return placed
 }
 
 // wholeGang describes the job's running pods for the victim search.
