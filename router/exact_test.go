@@ -44,12 +44,17 @@ func noExplore() *schedule.ProfileConfig {
 }
 
 // exactFleet starts n simulated engines publishing KV events, engine i
-// with block hash seed 1000+i: no two name a block alike.
+// with block hash seed 1000+i: no two name a block alike. Odd engines
+// publish the map layout of vLLM after PR #42892, even ones v0.11.2's.
 func exactFleet(t *testing.T, n int) ([]*sim.Engine, []endpoint.Spec) {
 	var engines []*sim.Engine
 	var eps []endpoint.Spec
 	for i := range n {
-		e := startEngine(t, kvEvents(), hashSeed(uint64(1000+i)))
+		format := "array"
+		if i%2 == 1 {
+			format = "map"
+		}
+		e := startEngine(t, kvEvents(), hashSeed(uint64(1000+i)), func(c *sim.Config) { c.KVEventsFormat = format })
 		s := named(e, "e"+strconv.Itoa(i))
 		s.KVEventsPort = kvPort(t, e.KVEventsEndpoint())
 		engines, eps = append(engines, e), append(eps, s)
@@ -156,6 +161,19 @@ func TestExactModeSkipsTokenizeWhenDecided(t *testing.T) {
 	if calls := f.metric(t, `tandem_router_tokenize_duration_seconds_count{result="ok"}`); calls != 1 {
 		t.Errorf("%g tokenize calls, want 1", calls)
 	}
+	// Unrelated prompts spread over both engines: the array and the map
+	// layout are both indexed.
+	i := 0
+	waitFor(t, "blocks from both engines' events", func() bool {
+		i++
+		f.postOK(t, "/v1/completions", completionBody(strings.Repeat("unrelated prompt "+strconv.Itoa(i)+" ", 12), ""))
+		for _, e := range f.rt.Registry().Snapshot().All {
+			if e.Exact.Len() == 0 {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // A tokenizer that does not answer in time never fails a request: it is
