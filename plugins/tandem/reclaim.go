@@ -38,11 +38,25 @@ type Gang struct {
 }
 
 // Need is what a pending serving unit must place: one request per pod,
-// and which nodes each pod may use at all (affinity, taints,
-// accelerator types — everything but free capacity).
+// which nodes each pod may use at all (affinity, taints, accelerator
+// types — everything but free capacity), and the unit's hard topology.
 type Need struct {
 	Requests []Resources
 	Allowed  func(pod int, node string) bool
+	// Unit, when set, names the HyperNode of the unit's hard tier holding
+	// a node: every pod must go to nodes of one such HyperNode ("" holds
+	// none).
+	Unit func(node string) string
+	// Together are groups of pods (instances under a hard tier) that must
+	// each go to nodes of one HyperNode of their Domain. A pod is in at
+	// most one group.
+	Together []Together
+}
+
+// Together is a group of pods held inside one HyperNode of a tier.
+type Together struct {
+	Pods   []int
+	Domain func(node string) string
 }
 
 // ChooseVictims picks the gangs to reclaim so that need fits: the fewest
@@ -109,9 +123,13 @@ func firstAccepted(gangs []Gang, k int, accept func([]Gang) bool) ([]Gang, bool)
 }
 
 // Fits reports whether the need's pods can all be placed once the released
-// gangs' pods are gone: largest request first, each on the allowed node
-// with the least room that still fits it (best fit, ties to the first
-// node by name).
+// gangs' pods are gone, within the need's hard tiers: for each HyperNode
+// of the unit's tier in turn (by name), the groups largest first, each
+// group in the first HyperNode of its tier where all its pods fit, each
+// pod on the allowed node with the least room that still fits it (best
+// fit, largest request first, ties to the first node by name). It is a
+// greedy placement, so it may miss a placement that exists; what it
+// finds is a placement allocate could make.
 func Fits(need Need, free map[string]Resources, released []Gang) bool {
 	return newFitter(need, free).fits(released)
 }
@@ -123,10 +141,17 @@ func Fits(need Need, free map[string]Resources, released []Gang) bool {
 // pods times those nodes, not times the cluster. Allowed is asked only
 // where the request fits (it may be costly: the session's predicates).
 type fitter struct {
-	need  Need
-	free  map[string]Resources
-	order []int      // pods, largest request first
-	now   [][]string // by pod: allowed nodes its request fits now, sorted
+	need Need
+	free map[string]Resources
+	// blocks are the pods to place together, largest first: each
+	// Together group (domain set), every other pod alone (domain nil).
+	blocks []block
+	now    [][]string // by pod: allowed nodes its request fits now, sorted
+}
+
+type block struct {
+	pods   []int // largest request first
+	domain func(node string) string
 }
 
 func newFitter(need Need, free map[string]Resources) *fitter {
@@ -137,11 +162,30 @@ func newFitter(need Need, free map[string]Resources) *fitter {
 // nodes within(request) names (nil: every node of free); within must
 // name every node whose free room the request fits.
 func newFitterOver(need Need, free map[string]Resources, within func(Resources) []string) *fitter {
-	f := &fitter{need: need, free: free, order: make([]int, len(need.Requests)), now: make([][]string, len(need.Requests))}
-	for i := range f.order {
-		f.order[i] = i
+	f := &fitter{need: need, free: free, now: make([][]string, len(need.Requests))}
+	bigger := func(a, b int) bool { return size(need.Requests[a]) > size(need.Requests[b]) }
+	grouped := map[int]bool{}
+	for _, g := range need.Together {
+		pods := append([]int(nil), g.Pods...)
+		sort.SliceStable(pods, func(i, j int) bool { return bigger(pods[i], pods[j]) })
+		f.blocks = append(f.blocks, block{pods: pods, domain: g.Domain})
+		for _, p := range pods {
+			grouped[p] = true
+		}
 	}
-	sort.SliceStable(f.order, func(a, b int) bool { return size(need.Requests[f.order[a]]) > size(need.Requests[f.order[b]]) })
+	for pod := range need.Requests {
+		if !grouped[pod] {
+			f.blocks = append(f.blocks, block{pods: []int{pod}})
+		}
+	}
+	total := func(b block) float64 {
+		t := 0.0
+		for _, p := range b.pods {
+			t += size(need.Requests[p])
+		}
+		return t
+	}
+	sort.SliceStable(f.blocks, func(i, j int) bool { return total(f.blocks[i]) > total(f.blocks[j]) })
 	for pod, req := range need.Requests {
 		consider := func(n string) {
 			if req.fits(free[n]) && need.Allowed(pod, n) {
@@ -162,57 +206,145 @@ func newFitterOver(need Need, free map[string]Resources, within func(Resources) 
 	return f
 }
 
-func (f *fitter) fits(released []Gang) bool {
-	// room holds the nodes whose room differs from free: released onto
-	// or placed on in this call.
-	room := map[string]Resources{}
-	touch := func(n string) Resources {
-		if r, ok := room[n]; ok {
-			return r
-		}
-		r := Resources{}
-		r.add(f.free[n], 1)
-		room[n] = r
+// try is one placement attempt: the rooms that differ from free.
+type try struct {
+	f     *fitter
+	room  map[string]Resources
+	grown []string // nodes released onto, sorted
+}
+
+func (t *try) roomOf(n string) Resources {
+	if r, ok := t.room[n]; ok {
 		return r
 	}
+	return t.f.free[n]
+}
+
+func (t *try) touch(n string) Resources {
+	if r, ok := t.room[n]; ok {
+		return r
+	}
+	r := Resources{}
+	r.add(t.f.free[n], 1)
+	t.room[n] = r
+	return r
+}
+
+func (t *try) clone() *try {
+	c := &try{f: t.f, room: make(map[string]Resources, len(t.room)), grown: t.grown}
+	for n, r := range t.room {
+		c.room[n] = Resources{}
+		c.room[n].add(r, 1)
+	}
+	return c
+}
+
+func (f *fitter) fits(released []Gang) bool {
+	t := &try{f: f, room: map[string]Resources{}}
 	for _, g := range released {
 		for _, p := range g.Pods {
-			touch(p.Node).add(p.Request, 1)
+			t.touch(p.Node).add(p.Request, 1)
 		}
 	}
-	grown := make([]string, 0, len(room))
-	for n := range room {
-		grown = append(grown, n)
+	for n := range t.room {
+		t.grown = append(t.grown, n)
 	}
-	sort.Strings(grown)
-	roomOf := func(n string) Resources {
-		if r, ok := room[n]; ok {
-			return r
+	sort.Strings(t.grown)
+	if f.need.Unit == nil {
+		return t.placeAll(func(string) bool { return true })
+	}
+	for _, d := range t.domains(allPods(len(f.need.Requests)), f.need.Unit, func(string) bool { return true }) {
+		if t.clone().placeAll(func(n string) bool { return f.need.Unit(n) == d }) {
+			return true
 		}
-		return f.free[n]
 	}
-	for _, pod := range f.order {
-		req := f.need.Requests[pod]
+	return false
+}
+
+func allPods(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// placeAll places every block on nodes in accepts; false when one does
+// not fit (t is then spent).
+func (t *try) placeAll(in func(string) bool) bool {
+	for _, b := range t.f.blocks {
+		if b.domain == nil {
+			if !t.placePods(b.pods, in) {
+				return false
+			}
+			continue
+		}
+		placed := false
+		for _, d := range t.domains(b.pods, b.domain, in) {
+			trial := t.clone()
+			if trial.placePods(b.pods, func(n string) bool { return in(n) && b.domain(n) == d }) {
+				t.room = trial.room
+				placed = true
+				break
+			}
+		}
+		if !placed {
+			return false
+		}
+	}
+	return true
+}
+
+// domains are the HyperNodes of domain, sorted, holding a node that in
+// accepts and that some of pods could use.
+func (t *try) domains(pods []int, domain func(string) string, in func(string) bool) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(n string) {
+		if d := domain(n); d != "" && !seen[d] && in(n) {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	for _, p := range pods {
+		for _, n := range t.f.now[p] {
+			add(n)
+		}
+	}
+	for _, n := range t.grown {
+		add(n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// placePods places each pod best fit on a node in accepts.
+func (t *try) placePods(pods []int, in func(string) bool) bool {
+	for _, pod := range pods {
+		req := t.f.need.Requests[pod]
 		best, bestLeft := "", 0.0
 		consider := func(n string) {
-			r := roomOf(n)
-			if !req.fits(r) || !f.need.Allowed(pod, n) {
+			if !in(n) {
+				return
+			}
+			r := t.roomOf(n)
+			if !req.fits(r) || !t.f.need.Allowed(pod, n) {
 				return
 			}
 			if left := size(r) - size(req); best == "" || left < bestLeft || (left == bestLeft && n < best) {
 				best, bestLeft = n, left
 			}
 		}
-		for _, n := range f.now[pod] {
+		for _, n := range t.f.now[pod] {
 			consider(n)
 		}
-		for _, n := range grown {
+		for _, n := range t.grown {
 			consider(n)
 		}
 		if best == "" {
 			return false
 		}
-		touch(best).add(req, -1)
+		t.touch(best).add(req, -1)
 	}
 	return true
 }

@@ -65,9 +65,11 @@ func init() {
 //     tandem-reclaim found nothing when the gang shared the unit's queue.
 //  3. Victims: of the candidates with a running pod on a node some
 //     pending pod may use, the youngest maxCandidateGangs, searched by
-//     ChooseVictims (reclaim.go); each set that frees enough is asked the
-//     vote again as a whole (proportion's count of a queue's share runs
-//     across the set).
+//     ChooseVictims (reclaim.go) for a set that lets the whole unit fit
+//     inside its hard tiers (hardTiers: the unit's and each instance's
+//     HyperNode), so no gang goes for room the unit could not use; each
+//     set that frees enough is asked the vote again as a whole
+//     (proportion's count of a queue's share runs across the set).
 //  4. Eviction in one statement. A unit that enqueue refused (its
 //     PodGroup still Pending: its queue's quota is held, as when batch
 //     gangs fill the queue they share with it) may only take gangs of its
@@ -121,7 +123,7 @@ func (a *reclaimAction) Execute(ssn *framework.Session) {
 		free[name] = resources(node.FutureIdle())
 	}
 	p := &pass{ssn: ssn, voter: newVoter(ssn), free: free, withRoom: map[string][]string{},
-		placeable: map[string]map[string]bool{}, candidates: map[candidateKey][]*api.JobInfo{}}
+		placeable: map[string]map[string]bool{}, candidates: map[candidateKey][]*api.JobInfo{}, topology: sessionTopology(ssn)}
 	for name, room := range free {
 		for res, q := range room {
 			if q > 0 {
@@ -145,6 +147,7 @@ type pass struct {
 	withRoom map[string][]string
 	// candidates caches candidateJobs by what it depends on.
 	candidates map[candidateKey][]*api.JobInfo
+	topology   *Topology
 	// placeable caches allowance's first check (required node affinity,
 	// hard taints) by the pod's terms for it, then by node: units of one
 	// shape ask the same.
@@ -274,7 +277,59 @@ func (p *pass) unitNeed(tasks []*api.TaskInfo) Need {
 		}
 		a.pre[i] = true
 	}
+	p.hardTiers(&need, tasks)
 	return need
+}
+
+// hardTiers adds the unit's hard network topology to need, as the
+// controller writes it: the PodGroup's for the whole unit, and each
+// sub-group policy's (one per role) for every instance of the role. A
+// tier above the topology's top holds every node: no constraint.
+func (p *pass) hardTiers(need *Need, tasks []*api.TaskInfo) {
+	domainAt := func(nt *scheduling.NetworkTopologySpec) func(string) string {
+		if nt == nil || nt.Mode != scheduling.HardNetworkTopologyMode || nt.HighestTierAllowed == nil ||
+			*nt.HighestTierAllowed > p.topology.MaxTier() {
+			return nil
+		}
+		tier := *nt.HighestTierAllowed
+		return func(node string) string { return p.topology.Domain(node, tier) }
+	}
+	if len(tasks) == 0 {
+		return
+	}
+	job := p.ssn.Jobs[tasks[0].Job]
+	need.Unit = domainAt(job.PodGroup.Spec.NetworkTopology)
+	for _, policy := range job.PodGroup.Spec.SubGroupPolicy {
+		domain := domainAt(policy.NetworkTopology)
+		if domain == nil {
+			continue
+		}
+		instances := map[string][]int{}
+		var order []string
+		for i, t := range tasks {
+			if m := member(t); m.Role == policy.Name {
+				if _, ok := instances[m.Instance]; !ok {
+					order = append(order, m.Instance)
+				}
+				instances[m.Instance] = append(instances[m.Instance], i)
+			}
+		}
+		for _, inst := range order {
+			need.Together = append(need.Together, Together{Pods: instances[inst], Domain: domain})
+		}
+	}
+}
+
+// sessionTopology is the session's HyperNode tree as Topology.
+func sessionTopology(ssn *framework.Session) *Topology {
+	members := map[int]map[string][]string{}
+	for tier, hyperNodes := range ssn.HyperNodesSetByTier {
+		members[tier] = map[string][]string{}
+		for hn := range hyperNodes {
+			members[tier][hn] = ssn.RealNodesSet[hn].UnsortedList()
+		}
+	}
+	return NewTopology(members)
 }
 
 // placementTerms is what allowance's first check reads of a pod, as a

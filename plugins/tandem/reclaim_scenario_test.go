@@ -359,3 +359,36 @@ func TestRefusedUnitTakesOnlyTheQuotaItsGangsGiveBack(t *testing.T) {
 		t.Errorf("unit admitted (phase %s) beyond its queue's capability", phase)
 	}
 }
+
+func TestReclaimKeepsTheUnitsHardTier(t *testing.T) {
+	// A two-node tensor-parallel unit held hard in one tier-1 domain
+	// (gpu-r0-n0/n1 or gpu-r0-n2/n3), by its unit's or its instance's
+	// topology; one-node gangs everywhere. The two youngest gangs (c, b)
+	// sit in different domains and would free two nodes the unit cannot
+	// use together; c and d free a whole domain.
+	for _, tc := range []struct {
+		name                   string
+		instanceTier, unitTier int32
+	}{
+		{name: "unit tier", unitTier: 1},
+		{name: "instance tier", instanceTier: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := reclaimScenario(reclaimFleet, true)
+			gang(s, "a", scenario.DefaultQueue, 4*time.Hour, 8, "gpu-r0-n0")
+			gang(s, "b", scenario.DefaultQueue, 2*time.Hour, 8, "gpu-r0-n1")
+			gang(s, "c", scenario.DefaultQueue, 1*time.Hour, 8, "gpu-r0-n2")
+			gang(s, "d", scenario.DefaultQueue, 3*time.Hour, 8, "gpu-r0-n3")
+			s.Groups = []*v1alpha1.ServingGroup{testutil.MakeServingGroup("tp").Namespace("serve").Queue(scenario.DefaultQueue).
+				PriorityClass("high").Topology(tc.instanceTier, tc.unitTier, v1alpha1.TopologyHard).
+				Role(testutil.MakeRole("engine").Size(2).GPU(8).Obj()).Obj()}
+			first, next := reclaimRun(t, s)
+			if diff := cmp.Diff([]string{"batch/c-0", "batch/d-0"}, first.Releasing); diff != "" {
+				t.Errorf("evicted pods (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]string{"gpu-r0-n2", "gpu-r0-n3"}, slices.Sorted(slices.Values(unitNodes(next, "tp")))); diff != "" {
+				t.Errorf("unit's nodes in the next session (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package tandem
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -120,6 +121,58 @@ func TestChooseVictims(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("victims (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestFitsKeepsHardTiers(t *testing.T) {
+	// Nodes a1, a2 in domain A; b1, b2 in domain B; 8 GPUs each.
+	domain := func(n string) string { return strings.ToUpper(n[:1]) }
+	anyNode := func(int, string) bool { return true }
+	two := []Resources{gpus(8), gpus(8)}
+	cases := []struct {
+		name string
+		need Need
+		free map[string]Resources
+		want bool
+	}{
+		{
+			name: "no tier: two free nodes in two domains",
+			need: Need{Requests: two, Allowed: anyNode},
+			free: map[string]Resources{"a1": gpus(8), "a2": gpus(0), "b1": gpus(8), "b2": gpus(0)},
+			want: true,
+		},
+		{
+			name: "unit tier: two free nodes in two domains",
+			need: Need{Requests: two, Allowed: anyNode, Unit: domain},
+			free: map[string]Resources{"a1": gpus(8), "a2": gpus(0), "b1": gpus(8), "b2": gpus(0)},
+			want: false,
+		},
+		{
+			name: "unit tier: the second domain has both",
+			need: Need{Requests: two, Allowed: anyNode, Unit: domain},
+			free: map[string]Resources{"a1": gpus(8), "a2": gpus(0), "b1": gpus(8), "b2": gpus(8)},
+			want: true,
+		},
+		{
+			name: "instance tier: an instance of two apart, a third pod anywhere",
+			need: Need{Requests: []Resources{gpus(8), gpus(8), gpus(8)}, Allowed: anyNode,
+				Together: []Together{{Pods: []int{0, 1}, Domain: domain}}},
+			free: map[string]Resources{"a1": gpus(8), "a2": gpus(0), "b1": gpus(8), "b2": gpus(8)},
+			want: true, // instance in B, the third pod on a1
+		},
+		{
+			name: "instance tier: no domain holds the instance",
+			need: Need{Requests: two, Allowed: anyNode, Together: []Together{{Pods: []int{0, 1}, Domain: domain}}},
+			free: map[string]Resources{"a1": gpus(8), "a2": gpus(0), "b1": gpus(8), "b2": gpus(0)},
+			want: false,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Fits(tc.need, tc.free, nil); got != tc.want {
+				t.Errorf("Fits = %v, want %v", got, tc.want)
 			}
 		})
 	}
