@@ -41,11 +41,14 @@ func newVoter(ssn *framework.Session) *voter {
 // forbid any whole-job eviction, and what they protect is what remains of
 // a job evicted in part, which tandem-reclaim never leaves.
 //
-//   - gang (gang.go, preemptableFn, registered for both questions):
+//   - gang (volcano.sh/volcano v1.14.1 pkg/scheduler/plugins/gang/gang.go,
+//     preemptableFn, registered for both questions):
 //     approves a job's tasks only while more than minAvailable of them
-//     would remain ready. Its own comment there, "TODO: Support
-//     preempt/reclaim batch job", names what this action is.
-//   - drf (drf.go, preemptableFn, the preemptable question only):
+//     would remain ready. Its own TODO beside that function asks for
+//     preempting and reclaiming batch jobs, which is what this action
+//     does.
+//   - drf (plugins/drf/drf.go, preemptableFn, the preemptable question
+//     only; its hierarchical reclaimable function is asked):
 //     approves a task only while its job's dominant share after losing it
 //     stays at least the preemptor's; a job's last task takes its share to
 //     0. drf weighs jobs of equal standing; across priorities, priority's
