@@ -58,4 +58,27 @@
 // (a lower bound) cannot beat the best found. When the search exhausts its
 // budget the report says so and gives the proven range instead. A test
 // checks the search against brute force on tiny cases.
+//
+// # Reclaim (reclaim.go; -case reclaim, or all, the default)
+//
+// What tandem-reclaim adds to a session. The large fleet (1,000 nodes by
+// default) is full: 200 low-priority batch gangs of 3, 4, 5, 6, 7 nodes in
+// turn over shuffled nodes, one 8-GPU pod a node, as Volcano's job
+// controller leaves them (minMember, minResources); two in five share the
+// units' queue, the others are in a reclaimable queue of their own, each
+// created a random 0–24 h ago. 50 high-priority units of the large case's
+// shapes wait, their PodGroups Pending as the controller creates them.
+// Each run is one session with the shipped actions (enqueue, allocate,
+// tandem-reclaim, backfill) against the same session without
+// tandem-reclaim, alternating, after one untimed session of each (a
+// process's first session pays for lazy initialisation); the goal is the
+// median session time with it at most 1.2× the median without. After
+// each session the next one runs untimed on what it left (evicted pods
+// gone: plugins/scenario Scenario.Next) to count the units that then hold
+// nodes. Three variants: "evictable" (the case the goal is about);
+// "all critical" (every batch pod system-cluster-critical, so
+// conformance refuses every gang) and "no node fits" (every unit asks for
+// an accelerator type no node has), where tandem-reclaim tries every
+// waiting unit in vain — its cost in every session while units wait for
+// capacity nothing may give back.
 package schedulerbench

@@ -6,7 +6,7 @@
 //	tandem-bench router-overhead      tandem-router against direct calls: req/s, latency, router CPU and RSS
 //	tandem-bench router-policies      tandem-router's policies side by side: TTFT, throughput, hit rate vs oracle
 //	tandem-bench router-pd            2 prefill + 2 decode engines against 4 aggregated ones behind tandem-router: TTFT, ITL, E2E
-//	tandem-bench scheduler [flags]    scheduler placement and session time, stock Volcano vs stock + Tandem
+//	tandem-bench scheduler [flags]    scheduler placement and session time, stock Volcano vs stock + Tandem; tandem-reclaim's cost
 //	tandem-bench sim [flags]          tandem-sim against its model and calibration figures; engines per core
 package main
 
@@ -43,7 +43,7 @@ var benchmarks = map[string]struct {
 }{
 	"controller":      {"ServingGroup controller convergence at scale on the local cluster", runController},
 	"load":            {"LLM serving load: workloads, TTFT/ITL/throughput, prefix-cache hit rate vs an oracle, knee sweeps", runLoad},
-	"scheduler":       {"Volcano sessions in-process: placement quality and session time, stock vs stock + Tandem", schedulerbench.Main},
+	"scheduler":       {"Volcano sessions in-process: placement quality and session time, stock vs stock + Tandem; tandem-reclaim's cost", schedulerbench.Main},
 	"sim":             {"tandem-sim's curves (TTFT vs prompt, throughput vs concurrency) beside its model and calibration; engines per core", simbench.Main},
 	"router-overhead": {"tandem-router process against direct calls to engines: req/s, p50/p99, router CPU and RSS", routerbench.MainOverhead},
 	"router-policies": {"tandem-router's policies side by side: TTFT, throughput, hit rate against the oracle", routerbench.MainPolicies},
