@@ -5,9 +5,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,7 +38,7 @@ func (c *common) bind(fs *flag.FlagSet, policies string) {
 	fs.StringVar(&c.routerBin, "router-bin", bin, "tandem-router binary (build: go build -o bin/ ./cmd/tandem-router)")
 	fs.StringVar(&c.routerConfig, "router-config", "", "extra router configuration (YAML, router/README.md) under the generated listen, policy and discovery")
 	fs.StringVar(&c.policies, "policies", policies, "router policies, comma-separated: "+strings.Join(Policies, ", ")+
-		", or NAME=FILE: router configuration (YAML, e.g. a profile) run under the label NAME")
+		", a profile ("+strings.Join(slices.Sorted(maps.Keys(Profiles)), ", ")+"), or NAME=FILE: router configuration (YAML, e.g. a profile) run under the label NAME")
 	fs.IntVar(&c.reps, "reps", 3, "repetitions; modes alternate within each")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of prompts, arrivals and engines")
 	fs.StringVar(&c.jsonPath, "json", "", "also write the report as JSON to this file")
@@ -212,6 +214,7 @@ func MainPolicies(ctx context.Context, args []string) error {
 	c.bind(fs, strings.Join(Policies, ","))
 	cfg := PoliciesConfig{Sim: sim.DefaultConfig()}
 	f := bindPolicyFlags(fs, &cfg)
+	kvEvents := fs.Bool("sim-kv-events", false, "engines publish vLLM KV events (on by itself when a policy's router config enables kvEvents, e.g. the tandem-exact profile); every policy's engines alike")
 	plots := fs.String("plots", "", "sweep: write SVG charts of p90 TTFT, throughput and hit rate vs offered rate into this folder (router-policies-<workload>-*.svg)")
 	if ok, err := parse(fs, args); !ok || err != nil {
 		return err
@@ -230,13 +233,25 @@ func MainPolicies(ctx context.Context, args []string) error {
 	cfg.RouterVariants = variants
 	cfg.RouterBin, cfg.RouterBase, cfg.Policies, cfg.Reps, cfg.Dir = bin, base, policies, c.reps, c.dir
 	cfg.Sim.Seed = c.seed
+	if want, err := WantsKVEvents(base, variants); err != nil {
+		return err
+	} else if want || *kvEvents {
+		cfg.Sim.KVEventsEndpoint = "tcp://127.0.0.1:0"
+	}
 	cfg.Logf = c.logf()
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	env := load.NewEnv(c.seed, fmt.Sprintf("%d in-process tandem-sim engines (Llama-3.1-8B on H100 model), time scale %g, %d KV blocks of 16 tokens each, "+
+	extra := ""
+	if cfg.Sim.KVEventsEndpoint != "" {
+		extra = ", publishing KV events (vLLM's format) for every policy"
+	}
+	if cfg.SweepFor > 0 {
+		extra += fmt.Sprintf(", each sweep rate's runs %s of arrivals (rate × %s requests, not --requests)", cfg.SweepFor, cfg.SweepFor)
+	}
+	env := load.NewEnv(c.seed, fmt.Sprintf("%d in-process tandem-sim engines (Llama-3.1-8B on H100 model), time scale %g, %d KV blocks of 16 tokens each%s, "+
 		"fresh for every run, behind a fresh tandem-router process per run: %s; client, engines and router share the machine's %d cores",
-		cfg.Engines, cfg.Sim.TimeScale, cfg.Sim.Engine.NumBlocks, routerNote(bin), runtime.NumCPU()))
+		cfg.Engines, cfg.Sim.TimeScale, cfg.Sim.Engine.NumBlocks, extra, routerNote(bin), runtime.NumCPU()))
 	results, err := RunPolicies(ctx, cfg, env)
 	for _, res := range results {
 		if perr := PrintPolicies(os.Stdout, res); perr != nil && err == nil {
@@ -285,6 +300,7 @@ func bindPolicyFlags(fs *flag.FlagSet, cfg *PoliciesConfig) *policyFlags {
 	fs.StringVar(&f.rate, "rate", "300", `requests/s, or steps "R1@D1,...,Rn" (poisson, constant)`)
 	fs.IntVar(&f.concurrency, "concurrency", 32, "concurrency arrivals: requests in flight")
 	fs.StringVar(&f.sweep, "sweep", "", `sweep poisson rates instead: "LO:HI:N" (N rates, geometric) or "R1,R2,..."`)
+	fs.DurationVar(&cfg.SweepFor, "sweep-for", 0, "sweep: give every rate this long of arrivals (rate × it requests, instead of --requests)")
 	fs.DurationVar(&cfg.TTFTBound, "ttft-bound", 200*time.Millisecond, "sweep: the p90 TTFT bound that defines the knee")
 	fs.DurationVar(&cfg.Timeout, "timeout", 2*time.Minute, "timeout of one request")
 	fs.IntVar(&cfg.Engines, "engines", 4, "in-process tandem-sim engines, fresh for every run")

@@ -13,6 +13,38 @@ import (
 // order the policies benchmark runs them; the first is the baseline.
 var Policies = []string{"random", "round-robin", "least-request", "prefix", "tandem"}
 
+// Profiles are router configurations the benchmarks know by name, used
+// like a NAME=FILE variant: tandem-exact is the tandem preset with the
+// exact prefix index (router/README.md, exact mode) fed by the engines'
+// KV events and matched by token ids from their own /tokenize, every other
+// kvEvents setting its default.
+var Profiles = map[string]string{
+	"tandem-exact": "policy: tandem\nkvEvents:\n  enabled: true\n  tokenizer: engine\n",
+}
+
+// WantsKVEvents says whether base or any variant turns on the router's
+// exact mode (kvEvents.enabled), so the engines must publish KV events.
+func WantsKVEvents(base []byte, variants map[string][]byte) (bool, error) {
+	docs := [][]byte{base}
+	for _, name := range slices.Sorted(maps.Keys(variants)) {
+		docs = append(docs, variants[name])
+	}
+	for _, d := range docs {
+		var cfg struct {
+			KVEvents struct {
+				Enabled bool `json:"enabled"`
+			} `json:"kvEvents"`
+		}
+		if err := yaml.Unmarshal(d, &cfg); err != nil {
+			return false, fmt.Errorf("router config: %w", err)
+		}
+		if cfg.KVEvents.Enabled {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // RouterFiles are the two files a tandem-router process is started with.
 type RouterFiles struct {
 	// Config is the router's YAML configuration (--config).
@@ -55,7 +87,7 @@ func MakeRouterFiles(base []byte, listen, policy, endpointsPath, model string, e
 	if err != nil {
 		return RouterFiles{}, err
 	}
-	endpoints, err := EndpointsFile(model, engines, nil)
+	endpoints, err := EndpointsFile(model, engines, nil, nil)
 	if err != nil {
 		return RouterFiles{}, err
 	}
@@ -70,7 +102,8 @@ func checkPolicies(names []string, variants map[string][]byte) error {
 	}
 	for _, n := range names {
 		if _, ok := variants[n]; !ok && !slices.Contains(Policies, n) {
-			return fmt.Errorf("router policy %q: want one of %v or a variant NAME=FILE", n, Policies)
+			return fmt.Errorf("router policy %q: want one of %v, a profile (%s) or a variant NAME=FILE",
+				n, Policies, strings.Join(slices.Sorted(maps.Keys(Profiles)), ", "))
 		}
 	}
 	return nil
@@ -79,10 +112,17 @@ func checkPolicies(names []string, variants map[string][]byte) error {
 // ParsePolicies splits a --policies list into labels and variants: an
 // entry is a preset name, or NAME=FILE where FILE is router configuration
 // (YAML, e.g. a profile) that replaces the preset for runs labelled NAME.
-// read loads a variant's file.
+// read loads a variant's file. A profile's name (Profiles) is a variant
+// without a file.
 func ParsePolicies(list []string, read func(string) ([]byte, error)) (labels []string, variants map[string][]byte, err error) {
 	for _, entry := range list {
 		name, file, ok := strings.Cut(entry, "=")
+		if profile, known := Profiles[name]; known && !ok {
+			if variants == nil {
+				variants = map[string][]byte{}
+			}
+			variants[name] = []byte(profile)
+		}
 		if ok {
 			if name == "" || slices.Contains(Policies, name) {
 				return nil, nil, fmt.Errorf("policy variant %q: name it, other than a preset", entry)

@@ -130,3 +130,48 @@ func TestParsePolicies(t *testing.T) {
 		t.Errorf("a preset resolves to %q", preset)
 	}
 }
+
+func TestProfiles(t *testing.T) {
+	noFiles := func(name string) ([]byte, error) { return nil, fmt.Errorf("open %s: no such file", name) }
+	labels, variants, err := ParsePolicies([]string{"tandem", "tandem-exact"}, noFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"tandem", "tandem-exact"}, labels); diff != "" {
+		t.Errorf("labels (-want +got):\n%s", diff)
+	}
+	preset, merged, err := resolve(nil, variants, "tandem-exact")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := MakeRouterFiles(merged, "a:1", preset, "e.yaml", "m", []string{"h:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "discovery:\n  static:\n    file: e.yaml\nkvEvents:\n  enabled: true\n  tokenizer: engine\nlisten: a:1\npolicy: tandem\n"
+	if diff := cmp.Diff(want, string(f.Config)); diff != "" {
+		t.Errorf("tandem-exact config (-want +got):\n%s", diff)
+	}
+
+	for _, tc := range []struct {
+		name     string
+		base     string
+		variants map[string][]byte
+		want     bool
+	}{
+		{"presets only", "", nil, false},
+		{"a profile", "", variants, true},
+		{"the base", "kvEvents: {enabled: true}\n", nil, true},
+		{"disabled in a variant", "", map[string][]byte{"x": []byte("kvEvents: {enabled: false}\n")}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := WantsKVEvents([]byte(tc.base), tc.variants)
+			if err != nil || got != tc.want {
+				t.Errorf("WantsKVEvents = %v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
+	if _, err := WantsKVEvents([]byte("kvEvents: ["), nil); err == nil {
+		t.Error("bad YAML: want an error")
+	}
+}

@@ -3,7 +3,9 @@ package routerbench
 import (
 	"context"
 	"fmt"
+	"net"
 	"strconv"
+	"strings"
 
 	"sigs.k8s.io/yaml"
 
@@ -40,14 +42,20 @@ func PDLayout(prefill, decode int) []Placement {
 
 // EndpointsFile is tandem-router's static endpoints file
 // (router/discovery): every engine (host:port) serving model, engine i
-// placed by layout[i] when a layout is given.
-func EndpointsFile(model string, engines []string, layout []Placement) ([]byte, error) {
+// placed by layout[i] when a layout is given and publishing KV events on
+// port kvPorts[i] when those are given (the router's exact mode subscribes
+// there).
+func EndpointsFile(model string, engines []string, layout []Placement, kvPorts []int) ([]byte, error) {
 	if layout != nil && len(layout) != len(engines) {
 		return nil, fmt.Errorf("endpoints file: %d placements for %d engines", len(layout), len(engines))
+	}
+	if kvPorts != nil && len(kvPorts) != len(engines) {
+		return nil, fmt.Errorf("endpoints file: %d KV events ports for %d engines", len(kvPorts), len(engines))
 	}
 	type spec struct {
 		Address string `json:"address"`
 		Placement
+		KVEventsPort int `json:"kvEventsPort,omitempty"`
 	}
 	file := struct {
 		Models    []string `json:"models"`
@@ -58,9 +66,32 @@ func EndpointsFile(model string, engines []string, layout []Placement) ([]byte, 
 		if layout != nil {
 			s.Placement = layout[i]
 		}
+		if kvPorts != nil {
+			s.KVEventsPort = kvPorts[i]
+		}
 		file.Endpoints = append(file.Endpoints, s)
 	}
 	return yaml.Marshal(file)
+}
+
+// kvEventsPorts is each engine's bound KV events port, in fleet order;
+// nil when an engine publishes none.
+func kvEventsPorts(engines []*sim.Engine) ([]int, error) {
+	out := make([]int, len(engines))
+	for i, e := range engines {
+		ep := e.KVEventsEndpoint()
+		if ep == "" {
+			return nil, nil
+		}
+		_, port, err := net.SplitHostPort(strings.TrimPrefix(ep, "tcp://"))
+		if err == nil {
+			out[i], err = strconv.Atoi(port)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("engine %d's KV events endpoint %q: %w", i, ep, err)
+		}
+	}
+	return out, nil
 }
 
 // startEngines starts n in-process engines configured as base on free

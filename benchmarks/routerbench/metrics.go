@@ -18,6 +18,9 @@ type RouterMetrics struct {
 	// those whose engine metrics are fresh: the router is ready to route
 	// by load when Fresh equals the fleet.
 	Endpoints, Fresh int
+	// Exact counts endpoints whose exact-mode index is trusted
+	// (tandem_router_kv_index_state{state="exact"} 1).
+	Exact int
 	// Picks are tandem_router_picks_total by reason, summed over policies.
 	Picks map[string]float64
 	// PromptTokens and CachedTokens are the router's own estimate of the
@@ -31,6 +34,11 @@ type RouterMetrics struct {
 	// (disaggregated, local-prefill, no-prefill-aggregated, ...): what the
 	// router did with each request of a model that has decode endpoints.
 	PD map[string]float64
+	// TokenSources is tandem_router_exact_token_sources_total by source
+	// and Fallbacks tandem_router_tokenize_fallbacks_total by reason: in
+	// exact mode, how often the router asked the engine's /tokenize, used
+	// its token cache, let the approximate index decide, or fell back.
+	TokenSources, Fallbacks map[string]float64
 }
 
 // Sub is the change from before to m (counters differenced).
@@ -42,6 +50,8 @@ func (m RouterMetrics) Sub(before RouterMetrics) RouterMetrics {
 	out.Picks = subMap(m.Picks, before.Picks)
 	out.Requests = subMap(m.Requests, before.Requests)
 	out.PD = subMap(m.PD, before.PD)
+	out.TokenSources = subMap(m.TokenSources, before.TokenSources)
+	out.Fallbacks = subMap(m.Fallbacks, before.Fallbacks)
 	return out
 }
 
@@ -99,13 +109,21 @@ func ParseRouterMetrics(r io.Reader) (RouterMetrics, error) {
 	if err != nil {
 		return RouterMetrics{}, err
 	}
-	m := RouterMetrics{Picks: map[string]float64{}, Requests: map[string]float64{}, PD: map[string]float64{}}
+	m := RouterMetrics{Picks: map[string]float64{}, Requests: map[string]float64{}, PD: map[string]float64{},
+		TokenSources: map[string]float64{}, Fallbacks: map[string]float64{}}
 	// Getters of absent parts are zero, so summing all three value kinds
 	// reads counters, gauges and untyped samples alike.
 	for _, s := range families["tandem_router_endpoint_metrics_fresh"].GetMetric() {
 		m.Endpoints++
 		if s.GetGauge().GetValue()+s.GetUntyped().GetValue() == 1 {
 			m.Fresh++
+		}
+	}
+	for _, s := range families["tandem_router_kv_index_state"].GetMetric() {
+		for _, l := range s.GetLabel() {
+			if l.GetName() == "state" && l.GetValue() == "exact" && s.GetGauge().GetValue()+s.GetUntyped().GetValue() == 1 {
+				m.Exact++
+			}
 		}
 	}
 	sum := func(name string, by string, into map[string]float64) float64 {
@@ -127,6 +145,8 @@ func ParseRouterMetrics(r io.Reader) (RouterMetrics, error) {
 	sum("tandem_router_picks_total", "reason", m.Picks)
 	sum("tandem_router_requests_total", "code", m.Requests)
 	sum("tandem_router_prefill_decode_total", "decision", m.PD)
+	sum("tandem_router_exact_token_sources_total", "source", m.TokenSources)
+	sum("tandem_router_tokenize_fallbacks_total", "reason", m.Fallbacks)
 	m.PromptTokens = sum("tandem_router_prompt_tokens_total", "", nil)
 	m.CachedTokens = sum("tandem_router_cached_tokens_total", "", nil)
 	m.Retries = sum("tandem_router_retries_total", "", nil)

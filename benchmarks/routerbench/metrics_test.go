@@ -13,6 +13,11 @@ const routerMetricsText = `# HELP tandem_router_endpoint_metrics_fresh 1 when fr
 tandem_router_endpoint_metrics_fresh{endpoint="a"} 1
 tandem_router_endpoint_metrics_fresh{endpoint="b"} 0
 tandem_router_endpoint_metrics_fresh{endpoint="c"} 1
+# TYPE tandem_router_kv_index_state gauge
+tandem_router_kv_index_state{endpoint="a",state="exact"} 1
+tandem_router_kv_index_state{endpoint="a",state="silent"} 0
+tandem_router_kv_index_state{endpoint="b",state="exact"} 0
+tandem_router_kv_index_state{endpoint="b",state="silent"} 1
 # TYPE tandem_router_picks_total counter
 tandem_router_picks_total{policy="tandem",reason="cache-affinity"} 6
 tandem_router_picks_total{policy="tandem",reason="load-balance"} 2
@@ -29,6 +34,11 @@ tandem_router_retries_total{cause="status",model="m"} 1
 # TYPE tandem_router_prefill_decode_total counter
 tandem_router_prefill_decode_total{decision="disaggregated",model="m"} 7
 tandem_router_prefill_decode_total{decision="local-prefill",model="m"} 1
+# TYPE tandem_router_exact_token_sources_total counter
+tandem_router_exact_token_sources_total{source="engine"} 4
+tandem_router_exact_token_sources_total{source="skipped-whole-prompt"} 5
+# TYPE tandem_router_tokenize_fallbacks_total counter
+tandem_router_tokenize_fallbacks_total{reason="timeout"} 1
 `
 
 func TestParseRouterMetrics(t *testing.T) {
@@ -37,11 +47,13 @@ func TestParseRouterMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := RouterMetrics{
-		Endpoints: 3, Fresh: 2,
+		Endpoints: 3, Fresh: 2, Exact: 1,
 		Picks:        map[string]float64{"cache-affinity": 6, "load-balance": 2},
 		PromptTokens: 1000, CachedTokens: 750, Retries: 3,
-		Requests: map[string]float64{"200": 8, "429": 1},
-		PD:       map[string]float64{"disaggregated": 7, "local-prefill": 1},
+		Requests:     map[string]float64{"200": 8, "429": 1},
+		PD:           map[string]float64{"disaggregated": 7, "local-prefill": 1},
+		TokenSources: map[string]float64{"engine": 4, "skipped-whole-prompt": 5},
+		Fallbacks:    map[string]float64{"timeout": 1},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ParseRouterMetrics (-want +got):\n%s", diff)
@@ -54,10 +66,12 @@ func TestParseRouterMetrics(t *testing.T) {
 	}
 
 	before := RouterMetrics{Picks: map[string]float64{"cache-affinity": 6}, PromptTokens: 400, CachedTokens: 350, Retries: 3,
-		Requests: map[string]float64{"200": 2}, PD: map[string]float64{"disaggregated": 3}}
+		Requests: map[string]float64{"200": 2}, PD: map[string]float64{"disaggregated": 3},
+		TokenSources: map[string]float64{"engine": 1, "skipped-whole-prompt": 5}, Fallbacks: map[string]float64{"timeout": 1}}
 	d := got.Sub(before)
-	wantD := RouterMetrics{Endpoints: 3, Fresh: 2, Picks: map[string]float64{"load-balance": 2}, PromptTokens: 600, CachedTokens: 400,
-		Requests: map[string]float64{"200": 6, "429": 1}, PD: map[string]float64{"disaggregated": 4, "local-prefill": 1}}
+	wantD := RouterMetrics{Endpoints: 3, Fresh: 2, Exact: 1, Picks: map[string]float64{"load-balance": 2}, PromptTokens: 600, CachedTokens: 400,
+		Requests: map[string]float64{"200": 6, "429": 1}, PD: map[string]float64{"disaggregated": 4, "local-prefill": 1},
+		TokenSources: map[string]float64{"engine": 3}, Fallbacks: map[string]float64{}}
 	if diff := cmp.Diff(wantD, d); diff != "" {
 		t.Errorf("Sub (-want +got):\n%s", diff)
 	}

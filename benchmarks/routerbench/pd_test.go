@@ -116,7 +116,7 @@ func TestPDLayout(t *testing.T) {
 }
 
 func TestEndpointsFile(t *testing.T) {
-	data, err := EndpointsFile("m", []string{"h:1", "h:2"}, PDLayout(1, 1))
+	data, err := EndpointsFile("m", []string{"h:1", "h:2"}, PDLayout(1, 1), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,8 +131,27 @@ func TestEndpointsFile(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("endpoints file (-want +got):\n%s", diff)
 	}
-	if _, err := EndpointsFile("m", []string{"h:1"}, PDLayout(1, 1)); err == nil {
+	if _, err := EndpointsFile("m", []string{"h:1"}, PDLayout(1, 1), nil); err == nil {
 		t.Error("2 placements for 1 engine: want an error")
+	}
+
+	data, err = EndpointsFile("m", []string{"h:1", "h:2"}, nil, []int{5601, 5602})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = nil
+	if err := yaml.Unmarshal(data, &got); err != nil {
+		t.Fatal(err)
+	}
+	want = map[string]any{"models": []any{"m"}, "endpoints": []any{
+		map[string]any{"address": "h:1", "kvEventsPort": float64(5601)},
+		map[string]any{"address": "h:2", "kvEventsPort": float64(5602)},
+	}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("endpoints file with KV events ports (-want +got):\n%s", diff)
+	}
+	if _, err := EndpointsFile("m", []string{"h:1"}, nil, []int{1, 2}); err == nil {
+		t.Error("2 KV events ports for 1 engine: want an error")
 	}
 }
 

@@ -29,9 +29,17 @@ type PoliciesConfig struct {
 	// at each rate, and the knee where p90 TTFT crosses TTFTBound.
 	SweepRates []float64
 	TTFTBound  time.Duration
-	Reps       int
+	// SweepFor, if set, sizes each sweep rate's runs to this long of
+	// arrivals (rate × SweepFor requests, Workload.Requests ignored), so
+	// that every rate reaches the same steady state.
+	SweepFor time.Duration
+	Reps     int
 	// Engines in-process tandem-sim engines configured as Sim (Listen is
-	// ignored: free ports).
+	// ignored: free ports). With Sim.KVEventsEndpoint set (tcp://host:0:
+	// free ports) every engine publishes KV events, for every policy alike,
+	// and the router's endpoints file names each engine's port; a router
+	// with exact mode on then gets KVEventsWait to subscribe to them all
+	// before the run.
 	Engines int
 	Sim     sim.Config
 	// Layouts, by policy label, place the engines of that label's runs in
@@ -40,6 +48,9 @@ type PoliciesConfig struct {
 	Layouts map[string][]Placement
 	// Timeout bounds one request.
 	Timeout time.Duration
+	// KVEventsWait bounds the wait for an exact-mode router's subscriptions
+	// (default 10 s).
+	KVEventsWait time.Duration
 	// Dir holds the routers' files and logs.
 	Dir  string
 	Logf func(format string, args ...any)
@@ -62,6 +73,9 @@ func (c *PoliciesConfig) Validate() error {
 	}
 	if err := c.Sim.Validate(); err != nil {
 		return err
+	}
+	if c.SweepFor < 0 || (c.SweepFor > 0 && len(c.SweepRates) == 0) {
+		return fmt.Errorf("a run length per rate needs a sweep")
 	}
 	return checkPolicies(c.Policies, c.RouterVariants)
 }
@@ -123,8 +137,12 @@ func runWorkload(ctx context.Context, cfg PoliciesConfig, w load.Spec, env load.
 	res := PoliciesResult{Report: rep}
 	for k := 1; k <= cfg.Reps; k++ {
 		for _, rate := range rates {
+			wr := w
+			if cfg.SweepFor > 0 && rate > 0 {
+				wr.Requests = int(math.Ceil(rate * cfg.SweepFor.Seconds()))
+			}
 			for _, policy := range cfg.Policies {
-				if err := runOne(ctx, cfg, w, env, policy, k, rate, &res); err != nil {
+				if err := runOne(ctx, cfg, wr, env, policy, k, rate, &res); err != nil {
 					return res, fmt.Errorf("workload %s, policy %s, rep %d: %w", w.Kind, policy, k, err)
 				}
 			}
@@ -207,9 +225,19 @@ func newRoutedFleet(ctx context.Context, cfg PoliciesConfig, policy string, done
 		closeEngines()
 		return load.Fleet{}, err
 	}
-	router, err := StartRouter(ctx, RouterSpec{Bin: cfg.RouterBin, Dir: dir, Policy: policy, Base: cfg.RouterBase, Variants: cfg.RouterVariants,
-		Model: cfg.Sim.Engine.Model, Engines: hostports, Layout: layout})
+	kvPorts, err := kvEventsPorts(engines)
 	if err != nil {
+		closeEngines()
+		return load.Fleet{}, err
+	}
+	router, err := StartRouter(ctx, RouterSpec{Bin: cfg.RouterBin, Dir: dir, Policy: policy, Base: cfg.RouterBase, Variants: cfg.RouterVariants,
+		Model: cfg.Sim.Engine.Model, Engines: hostports, Layout: layout, KVEventsPorts: kvPorts})
+	if err != nil {
+		closeEngines()
+		return load.Fleet{}, err
+	}
+	if err := waitExact(ctx, cfg, router, policy, len(engines)); err != nil {
+		router.Stop()
 		closeEngines()
 		return load.Fleet{}, err
 	}
@@ -236,6 +264,39 @@ func newRoutedFleet(ctx context.Context, cfg PoliciesConfig, policy string, done
 		done(r)
 	}
 	return load.Fleet{Targets: []string{router.URL}, Engines: urls, Close: closeFleet}, nil
+}
+
+// waitExact waits, for a router whose configuration turns exact mode on,
+// until its index of every engine is trusted, so that the run's first
+// requests are not routed by the fallback while it subscribes.
+func waitExact(ctx context.Context, cfg PoliciesConfig, router *RouterProcess, policy string, engines int) error {
+	_, merged, err := resolve(cfg.RouterBase, cfg.RouterVariants, policy)
+	if err != nil {
+		return err
+	}
+	if on, err := WantsKVEvents(merged, nil); err != nil || !on {
+		return err
+	}
+	wait := cfg.KVEventsWait
+	if wait <= 0 {
+		wait = 10 * time.Second
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		m, err := router.Metrics(ctx)
+		if err == nil && m.Exact == engines {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("router %s: %d of %d endpoints' exact indexes trusted after %s (%v); are the engines publishing KV events (--sim-kv-events)?\n%s",
+				policy, m.Exact, engines, wait, err, router.LogTail(2000))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func (c *PoliciesConfig) logf(format string, args ...any) {

@@ -35,6 +35,10 @@ type PolicyRow struct {
 	RouterHitRate load.Num `json:"router_estimated_hit_rate"`
 	Picks         string   `json:"picks"`
 	Retries       float64  `json:"retries"`
+	// TokenSources are exact mode's token sources as shares, summed over
+	// repetitions, tokenize fallbacks among them as "fallback-<reason>";
+	// empty for a router without exact mode.
+	TokenSources string `json:"exact_token_sources,omitempty"`
 	// PD counts the router's prefill/decode decisions and Served the
 	// requests the engines finished by engine role (a disaggregated
 	// request counts once at a prefill and once at a decode engine), both
@@ -99,7 +103,7 @@ func foldRows(runs []load.RunSummary, routers []RouterRun, baseline string, metr
 		idx := groups[k]
 		row := PolicyRow{Policy: k.policy, Rate: float64(runs[idx[0]].Rate), Reps: len(idx), Errors: map[string]int{},
 			PD: map[string]float64{}, Served: map[string]uint64{}}
-		picks := map[string]float64{}
+		picks, sources := map[string]float64{}, map[string]float64{}
 		busiest := map[string][]float64{}
 		var cpu, peak, est []float64
 		for _, i := range idx {
@@ -116,6 +120,12 @@ func foldRows(runs []load.RunSummary, routers []RouterRun, baseline string, metr
 					picks[p] += n
 				}
 				row.Retries += rr.Metrics.Retries
+				for src, n := range rr.Metrics.TokenSources {
+					sources[src] += n
+				}
+				for reason, n := range rr.Metrics.Fallbacks {
+					sources["fallback-"+reason] += n
+				}
 				for d, n := range rr.Metrics.PD {
 					row.PD[d] += n
 				}
@@ -142,6 +152,9 @@ func foldRows(runs []load.RunSummary, routers []RouterRun, baseline string, metr
 		row.RouterCPU, row.RouterPeakMB = load.Num(load.Median(cpu)), load.Num(load.Median(peak))
 		row.RouterHitRate = load.Num(load.Median(est))
 		row.Picks = RouterMetrics{Picks: picks}.PicksText()
+		if len(sources) > 0 {
+			row.TokenSources = sharesText(sources)
+		}
 		if len(row.Errors) == 0 {
 			row.Errors = nil
 		}
@@ -240,6 +253,17 @@ func PrintPolicies(w io.Writer, res PoliciesResult) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if slices.ContainsFunc(rows, func(r PolicyRow) bool { return r.TokenSources != "" }) {
+		fmt.Fprintln(w, "\nexact mode: where request token ids came from (shares of requests, summed over repetitions)")
+		for _, row := range rows {
+			if row.TokenSources != "" {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t\n", row.Policy, load.FormatNum(row.Rate), row.TokenSources)
+			}
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
 	if checks := Checks(r.Workload.Kind, rows, r.Knees); len(checks) > 0 {
 		fmt.Fprintln(w, "\nissue 6's goals (medians of this run)")

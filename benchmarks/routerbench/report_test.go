@@ -99,6 +99,9 @@ func TestPolicyRowsAndChecks(t *testing.T) {
 	}
 	routers[2].Metrics.Picks = map[string]float64{"cache-affinity": 9, "load-balance": 1}
 	routers[5].Metrics.Picks = map[string]float64{"cache-affinity": 7, "load-balance": 3}
+	routers[2].Metrics.TokenSources = map[string]float64{"engine": 3, "skipped-whole-prompt": 4}
+	routers[5].Metrics.TokenSources = map[string]float64{"engine": 1}
+	routers[5].Metrics.Fallbacks = map[string]float64{"timeout": 2}
 
 	rows := PolicyRows(runs, routers, "random")
 	if len(rows) != 3 {
@@ -121,6 +124,9 @@ func TestPolicyRowsAndChecks(t *testing.T) {
 	}
 	if tandem.Picks != "cache-affinity 0.80, load-balance 0.20" || float64(tandem.RouterCPU) != 3.5 || float64(tandem.RouterHitRate) != 0.5 {
 		t.Errorf("tandem router figures: picks %q, CPU %v, hit %v", tandem.Picks, tandem.RouterCPU, tandem.RouterHitRate)
+	}
+	if want := "engine 0.40, skipped-whole-prompt 0.40, fallback-timeout 0.20"; tandem.TokenSources != want || rows[0].TokenSources != "" {
+		t.Errorf("token sources: tandem %q, want %q; random %q, want none", tandem.TokenSources, want, rows[0].TokenSources)
 	}
 
 	knees := []load.KneeRun{
@@ -146,7 +152,7 @@ func TestPolicyRowsAndChecks(t *testing.T) {
 	if err := PrintPolicies(&buf, res); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"headline", "×random TTFT p90", "issue 6's goals", "ratio to random"} {
+	for _, s := range []string{"headline", "×random TTFT p90", "issue 6's goals", "ratio to random", "exact mode: where request token ids came from"} {
 		if !strings.Contains(buf.String(), s) {
 			t.Errorf("output lacks %q:\n%s", s, buf.String())
 		}

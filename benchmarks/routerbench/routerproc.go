@@ -45,6 +45,9 @@ type RouterSpec struct {
 	// Layout, if set, places Engines[i] as Layout[i] in the endpoints
 	// file (role, group, unit); unset, every engine serves whole requests.
 	Layout []Placement
+	// KVEventsPorts, if set, are Engines' KV events ports, written to the
+	// endpoints file for the router's exact mode.
+	KVEventsPorts []int
 	// ReadyTimeout bounds the wait for the router to see every engine's
 	// metrics.
 	ReadyTimeout time.Duration
@@ -64,8 +67,8 @@ func StartRouter(ctx context.Context, s RouterSpec) (*RouterProcess, error) {
 		return nil, err
 	}
 	files, err := MakeRouterFiles(base, listen, preset, endpointsPath, s.Model, s.Engines)
-	if err == nil && s.Layout != nil {
-		files.Endpoints, err = EndpointsFile(s.Model, s.Engines, s.Layout)
+	if err == nil && (s.Layout != nil || s.KVEventsPorts != nil) {
+		files.Endpoints, err = EndpointsFile(s.Model, s.Engines, s.Layout, s.KVEventsPorts)
 	}
 	if err != nil {
 		return nil, err
