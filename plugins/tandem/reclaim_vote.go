@@ -69,7 +69,10 @@ func skipped(plugin string, sameQueue bool) bool {
 // the plugin followed by the probe. The session gives nil both when a
 // plugin abstains and when it refuses everything; with the probe after
 // it, abstaining yields every victim (the probe's answer), refusing
-// everything still yields nil, refusing some yields the rest.
+// everything still yields nil, refusing some yields the rest. (A vote
+// that itself asked the session something that walks the tiers would see
+// that one-plugin view; in Volcano v1.14.1 none of gang, conformance,
+// proportion, priority, drf and capacity does.)
 func (v *voter) refusal(reclaimer *api.TaskInfo, victims []*api.TaskInfo, sameQueue bool) string {
 	if len(victims) == 0 {
 		return ""
