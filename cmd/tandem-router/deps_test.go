@@ -2,8 +2,6 @@ package main
 
 import (
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -17,9 +15,14 @@ const module = "github.com/tandem-serving/tandem/"
 var forbidden = []string{module + "benchmarks/", module + "test/"}
 
 // go list -deps of every product binary names no package under benchmarks/
-// or test/ (ARCHITECTURE.md: dependency direction).
+// or test/ (docs/architecture.md: dependency direction).
 func TestProductBinariesLinkNoBenchmarksOrTests(t *testing.T) {
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	// From PATH: under -trimpath (the Makefile's GOFLAGS) runtime.GOROOT
+	// is empty.
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, bin := range productBinaries {
 		cmd := exec.Command(gobin, append([]string{"list", "-deps", "-f", "{{.ImportPath}}"}, bin)...)
 		cmd.Dir = "../.."
