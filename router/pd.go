@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tandem-serving/tandem/router/endpoint"
@@ -20,16 +22,52 @@ import (
 // The decode endpoint is chosen first, as for any request. If the part of
 // the prompt it does not hold is at least PD.ThresholdTokens, a prefill
 // endpoint is chosen with the same plugins plus a preference for the decode
-// endpoint's unit, and:
+// endpoint's unit, and the two are joined the way the engine expects.
 //
-//   - vLLM (NIXL connector): the prefill endpoint gets a copy of the
-//     request with max_tokens 1, stream false and kv_transfer_params
-//     {"do_remote_decode": true, ...}; the kv_transfer_params of its answer
-//     are put into the request sent to the decode endpoint, which pulls the
-//     KV blocks and generates.
-//   - SGLang: both endpoints get the request with bootstrap_host,
-//     bootstrap_port (the prefill endpoint's) and a random bootstrap_room,
-//     at the same time; the decode endpoint's answer is relayed.
+// vLLM, NIXL connector (vllm/distributed/kv_transfer/kv_connector/v1/
+// nixl_connector.py at v0.11.2; the fields are the same on main from
+// 2025-10-16 until PR #29665 of 2025-12-05 added remote_request_id; the
+// request shape is the maintainers' proxy,
+// tests/v1/kv_connector/nixl_integration/toy_proxy_server.py, same
+// version):
+//
+//  1. The prefill endpoint gets the client's request with stream false,
+//     stream_options removed, max_tokens 1 (and max_completion_tokens 1
+//     when the client set it) and
+//     kv_transfer_params {"do_remote_decode": true, "do_remote_prefill":
+//     false, "remote_engine_id": null, "remote_block_ids": null,
+//     "remote_host": null, "remote_port": null}. The connector hands the
+//     blocks over only when the request ends by its length cap
+//     (request_finished checks FINISHED_LENGTH_CAPPED), hence max_tokens 1.
+//  2. Its answer carries, top level, kv_transfer_params
+//     {"do_remote_prefill": true, "do_remote_decode": false,
+//     "remote_block_ids": [...], "remote_engine_id": ..., "remote_host":
+//     its NIXL side-channel host, "remote_port": its side-channel port,
+//     "tp_size": its tensor-parallel size}. The router copies that value
+//     byte for byte, whatever members it has (a later vLLM's
+//     remote_request_id passes through too), into the decode request,
+//     which is otherwise the client's. The decode endpoint pulls the
+//     blocks and generates.
+//  3. Both halves carry the same X-Request-Id (the call's id). At v0.11.2
+//     the decode side tells the prefill side which blocks it may free by
+//     its own request id (cmpl-<X-Request-Id>-0, chatcmpl-<X-Request-Id>),
+//     so the ids must agree or the prefill keeps the blocks until
+//     VLLM_NIXL_ABORT_REQUEST_TIMEOUT.
+//
+// SGLang (python/sglang/srt/disaggregation: the bootstrap server on every
+// prefill, --disaggregation-bootstrap-port, default 8998; the request
+// fields in entrypoints/openai/protocol.py; the mini load balancer,
+// sgl-router/py_src/sglang_router/mini_lb.py, formerly
+// disaggregation/mini_lb.py, read for the v0.5 series): both endpoints get
+// the client's request with bootstrap_host (the prefill endpoint's
+// address, an IPv6 one in brackets), bootstrap_port (its bootstrap port)
+// and bootstrap_room (a random integer in [0, 2^63), new for each
+// hand-off), at the same time; the decode endpoint's answer is relayed.
+//
+// kv_transfer_params and bootstrap_* come only from the router: whatever a
+// client put there is dropped from every body sent to an engine, P/D or not
+// (engineBody), so a client can neither point a decode engine at a host of
+// its choosing nor pin a prefill engine's blocks.
 //
 // Bodies are rewritten by splicing members (request.AppendBody), never by
 // re-encoding. When no prefill endpoint is healthy, or prefill fails, the
@@ -37,11 +75,12 @@ import (
 // itself, "fail" answers 503. Either way a metric and a log line say so.
 
 var (
+	// untrusted are the members only the router may set.
+	untrusted = request.FieldSet(0).Set(request.FieldKVTransferParams).
+			Set(request.FieldBootstrapHost).Set(request.FieldBootstrapPort).Set(request.FieldBootstrapRoom)
 	// Members dropped from the prefill copy and replaced.
-	prefillDrop = request.FieldSet(0).Set(request.FieldStream).Set(request.FieldStreamOptions).
-			Set(request.FieldMaxTokens).Set(request.FieldMaxCompletionTokens).Set(request.FieldKVTransferParams)
-	decodeDrop    = request.FieldSet(0).Set(request.FieldKVTransferParams)
-	bootstrapDrop = request.FieldSet(0).Set(request.FieldBootstrapHost).Set(request.FieldBootstrapPort).Set(request.FieldBootstrapRoom)
+	prefillDrop = untrusted.Set(request.FieldStream).Set(request.FieldStreamOptions).
+			Set(request.FieldMaxTokens).Set(request.FieldMaxCompletionTokens)
 
 	prefillStream    = []byte(`"stream":false`)
 	prefillMax       = []byte(`"max_tokens":1`)
@@ -50,6 +89,19 @@ var (
 		`"remote_engine_id":null,"remote_block_ids":null,"remote_host":null,"remote_port":null}`)
 	kvKey = []byte(`"kv_transfer_params":`)
 )
+
+// engineBody is the client's request as an engine may see it: unchanged,
+// unless it carries members only the router may set. Such a request (no
+// honest client sends one) gets a buffer of its own per attempt: a
+// transport may still be writing the previous attempt's body.
+func (c *call) engineBody() []byte {
+	r := &c.req
+	if r.Has(request.FieldKVTransferParams) || r.Has(request.FieldBootstrapHost) ||
+		r.Has(request.FieldBootstrapPort) || r.Has(request.FieldBootstrapRoom) {
+		return r.AppendBody(nil, untrusted)
+	}
+	return r.Body
+}
 
 // maxPrefillAnswer bounds a prefill endpoint's answer.
 const maxPrefillAnswer = 4 << 20
@@ -80,7 +132,7 @@ func (rt *Router) disaggregated(ctx context.Context, w http.ResponseWriter, c *c
 			c.prefilledBy = pres.Order[i].E.Name
 			kv := append(append(c.kvMember[:0], kvKey...), kvp...)
 			c.kvMember = kv
-			body := c.req.AppendBody(c.out2[:0], decodeDrop, kv)
+			body := c.req.AppendBody(c.out2[:0], untrusted, kv)
 			c.out2 = body
 			// The decode endpoint computes no prompt: nothing to queue,
 			// and its first token does not measure a prefill.
@@ -108,7 +160,7 @@ func (rt *Router) noPrefill(ctx context.Context, w http.ResponseWriter, c *call,
 	rt.metrics.pd.WithLabelValues(c.model, why+"-aggregated").Inc()
 	rt.log.V(1).Info("No prefill possible; the decode endpoint prefills", "request", c.id, "model", c.model, "reason", why, "err", err)
 	c.noPD = true
-	return rt.attempt(ctx, w, c, dec.E, c.req.Body, rt.costOf(c, dec), last)
+	return rt.attempt(ctx, w, c, dec.E, c.engineBody(), rt.costOf(c, dec), last)
 }
 
 // prefillVLLM runs the prefill half of the NIXL hand-off and returns the
@@ -162,13 +214,29 @@ func (rt *Router) sideRequest(ctx context.Context, c *call, p *schedule.Candidat
 	return c.presp, nil
 }
 
+// appendBootstrap appends SGLang's three bootstrap members. The decode
+// engine dials host:port, so an IPv6 host is bracketed (as SGLang's own
+// load balancer does). A room is any integer in [0, 2^63): rand.Int64's
+// range, from a generator seeded per process, so router replicas draw
+// independent rooms.
+func appendBootstrap(dst []byte, host string, port int, room int64) []byte {
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	dst = append(dst, `"bootstrap_host":`...)
+	dst = strconv.AppendQuote(dst, host)
+	dst = append(dst, `,"bootstrap_port":`...)
+	dst = strconv.AppendInt(dst, int64(port), 10)
+	dst = append(dst, `,"bootstrap_room":`...)
+	return strconv.AppendInt(dst, room, 10)
+}
+
 // bootstrap runs SGLang's hand-off: prefill and decode at once, joined by
 // the bootstrap room.
 func (rt *Router) bootstrap(ctx context.Context, w http.ResponseWriter, c *call, dec, p *schedule.Candidate, last bool) result {
-	extra := fmt.Appendf(c.kvMember[:0], `"bootstrap_host":%s,"bootstrap_port":%d,"bootstrap_room":%d`,
-		strconv.Quote(p.E.Host()), p.E.BootstrapPort, c.pscratch.Uint63())
+	extra := appendBootstrap(c.kvMember[:0], p.E.Host(), p.E.BootstrapPort, rand.Int64())
 	c.kvMember = extra
-	body := c.req.AppendBody(c.out[:0], bootstrapDrop, extra)
+	body := c.req.AppendBody(c.out[:0], untrusted, extra)
 	c.out = body
 	dctx, dcancel := context.WithCancelCause(ctx)
 	defer dcancel(nil)

@@ -71,7 +71,7 @@ func (rt *Router) tryCandidate(ctx context.Context, w http.ResponseWriter, c *ca
 		}
 		rt.metrics.pd.WithLabelValues(c.model, "local-prefill").Inc()
 	}
-	return rt.attempt(ctx, w, c, e, c.req.Body, rt.costOf(c, cand), last)
+	return rt.attempt(ctx, w, c, e, c.engineBody(), rt.costOf(c, cand), last)
 }
 
 // cost is what an attempt adds to the endpoint's queue and teaches its rate.

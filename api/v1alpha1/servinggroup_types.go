@@ -124,7 +124,18 @@ const (
 	EngineSGLang EngineKind = "sglang"
 )
 
+// Engine defaults for the ports the router uses besides the HTTP port. They
+// are the engines' own defaults: SGLang's --disaggregation-bootstrap-port
+// (server_args.py) and the ZeroMQ endpoint of vLLM's --kv-events-config
+// (KVEventsConfig.endpoint, tcp://*:5557).
+const (
+	DefaultSGLangBootstrapPort = 8998
+	DefaultKVEventsPort        = 5557
+)
+
 // EngineSpec describes the inference engine.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.bootstrapPort) || self.kind == 'sglang'",message="engine.bootstrapPort is SGLang's disaggregation bootstrap port; remove it for kind vllm (a vLLM prefill reports its NIXL side channel in kv_transfer_params)"
 type EngineSpec struct {
 	// Kind is the engine: vllm or sglang. It decides which metrics the router
 	// scrapes and how prefill/decode hand over; it cannot change in place.
@@ -137,6 +148,28 @@ type EngineSpec struct {
 	// +kubebuilder:validation:Maximum=65535
 	// +optional
 	Port int32 `json:"port,omitempty"`
+
+	// BootstrapPort is the port of the bootstrap server SGLang runs on each
+	// prefill leader (--disaggregation-bootstrap-port). The router sends it,
+	// with the prefill pod's IP, as bootstrap_port in both halves of a
+	// disaggregated request; it must match the prefill role's flag. SGLang
+	// only; omitted, it is SGLang's default, 8998. Read by the router, not
+	// put into pods: changing it restarts no engine.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	// +optional
+	BootstrapPort int32 `json:"bootstrapPort,omitempty"`
+
+	// KVEventsPort is the port of the engine's KV-cache event publisher
+	// (ZeroMQ PUB; vLLM: the endpoint of --kv-events-config, whose default
+	// is tcp://*:5557). The router's exact prefix mode subscribes to it on
+	// every leader pod; it must match the engines' flag. Read by the router,
+	// not put into pods: changing it restarts no engine.
+	// +kubebuilder:default=5557
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	// +optional
+	KVEventsPort int32 `json:"kvEventsPort,omitempty"`
 }
 
 // RoleSpec is one kind of engine in a unit.

@@ -27,9 +27,15 @@ type revisionInput struct {
 // digits of an FNV-1a hash of its JSON. JSON of API types is deterministic
 // (struct field order, sorted map keys, canonical quantities), so the same
 // spec always yields the same revision, across controller restarts.
+//
+// Of the engine only kind and port are hashed: the bootstrap and KV-event
+// ports are read by the router and land in no pod. Leaving them out also
+// keeps every revision made before those fields existed (kvEventsPort's
+// CRD default now appears in old objects) unchanged, so upgrading the CRD
+// rolls no unit.
 func Revision(spec *v1alpha1.ServingGroupSpec) (string, error) {
 	in := revisionInput{
-		Engine:            spec.Engine,
+		Engine:            v1alpha1.EngineSpec{Kind: spec.Engine.Kind, Port: spec.Engine.Port},
 		Roles:             spec.Roles,
 		Topology:          spec.Topology,
 		Queue:             spec.Queue,

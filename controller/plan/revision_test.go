@@ -30,6 +30,10 @@ func TestRevision(t *testing.T) {
 	}
 	explicitDefaults.Spec.Queue = "default"
 	explicitDefaults.Spec.Engine.Port = 8000
+	explicitDefaults.Spec.Engine.KVEventsPort = v1alpha1.DefaultKVEventsPort
+	routerPorts := base().Obj()
+	routerPorts.Spec.Engine.KVEventsPort = 6000
+	routerPorts.Spec.Engine.BootstrapPort = 9000 // refused for vllm by CEL; the hash ignores it anyway
 
 	cases := []struct {
 		name string
@@ -44,6 +48,8 @@ func TestRevision(t *testing.T) {
 		{name: "served model names", sg: base().ServedModelNames("llama").Obj(), same: true},
 		{name: "image", sg: base().Image("vllm:v2").Obj(), same: false},
 		{name: "engine port", sg: base().Engine(v1alpha1.EngineVLLM, 9000).Obj(), same: false},
+		{name: "engine kind", sg: base().Engine(v1alpha1.EngineSGLang, 8000).Obj(), same: false},
+		{name: "ports only the router reads", sg: routerPorts, same: true},
 		{name: "topology", sg: base().Topology(1, 2, v1alpha1.TopologyHard).Obj(), same: false},
 		{name: "queue", sg: base().Queue("other").Obj(), same: false},
 		{name: "priority class", sg: base().PriorityClass("high").Obj(), same: false},

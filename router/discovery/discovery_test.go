@@ -3,6 +3,7 @@ package discovery
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +42,16 @@ endpoints:
 			want: []endpoint.Spec{
 				{Name: "10.0.0.1:8000", Address: "10.0.0.1:8000", Models: []string{"m"}, Role: endpoint.RolePrefill, Unit: "0", Group: "g", Kind: endpoint.VLLM},
 				{Name: "d0", Address: "10.0.0.2:8000", Models: []string{"m", "m2"}, Role: endpoint.RoleDecode, Kind: endpoint.SGLang, BootstrapPort: 8998},
+			},
+		},
+		{
+			name: "ports of an endpoint",
+			file: `
+endpoints:
+- {address: 10.0.1.1:30000, role: prefill, engine: sglang, bootstrapPort: 9100, kvEventsPort: 6100, models: [m]}
+`,
+			want: []endpoint.Spec{
+				{Name: "10.0.1.1:30000", Address: "10.0.1.1:30000", Models: []string{"m"}, Role: endpoint.RolePrefill, Kind: endpoint.SGLang, BootstrapPort: 9100, KVEventsPort: 6100},
 			},
 		},
 		{name: "unknown field", file: "endpoints:\n- address: h:1\n  port: 3\n", wantErr: `unknown field "port"`},
@@ -133,6 +144,42 @@ func group(name string, kind v1alpha1.EngineKind, port int32, models ...string) 
 	return v1alpha1.ServingGroup{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name},
 		Spec:       v1alpha1.ServingGroupSpec{Engine: v1alpha1.EngineSpec{Kind: kind, Port: port}, ServedModelNames: models},
+	}
+}
+
+// The engine's ports come from spec.engine; what a group leaves out is
+// the engines' default (the CRD writes kvEventsPort; SGLang's bootstrap
+// port is defaulted by the router, since it means nothing to vLLM).
+func TestEndpointPortsFromTheGroup(t *testing.T) {
+	withPorts := func(kind v1alpha1.EngineKind, bootstrap, kvEvents int32) v1alpha1.ServingGroup {
+		g := group("g", kind, 8000, "m")
+		g.Spec.Engine.BootstrapPort, g.Spec.Engine.KVEventsPort = bootstrap, kvEvents
+		return g
+	}
+	type ports struct{ Address, Bootstrap, KVEvents string }
+	cases := []struct {
+		name  string
+		group v1alpha1.ServingGroup
+		want  ports
+	}{
+		{"sglang, ports set", withPorts(v1alpha1.EngineSGLang, 9100, 6100), ports{"127.2.0.1:8000", "9100", "6100"}},
+		{"sglang, CRD defaults", withPorts(v1alpha1.EngineSGLang, 0, v1alpha1.DefaultKVEventsPort), ports{"127.2.0.1:8000", "8998", "5557"}},
+		{"sglang, built without defaults", withPorts(v1alpha1.EngineSGLang, 0, 0), ports{"127.2.0.1:8000", "8998", "0"}},
+		{"vllm, kv events port set", withPorts(v1alpha1.EngineVLLM, 0, 6200), ports{"127.2.0.1:8000", "0", "6200"}},
+		{"vllm ignores a bootstrap port", withPorts(v1alpha1.EngineVLLM, 9100, 0), ports{"127.2.0.1:8000", "0", "0"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Endpoints([]v1alpha1.ServingGroup{tc.group}, []corev1.Pod{mkPod("g-0-prefill-0-0", "g", "prefill", "0", "0", "127.2.0.1").Pod})
+			if len(got) != 1 {
+				t.Fatalf("%d endpoints, want 1: %+v", len(got), got)
+			}
+			s := got[0]
+			gotPorts := ports{s.Address, strconv.Itoa(s.BootstrapPort), strconv.Itoa(s.KVEventsPort)}
+			if diff := cmp.Diff(tc.want, gotPorts); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

@@ -32,8 +32,8 @@ const settle = 50 * time.Millisecond
 
 // Kubernetes discovers endpoints from ServingGroups and their pods: every
 // ready leader pod (rank 0) with an IP is an endpoint, with its role and
-// unit from the pod's labels and the engine kind, port and model names from
-// its ServingGroup.
+// unit from the pod's labels and the engine kind, ports and model names
+// from its ServingGroup (spec.engine: port, bootstrapPort, kvEventsPort).
 type Kubernetes struct {
 	Config *rest.Config
 	// Namespace limits discovery to one namespace; empty means all.
@@ -152,6 +152,14 @@ func Endpoints(groups []v1alpha1.ServingGroup, pods []corev1.Pod) []endpoint.Spe
 			Group:   key,
 			Unit:    p.Labels[v1alpha1.LabelUnit],
 			Kind:    endpoint.Kind(sg.Spec.Engine.Kind),
+			// Zero (a group built without the CRD's defaults) leaves the
+			// router's own defaults: SGLang's 8998 (Spec.Normalize) and
+			// the configured kvEvents.port.
+			BootstrapPort: int(sg.Spec.Engine.BootstrapPort),
+			KVEventsPort:  int(sg.Spec.Engine.KVEventsPort),
+		}
+		if s.Kind != endpoint.SGLang {
+			s.BootstrapPort = 0 // vLLM's prefill reports its own side channel
 		}
 		if s.Normalize() == nil {
 			specs = append(specs, s)

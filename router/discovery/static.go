@@ -36,6 +36,11 @@ type Sink interface {
 //	  role: decode
 //	  unit: "0"
 //	  group: llama
+//	- address: 10.0.1.1:30000
+//	  role: prefill
+//	  engine: sglang
+//	  bootstrapPort: 8998    # sglang: --disaggregation-bootstrap-port (default 8998)
+//	  kvEventsPort: 5557     # the engine's KV event publisher, when it is not the router's kvEvents.port
 type File struct {
 	Models    []string        `json:"models,omitempty"`
 	Endpoints []endpoint.Spec `json:"endpoints"`

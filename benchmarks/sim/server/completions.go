@@ -107,8 +107,8 @@ func (s *Server) prepare(req *Request) (job, *APIError) {
 	if maxTokens == 0 {
 		maxTokens = max(1, min(s.opts.DefaultMaxTokens, s.eng.Params().MaxModelLen-len(toks)))
 	}
-	prefill, remote := s.handoff(req)
-	if prefill {
+	ho := s.handoff(req)
+	if ho.firstTokenOnly {
 		maxTokens = 1
 	}
 	seed := engine.SeedFor(s.opts.Seed, toks)
@@ -116,28 +116,48 @@ func (s *Server) prepare(req *Request) (job, *APIError) {
 		seed = engine.SeedFor(uint64(*req.Seed), nil)
 	}
 	return job{
-		req:     engine.Request{Prompt: toks, MaxTokens: maxTokens, OutputSeed: seed, RemotePrefill: remote},
-		prefill: prefill,
+		req:     engine.Request{Prompt: toks, MaxTokens: maxTokens, OutputSeed: seed, RemotePrefill: ho.remote},
+		prefill: ho.answerKV,
 	}, nil
 }
 
-// handoff reads the P/D fields. vLLM style: do_remote_decode asks this
-// engine to prefill and hand over; do_remote_prefill says the KV waits on a
-// prefill instance. SGLang style: bootstrap fields go to both sides at once,
-// so the engine's role decides which side it plays. A request asking for a
-// side the role does not play is served whole.
-func (s *Server) handoff(req *Request) (prefill, remote bool) {
+// handoffPlan is what an engine does with a request's P/D fields.
+type handoffPlan struct {
+	// answerKV: vLLM's prefill side; answer with kv_transfer_params.
+	answerKV bool
+	// firstTokenOnly: SGLang's prefill side, which ends a request after
+	// its first token whatever max_tokens says.
+	firstTokenOnly bool
+	// remote: the prompt's KV arrives by transfer.
+	remote bool
+}
+
+// handoff reads the P/D fields the way the engines do.
+//
+// vLLM (NixlConnector at v0.11.2): do_remote_decode asks this engine to
+// prefill and hand over; it generates what max_tokens asks (a router sends
+// 1) and, having stopped at that length, answers with kv_transfer_params.
+// do_remote_prefill says the KV waits on a prefill instance; the connector
+// pulls it only when remote_block_ids is non-empty and remote_engine_id,
+// remote_host and remote_port are given (update_state_after_alloc), and
+// otherwise the engine computes the prompt itself.
+//
+// SGLang: the bootstrap fields go to both sides at once, so the engine's
+// role decides which side it plays. A request asking for a side the role
+// does not play is served whole.
+func (s *Server) handoff(req *Request) handoffPlan {
 	role := s.opts.Role
 	kvp := req.KVTransferParams
 	switch {
 	case kvp != nil && kvp.DoRemoteDecode:
-		return role != RoleDecode, false
+		return handoffPlan{answerKV: role != RoleDecode}
 	case kvp != nil && kvp.DoRemotePrefill:
-		return false, role != RolePrefill
+		pullable := len(kvp.RemoteBlockIDs) > 0 && kvp.RemoteEngineID != "" && kvp.RemoteHost != "" && kvp.RemotePort != 0
+		return handoffPlan{remote: role != RolePrefill && pullable}
 	case req.HasBootstrap():
-		return role == RolePrefill, role == RoleDecode
+		return handoffPlan{firstTokenOnly: role == RolePrefill, remote: role == RoleDecode}
 	}
-	return false, false
+	return handoffPlan{}
 }
 
 func (s *Server) responseID(prefix, header string) string {
@@ -147,7 +167,9 @@ func (s *Server) responseID(prefix, header string) string {
 	return fmt.Sprintf("%s-%04x%012x", prefix, s.opts.FaultStream&0xffff, s.ids.Add(1))
 }
 
-// transferParams is what a prefill instance returns for the decode side.
+// transferParams is what a prefill instance returns for the decode side:
+// the members NixlConnectorScheduler.request_finished returns at vLLM
+// v0.11.2, all of them always present.
 func (s *Server) transferParams(res engine.Result) *KVTransferParams {
 	ids := make([]int, len(res.Blocks))
 	for i, b := range res.Blocks {
@@ -155,8 +177,9 @@ func (s *Server) transferParams(res engine.Result) *KVTransferParams {
 	}
 	return &KVTransferParams{
 		DoRemotePrefill: true,
-		RemoteEngineID:  s.opts.EngineID,
+		DoRemoteDecode:  false,
 		RemoteBlockIDs:  ids,
+		RemoteEngineID:  s.opts.EngineID,
 		RemoteHost:      s.opts.Host,
 		RemotePort:      s.opts.Port,
 		TPSize:          1,

@@ -107,29 +107,71 @@ func TestBootstrapFields(t *testing.T) {
 
 func TestHandoffByRole(t *testing.T) {
 	decodeKV := &KVTransferParams{DoRemoteDecode: true}
-	prefillKV := &KVTransferParams{DoRemotePrefill: true}
+	pullable := &KVTransferParams{DoRemotePrefill: true, RemoteEngineID: "p", RemoteBlockIDs: []int{1}, RemoteHost: "h", RemotePort: 5600}
+	noBlocks := &KVTransferParams{DoRemotePrefill: true, RemoteEngineID: "p", RemoteBlockIDs: []int{}, RemoteHost: "h", RemotePort: 5600}
+	noHost := &KVTransferParams{DoRemotePrefill: true, RemoteEngineID: "p", RemoteBlockIDs: []int{1}, RemotePort: 5600}
 	room := json.RawMessage("7")
 	cases := []struct {
-		role                    Role
-		req                     Request
-		wantPrefill, wantRemote bool
+		name string
+		role Role
+		req  Request
+		want handoffPlan
 	}{
-		{RoleBoth, Request{}, false, false},
-		{RoleBoth, Request{KVTransferParams: decodeKV}, true, false},
-		{RoleBoth, Request{KVTransferParams: prefillKV}, false, true},
-		{RolePrefill, Request{KVTransferParams: decodeKV}, true, false},
-		{RolePrefill, Request{KVTransferParams: prefillKV}, false, false},
-		{RoleDecode, Request{KVTransferParams: decodeKV}, false, false},
-		{RoleDecode, Request{KVTransferParams: prefillKV}, false, true},
-		{RolePrefill, Request{BootstrapRoom: room}, true, false},
-		{RoleDecode, Request{BootstrapRoom: room}, false, true},
-		{RoleBoth, Request{BootstrapRoom: room}, false, false},
+		{"no P/D fields", RoleBoth, Request{}, handoffPlan{}},
+		{"vllm prefill on an aggregated engine", RoleBoth, Request{KVTransferParams: decodeKV}, handoffPlan{answerKV: true}},
+		{"vllm decode on an aggregated engine", RoleBoth, Request{KVTransferParams: pullable}, handoffPlan{remote: true}},
+		{"vllm prefill", RolePrefill, Request{KVTransferParams: decodeKV}, handoffPlan{answerKV: true}},
+		{"vllm decode sent to a prefill engine", RolePrefill, Request{KVTransferParams: pullable}, handoffPlan{}},
+		{"vllm prefill sent to a decode engine", RoleDecode, Request{KVTransferParams: decodeKV}, handoffPlan{}},
+		{"vllm decode", RoleDecode, Request{KVTransferParams: pullable}, handoffPlan{remote: true}},
+		{"vllm decode without blocks computes the prompt", RoleDecode, Request{KVTransferParams: noBlocks}, handoffPlan{}},
+		{"vllm decode without remote_host computes the prompt", RoleDecode, Request{KVTransferParams: noHost}, handoffPlan{}},
+		{"sglang prefill", RolePrefill, Request{BootstrapRoom: room}, handoffPlan{firstTokenOnly: true}},
+		{"sglang decode", RoleDecode, Request{BootstrapRoom: room}, handoffPlan{remote: true}},
+		{"sglang fields on an aggregated engine", RoleBoth, Request{BootstrapRoom: room}, handoffPlan{}},
 	}
-	for i, tc := range cases {
-		s := &Server{opts: Options{Role: tc.role}}
-		p, r := s.handoff(&tc.req)
-		if p != tc.wantPrefill || r != tc.wantRemote {
-			t.Errorf("case %d (%s): prefill %v remote %v, want %v %v", i, tc.role, p, r, tc.wantPrefill, tc.wantRemote)
-		}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &Server{opts: Options{Role: tc.role}}
+			if diff := cmp.Diff(tc.want, s.handoff(&tc.req), cmp.AllowUnexported(handoffPlan{})); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// A prefill answer's kv_transfer_params has exactly the members vLLM
+// v0.11.2's NixlConnectorScheduler.request_finished returns, and the
+// prefill generates what max_tokens asks before it hands over (vLLM hands
+// over at the length cap, whatever it is; a router sends 1).
+func TestPrefillAnswerFormat(t *testing.T) {
+	prefill := startEngine(t, RolePrefill, nil)
+	const routerKV = `"kv_transfer_params":{"do_remote_decode":true,"do_remote_prefill":false,` +
+		`"remote_engine_id":null,"remote_block_ids":null,"remote_host":null,"remote_port":null}`
+	status, b := post(t, prefill.url+"/v1/completions",
+		fmt.Sprintf(`{"model":"test-model","prompt":%q,"max_tokens":3,"stream":false,%s}`, strings.Repeat(" cat", 40), routerKV))
+	if status != http.StatusOK {
+		t.Fatalf("status %d: %s", status, b)
+	}
+	var answer struct {
+		KV    map[string]json.RawMessage `json:"kv_transfer_params"`
+		Usage struct {
+			CompletionTokens int `json:"completion_tokens"`
+		} `json:"usage"`
+	}
+	if err := json.Unmarshal(b, &answer); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{"completion_tokens": fmt.Sprint(answer.Usage.CompletionTokens)}
+	for k, v := range answer.KV {
+		got[k] = string(v)
+	}
+	want := map[string]string{
+		"completion_tokens": "3",
+		"do_remote_prefill": "true", "do_remote_decode": "false", "remote_block_ids": "[0,1,2]",
+		"remote_engine_id": `"engine-prefill"`, "remote_host": `"127.0.0.1"`, "remote_port": "1", "tp_size": "1",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }

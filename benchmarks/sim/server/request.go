@@ -49,18 +49,19 @@ type StreamOptions struct {
 	IncludeUsage bool `json:"include_usage"`
 }
 
-// KVTransferParams are vLLM's P/D hand-off fields (NIXL connector). A client
-// sends do_remote_decode to a prefill instance; the prefill instance answers
-// with do_remote_prefill and where its blocks are; the client passes those on
-// to a decode instance.
+// KVTransferParams are vLLM's P/D hand-off fields (NIXL connector at
+// v0.11.2). A client sends do_remote_decode (the other members null) to a
+// prefill instance; the prefill instance answers with all seven members:
+// do_remote_prefill true and where its blocks are; the client passes those
+// on to a decode instance. Members a request leaves null decode as zero.
 type KVTransferParams struct {
 	DoRemoteDecode  bool   `json:"do_remote_decode"`
 	DoRemotePrefill bool   `json:"do_remote_prefill"`
-	RemoteEngineID  string `json:"remote_engine_id,omitempty"`
-	RemoteBlockIDs  []int  `json:"remote_block_ids,omitempty"`
-	RemoteHost      string `json:"remote_host,omitempty"`
-	RemotePort      int    `json:"remote_port,omitempty"`
-	TPSize          int    `json:"tp_size,omitempty"`
+	RemoteEngineID  string `json:"remote_engine_id"`
+	RemoteBlockIDs  []int  `json:"remote_block_ids"`
+	RemoteHost      string `json:"remote_host"`
+	RemotePort      int    `json:"remote_port"`
+	TPSize          int    `json:"tp_size"`
 }
 
 // ParseRequest decodes and checks a request body. It reports client errors
