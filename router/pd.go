@@ -39,6 +39,9 @@ import (
 //     "remote_host": null, "remote_port": null}. The connector hands the
 //     blocks over only when the request ends by its length cap
 //     (request_finished checks FINISHED_LENGTH_CAPPED), hence max_tokens 1.
+//     The toy proxy leaves min_tokens alone, and so does the router: a
+//     client's min_tokens above 1 makes vLLM refuse the copy (min_tokens
+//     must not exceed max_tokens), and noPrefill decides.
 //  2. Its answer carries, top level, kv_transfer_params
 //     {"do_remote_prefill": true, "do_remote_decode": false,
 //     "remote_block_ids": [...], "remote_engine_id": ..., "remote_host":
@@ -58,7 +61,8 @@ import (
 // prefill, --disaggregation-bootstrap-port, default 8998; the request
 // fields in entrypoints/openai/protocol.py; the mini load balancer,
 // sgl-router/py_src/sglang_router/mini_lb.py, formerly
-// disaggregation/mini_lb.py, read for the v0.5 series): both endpoints get
+// disaggregation/mini_lb.py; read in stored copies of the v0.5 series, not
+// pinned to the v0.5.5 tag): both endpoints get
 // the client's request with bootstrap_host (the prefill endpoint's
 // address, an IPv6 one in brackets), bootstrap_port (its bootstrap port)
 // and bootstrap_room (a random integer in [0, 2^63), new for each
