@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -115,6 +116,20 @@ func TestInvalidServingGroupsAreRefused(t *testing.T) {
 		}), "accelerator resource must be an extended resource name"},
 		{"negative replicas", mutate(t, "negative", func(s map[string]any) { s["replicas"] = -1 }),
 			"should be greater than or equal to 0"},
+		// spec.engine's router-only ports: the message is the whole field
+		// error, so the test also proves which field the server blamed.
+		{"bootstrapPort on a vllm group", mutate(t, "vllm-bootstrap", func(s map[string]any) {
+			s["engine"].(map[string]any)["bootstrapPort"] = 8998
+		}), `spec.engine: Invalid value: "object": engine.bootstrapPort is SGLang's disaggregation bootstrap port; remove it for kind vllm (a vLLM prefill reports its NIXL side channel in kv_transfer_params)`},
+		{"bootstrapPort zero", mutate(t, "bootstrap-zero", func(s map[string]any) {
+			s["engine"] = map[string]any{"kind": "sglang", "port": 8000, "bootstrapPort": 0}
+		}), "spec.engine.bootstrapPort: Invalid value: 0: spec.engine.bootstrapPort in body should be greater than or equal to 1"},
+		{"kvEventsPort zero", mutate(t, "kv-events-zero", func(s map[string]any) {
+			s["engine"].(map[string]any)["kvEventsPort"] = 0
+		}), "spec.engine.kvEventsPort: Invalid value: 0: spec.engine.kvEventsPort in body should be greater than or equal to 1"},
+		{"kvEventsPort above 65535", mutate(t, "kv-events-high", func(s map[string]any) {
+			s["engine"].(map[string]any)["kvEventsPort"] = 70000
+		}), "spec.engine.kvEventsPort: Invalid value: 70000: spec.engine.kvEventsPort in body should be less than or equal to 65535"},
 		{"queue with spaces", mutate(t, "queue", func(s map[string]any) { s["queue"] = "batch queue" }),
 			"queue must be a Volcano queue name"},
 	}
@@ -133,6 +148,22 @@ func TestInvalidServingGroupsAreRefused(t *testing.T) {
 	t.Run("valid spec is accepted", func(t *testing.T) {
 		if _, err := client.Create(context.Background(), parse(t, validSpec), metav1.CreateOptions{}); err != nil {
 			t.Fatalf("valid ServingGroup refused: %v", err)
+		}
+	})
+	// The CEL rule refuses bootstrapPort only for vllm, and the CRD fills
+	// kvEventsPort with vLLM's default, which discovery hands the router.
+	t.Run("sglang group with bootstrapPort is accepted and kvEventsPort defaulted", func(t *testing.T) {
+		obj := mutate(t, "sglang-ports", func(s map[string]any) {
+			s["engine"] = map[string]any{"kind": "sglang", "port": 30000, "bootstrapPort": 9000}
+		})
+		got, err := client.Create(context.Background(), obj, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("refused: %v", err)
+		}
+		engine, _, _ := unstructured.NestedMap(got.Object, "spec", "engine")
+		want := map[string]any{"kind": "sglang", "port": int64(30000), "bootstrapPort": int64(9000), "kvEventsPort": int64(5557)}
+		if diff := cmp.Diff(want, engine); diff != "" {
+			t.Errorf("stored spec.engine (-want +got):\n%s", diff)
 		}
 	})
 	immutable := []struct {
