@@ -217,17 +217,31 @@ func bootstrapPort(rc *roleCheck) []string {
 	if rc.engine == nil || rc.kind != v1alpha1.EngineSGLang || endpoint.RoleFromName(rc.role) != endpoint.RolePrefill {
 		return nil
 	}
-	// Discovered SGLang endpoints get the router's default bootstrap port.
+	want, from := rc.routed.BootstrapPort, "spec.engine.bootstrapPort"
+	if rc.sg.Spec.Engine.BootstrapPort == 0 {
+		from = "the router's default for an unset spec.engine.bootstrapPort"
+	}
 	port, err := rc.engine.intFlag(0, "--disaggregation-bootstrap-port")
 	switch {
 	case rc.engine.last("--disaggregation-bootstrap-port") == "":
-		return []string{fmt.Sprintf("no --disaggregation-bootstrap-port: set it to %d, the port the router sends as bootstrap_port", endpoint.DefaultBootstrapPort)}
+		return []string{fmt.Sprintf("no --disaggregation-bootstrap-port: set it to %d, %s, which the router sends as bootstrap_port", want, from)}
 	case err != nil:
 		return []string{err.Error()}
-	case port != endpoint.DefaultBootstrapPort:
-		return []string{fmt.Sprintf("--disaggregation-bootstrap-port %d, want %d, the port the router sends as bootstrap_port", port, endpoint.DefaultBootstrapPort)}
+	case port != want:
+		return []string{fmt.Sprintf("--disaggregation-bootstrap-port %d, want %d, %s, which the router sends as bootstrap_port", port, want, from)}
 	}
 	return nil
+}
+
+// kvEventsPort is the port the router subscribes to on the endpoint: the
+// discovered spec.engine.kvEventsPort, else its configured kvEvents.port
+// (router/kvevents.go; the CRD defaults the field to 5557, but a sample is
+// read without the API server's defaulting).
+func kvEventsPort(rc *roleCheck) (int, string) {
+	if rc.routed.KVEventsPort > 0 {
+		return rc.routed.KVEventsPort, "spec.engine.kvEventsPort"
+	}
+	return router.DefaultConfig().KVEvents.Port, "the router's kvEvents.port"
 }
 
 func kvEventsMatchRouter(rc *roleCheck) []string {
@@ -249,8 +263,8 @@ func kvEventsMatchRouter(rc *roleCheck) []string {
 	if !cfg.Enabled || cfg.Publisher != "zmq" {
 		out = append(out, fmt.Sprintf("enable_kv_cache_events %t, publisher %q: want true and zmq", cfg.Enabled, cfg.Publisher))
 	}
-	if suffix := ":" + strconv.Itoa(want.Port); !strings.HasSuffix(cfg.Endpoint, suffix) {
-		out = append(out, fmt.Sprintf("endpoint %q, the router subscribes to port %d", cfg.Endpoint, want.Port))
+	if port, from := kvEventsPort(rc); !strings.HasSuffix(cfg.Endpoint, ":"+strconv.Itoa(port)) {
+		out = append(out, fmt.Sprintf("endpoint %q, the router subscribes to port %d (%s)", cfg.Endpoint, port, from))
 	}
 	if cfg.Topic != want.Topic {
 		out = append(out, fmt.Sprintf("topic %q, the router subscribes to %q", cfg.Topic, want.Topic))

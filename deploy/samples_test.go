@@ -20,8 +20,11 @@ package deploy
 //     --served-model-name (one name), --host (default 127.0.0.1), --port
 //     (default 30000), --tp-size; --disaggregation-mode prefill|decode and,
 //     on prefill, the bootstrap server on --disaggregation-bootstrap-port.
-// Router facts come from the router's own code (its KV-event defaults, the
-// SGLang bootstrap port it assumes), so a change there fails here.
+// Router facts come from the router's own code: the bootstrap and KV-event
+// ports are those its discovery gives the rendered leader pod
+// (spec.engine.bootstrapPort, SGLang's 8998 when unset;
+// spec.engine.kvEventsPort, else the configured kvEvents.port), the topic
+// and block size its default config; so a change there fails here.
 
 import (
 	"fmt"
@@ -41,6 +44,7 @@ import (
 
 	"github.com/tandem-serving/tandem/api/v1alpha1"
 	"github.com/tandem-serving/tandem/controller/plan"
+	"github.com/tandem-serving/tandem/router/discovery"
 	"github.com/tandem-serving/tandem/router/endpoint"
 )
 
@@ -75,6 +79,9 @@ type roleCheck struct {
 	lead   []command   // the leader's engine container commands
 	work   []command   // the worker's
 	engine *invocation // the engine server command in lead, nil if none
+	// routed is the endpoint the router's discovery makes of the leader
+	// once it runs: its bootstrap and KV-event ports are the router's.
+	routed *endpoint.Spec
 }
 
 type sampleRule struct {
@@ -195,6 +202,12 @@ func TestSampleRulesCatchBrokenSamples(t *testing.T) {
 				c.Args = slices.DeleteFunc(c.Args, func(a string) bool { return strings.HasPrefix(a, "--disaggregation-bootstrap-port") })
 			})
 		}},
+		{"bootstrap port in spec differs from the flag", "bootstrap-port", sglangPD, func(sg *v1alpha1.ServingGroup) {
+			sg.Spec.Engine.BootstrapPort = 9000
+		}},
+		{"KV events port in spec differs from the endpoint", "kv-events-match-router", isVLLM, func(sg *v1alpha1.ServingGroup) {
+			sg.Spec.Engine.KVEventsPort = 5600
+		}},
 		{"KV events off", "kv-events-match-router", isVLLM, func(sg *v1alpha1.ServingGroup) {
 			editStrings(sg, func(_, s string) string {
 				return strings.ReplaceAll(s, `"enable_kv_cache_events":true`, `"enable_kv_cache_events":false`)
@@ -271,6 +284,68 @@ func TestSampleFindingMessage(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("findings (-want +got):\n%s", diff)
 	}
+}
+
+// The port rules compare the engine's flags with what the router will use:
+// spec.engine's ports when set, the router's defaults otherwise. Moving flag
+// and spec together is no finding; moving one alone names both numbers.
+func TestPortRulesFollowSpec(t *testing.T) {
+	cases := []struct {
+		name string
+		file string
+		edit func(*v1alpha1.ServingGroup)
+		want []string
+	}{
+		{"bootstrap port unset: SGLang's default", "sglang-1p1d.yaml", func(sg *v1alpha1.ServingGroup) {
+			sg.Spec.Engine.BootstrapPort = 0
+		}, nil},
+		{"bootstrap port unset, flag elsewhere", "sglang-1p1d.yaml", func(sg *v1alpha1.ServingGroup) {
+			sg.Spec.Engine.BootstrapPort = 0
+			replaceArg(sg, "--disaggregation-bootstrap-port=8998", "--disaggregation-bootstrap-port=9001")
+		}, []string{"sglang-1p1d.yaml: role prefill: rule bootstrap-port: --disaggregation-bootstrap-port 9001, want 8998, the router's default for an unset spec.engine.bootstrapPort, which the router sends as bootstrap_port"}},
+		{"bootstrap port moved in spec and flag", "sglang-1p1d.yaml", func(sg *v1alpha1.ServingGroup) {
+			sg.Spec.Engine.BootstrapPort = 9001
+			replaceArg(sg, "--disaggregation-bootstrap-port=8998", "--disaggregation-bootstrap-port=9001")
+		}, nil},
+		{"bootstrap port moved in spec only", "sglang-1p1d.yaml", func(sg *v1alpha1.ServingGroup) {
+			sg.Spec.Engine.BootstrapPort = 9001
+		}, []string{"sglang-1p1d.yaml: role prefill: rule bootstrap-port: --disaggregation-bootstrap-port 8998, want 9001, spec.engine.bootstrapPort, which the router sends as bootstrap_port"}},
+		{"KV events port moved in spec and endpoint", "aggregated.yaml", func(sg *v1alpha1.ServingGroup) {
+			sg.Spec.Engine.KVEventsPort = 5600
+			editStrings(sg, func(_, s string) string { return strings.ReplaceAll(s, "tcp://*:5557", "tcp://*:5600") })
+		}, nil},
+		{"KV events port moved in spec only", "aggregated.yaml", func(sg *v1alpha1.ServingGroup) {
+			sg.Spec.Engine.KVEventsPort = 5600
+		}, []string{`aggregated.yaml: role engine: rule kv-events-match-router: endpoint "tcp://*:5557", the router subscribes to port 5600 (spec.engine.kvEventsPort)`}},
+		{"KV events port unset, endpoint elsewhere", "aggregated.yaml", func(sg *v1alpha1.ServingGroup) {
+			sg.Spec.Engine.KVEventsPort = 0
+			editStrings(sg, func(_, s string) string { return strings.ReplaceAll(s, "tcp://*:5557", "tcp://*:5600") })
+		}, []string{`aggregated.yaml: role engine: rule kv-events-match-router: endpoint "tcp://*:5600", the router subscribes to port 5557 (the router's kvEvents.port)`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sg := loadSample(t, tc.file)
+			tc.edit(sg)
+			var got []string
+			for _, f := range checkSample(tc.file, sg) {
+				got = append(got, f.String())
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("findings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// replaceArg replaces one exact argument of every template.
+func replaceArg(sg *v1alpha1.ServingGroup, old, new string) {
+	eachTemplate(sg, func(_ string, c *corev1.Container) {
+		for i, a := range c.Args {
+			if a == old {
+				c.Args[i] = new
+			}
+		}
+	})
 }
 
 var (
@@ -427,7 +502,28 @@ func newRoleCheck(sg *v1alpha1.ServingGroup, role v1alpha1.RoleSpec, all []*core
 		rc.work = commandsOf(&rc.worker.Spec.Containers[0])
 	}
 	rc.engine = findEngine(rc.kind, rc.lead)
+	if rc.routed = routedEndpoint(sg, rc.leader); rc.routed == nil {
+		return nil, "router discovery makes no endpoint of the running, ready leader pod"
+	}
 	return rc, ""
+}
+
+// routedEndpoint runs the router's Kubernetes discovery on the leader as if
+// it were running and ready, so the rules see the ports the router will
+// use, with its defaults for what spec.engine leaves out, rather than a copy
+// of them.
+func routedEndpoint(sg *v1alpha1.ServingGroup, leader *corev1.Pod) *endpoint.Spec {
+	pod := leader.DeepCopy()
+	pod.Status = corev1.PodStatus{
+		Phase:      corev1.PodRunning,
+		PodIP:      "10.0.0.1",
+		Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
+	}
+	specs := discovery.Endpoints([]v1alpha1.ServingGroup{*sg}, []corev1.Pod{*pod})
+	if len(specs) != 1 {
+		return nil
+	}
+	return &specs[0]
 }
 
 func envValue(c *corev1.Container, name string) string {
