@@ -21,6 +21,8 @@ BINARIES := tandem-scheduler tandem-controller tandem-router tandem-up tandem-si
 # What `make demo` runs, and nothing more: a first run builds only these.
 DEMO_TOOLS := etcd kube-apiserver kube-controller-manager kubectl kwok
 DEMO_BINARIES := tandem-up tandem-scheduler tandem-controller tandem-router
+# e.g. DEMO_FLAGS=--once: exit after the demo's requests instead of staying up.
+DEMO_FLAGS ?=
 # Images: the one place their names and tag come from (deploy/kustomization.yaml
 # names the same images in its images: block). Each is set once, so a file
 # edited during a build cannot change the tag half way.
@@ -78,7 +80,7 @@ lint: tools ## golangci-lint over the whole tree
 demo: ## the whole request path on the local cluster; builds only what it runs; Ctrl-C stops
 	hack/build-tools.sh $(DEMO_TOOLS)
 	$(GO) build -o $(BIN)/ $(addprefix ./cmd/,$(DEMO_BINARIES))
-	$(BIN)/tandem-up --demo
+	$(BIN)/tandem-up --demo $(DEMO_FLAGS)
 
 cluster-up: tools build ## local cluster only; Ctrl-C stops
 	$(BIN)/tandem-up
