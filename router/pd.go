@@ -32,16 +32,21 @@ import (
 // version):
 //
 //  1. The prefill endpoint gets the client's request with stream false,
-//     stream_options removed, max_tokens 1 (and max_completion_tokens 1
-//     when the client set it) and
+//     stream_options and min_tokens removed, max_tokens 1 (and
+//     max_completion_tokens 1 when the client set it) and
 //     kv_transfer_params {"do_remote_decode": true, "do_remote_prefill":
 //     false, "remote_engine_id": null, "remote_block_ids": null,
 //     "remote_host": null, "remote_port": null}. The connector hands the
 //     blocks over only when the request ends by its length cap
 //     (request_finished checks FINISHED_LENGTH_CAPPED), hence max_tokens 1.
-//     The toy proxy leaves min_tokens alone, and so does the router: a
-//     client's min_tokens above 1 makes vLLM refuse the copy (min_tokens
-//     must not exceed max_tokens), and noPrefill decides.
+//     The toy proxy leaves min_tokens alone; the router drops it: a
+//     client's min_tokens above 1 would make vLLM refuse the copy with 400
+//     (SamplingParams._verify_args, vllm/sampling_params.py: "min_tokens
+//     must be less than or equal to max_tokens=1"; the same check on main
+//     from 2025-10 (a332b8457) through 2025-11-21 (b34129bf8), the window
+//     holding v0.11.2, and later), and every such request would lose its
+//     hand-off. The prefill's one token is discarded anyway; the decode
+//     request keeps the client's min_tokens.
 //  2. Its answer carries, top level, kv_transfer_params
 //     {"do_remote_prefill": true, "do_remote_decode": false,
 //     "remote_block_ids": [...], "remote_engine_id": ..., "remote_host":
@@ -82,9 +87,10 @@ var (
 	// untrusted are the members only the router may set.
 	untrusted = request.FieldSet(0).Set(request.FieldKVTransferParams).
 			Set(request.FieldBootstrapHost).Set(request.FieldBootstrapPort).Set(request.FieldBootstrapRoom)
-	// Members dropped from the prefill copy and replaced.
+	// Members dropped from the prefill copy (and, but for min_tokens,
+	// replaced).
 	prefillDrop = untrusted.Set(request.FieldStream).Set(request.FieldStreamOptions).
-			Set(request.FieldMaxTokens).Set(request.FieldMaxCompletionTokens)
+			Set(request.FieldMaxTokens).Set(request.FieldMaxCompletionTokens).Set(request.FieldMinTokens)
 
 	prefillStream    = []byte(`"stream":false`)
 	prefillMax       = []byte(`"max_tokens":1`)

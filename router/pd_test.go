@@ -240,13 +240,26 @@ func (e *wireEngine) serve(w http.ResponseWriter, r *http.Request) {
 		e.before(id)
 	}
 	var req struct {
-		Stream bool `json:"stream"`
-		KV     *struct {
+		Stream    bool `json:"stream"`
+		MaxTokens *int `json:"max_tokens"`
+		MaxCompl  *int `json:"max_completion_tokens"`
+		MinTokens int  `json:"min_tokens"`
+		KV        *struct {
 			DoRemoteDecode bool `json:"do_remote_decode"`
 		} `json:"kv_transfer_params"`
 	}
 	if err := json.Unmarshal(body, &req); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	// vLLM's SamplingParams check (the chat API's cap is
+	// max_completion_tokens, else max_tokens).
+	limit := req.MaxTokens
+	if req.MaxCompl != nil {
+		limit = req.MaxCompl
+	}
+	if limit != nil && req.MinTokens > *limit {
+		http.Error(w, fmt.Sprintf("min_tokens must be less than or equal to max_tokens=%d, got %d.", *limit, req.MinTokens), http.StatusBadRequest)
 		return
 	}
 	choice := `{"index":0,"text":"ok","finish_reason":"length"}`
@@ -372,6 +385,24 @@ func TestNIXLWireFormat(t *testing.T) {
 				prefillKV + `,"max_completion_tokens":1}`,
 			wantDecode: `{"model":"test-model","messages":[{"role":"user","content":LONG}],"max_completion_tokens":9,` +
 				`"kv_transfer_params":{"do_remote_prefill":true,"do_remote_decode":false,"remote_block_ids":[8],"remote_engine_id":"e","remote_request_id":"chatcmpl-7","remote_host":"h","remote_port":5601,"tp_size":1}}`,
+		},
+		{
+			name:        "min_tokens dropped from the prefill copy, kept for decode",
+			path:        "/v1/completions",
+			client:      `{"model":"test-model","prompt":LONG,"max_tokens":16,"min_tokens":8,"seed":3}`,
+			kvAnswer:    v0112,
+			wantPrefill: `{"model":"test-model","prompt":LONG,"seed":3,"stream":false,"max_tokens":1,` + prefillKV + `}`,
+			wantDecode:  `{"model":"test-model","prompt":LONG,"max_tokens":16,"min_tokens":8,"seed":3,"kv_transfer_params":` + v0112 + `}`,
+		},
+		{
+			name:     "chat min_tokens with max_completion_tokens",
+			path:     "/v1/chat/completions",
+			client:   `{"model":"test-model","min_tokens":4,"messages":[{"role":"user","content":LONG}],"max_completion_tokens":9,"stream":true}`,
+			kvAnswer: v0112,
+			wantPrefill: `{"model":"test-model","messages":[{"role":"user","content":LONG}],"stream":false,"max_tokens":1,` +
+				prefillKV + `,"max_completion_tokens":1}`,
+			wantDecode: `{"model":"test-model","min_tokens":4,"messages":[{"role":"user","content":LONG}],"max_completion_tokens":9,"stream":true,` +
+				`"kv_transfer_params":` + v0112 + `}`,
 		},
 		{
 			name:        "the client's hand-off fields are dropped",

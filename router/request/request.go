@@ -51,6 +51,7 @@ const (
 	FieldStreamOptions
 	FieldMaxTokens
 	FieldMaxCompletionTokens
+	FieldMinTokens
 	FieldMessages
 	FieldPrompt
 	FieldUser
@@ -69,6 +70,7 @@ var fieldNames = [numFields]string{
 	FieldStreamOptions:       "stream_options",
 	FieldMaxTokens:           "max_tokens",
 	FieldMaxCompletionTokens: "max_completion_tokens",
+	FieldMinTokens:           "min_tokens",
 	FieldMessages:            "messages",
 	FieldPrompt:              "prompt",
 	FieldUser:                "user",
