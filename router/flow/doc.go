@@ -1,0 +1,62 @@
+// Package flow is the router's flow control: when every endpoint serving a
+// model is at its efficient load, a request waits in the router, in a
+// queue per model, instead of piling into engines whose KV caches would
+// then thrash (issue 13 measured 8 simulated engines serving 0.37× their
+// peak at 3.6× the knee, hit rate 0.84 → 0.28, with no flow control).
+//
+// # Efficient load
+//
+// An endpoint is at its efficient load (Rule.AtLoad) when either holds:
+//
+//  1. the router's own queued prefill work there, the uncached prompt
+//     tokens of requests it sent that have produced no first token yet
+//     (endpoint.Endpoint.QueuedTokens), is at least its learned prefill
+//     rate times QueueDelay: a new request would wait longer than
+//     QueueDelay before its own prefill starts. QueueDelay is a share of
+//     the TTFT the operator wants (default 100 ms, half of the benchmarks'
+//     200 ms bound), so the backlog the router lets through never costs
+//     more than that share of the bound; the rate is the one the TTFT
+//     model learns (endpoint.Rate), so the limit follows the knee the
+//     router observes rather than a constant. Its counters move the moment
+//     a request is sent, so it reacts faster than any scrape.
+//  2. the engine's last fresh scrape shows requests waiting (the engine
+//     itself is queueing) while its KV cache usage is at least KVUsage
+//     (default 0.9): anything more sent now either waits inside the engine
+//     or evicts cached prefixes that running and returning conversations
+//     need: the thrash that collapses goodput. A stale scrape says nothing.
+//
+// Endpoints whose circuit breaker is open are not candidates; a model with
+// no candidate is never held (the router answers 503 as before).
+//
+// # The queue
+//
+// Gate.Admit, for a request of model m, tenant t and priority p:
+//
+//  1. If m's queue is empty and some candidate is below its efficient load,
+//     the request goes on at once (the fast path: one lock, no wait).
+//  2. Otherwise it joins m's queue, unless the queue already holds
+//     MaxQueue requests (then 429, reason queue-full).
+//  3. Whenever a request of m ends, and every Tick while m's queue is not
+//     empty, the gate dispatches one waiting request if some candidate is
+//     below its efficient load. One at a time: a dispatched request moves
+//     the router's counters only when it is sent, so releasing several on
+//     one reading would overshoot.
+//  4. The one dispatched is chosen by Queue.Pop: the most important
+//     priority first (lower values first, vLLM's convention); within it,
+//     the waiting tenant with the fewest of m's requests in flight through
+//     the gate (ties: the tenant served longest ago), so a tenant never
+//     takes more than an even share while others wait; within the tenant,
+//     its oldest request, unless that one has waited LIFOAfter or more,
+//     then its newest (adaptive LIFO: under sustained overload the oldest
+//     would time out anyway, and serving the newest keeps the TTFT of the
+//     requests that are served near the bound instead of near MaxWait;
+//     Facebook's "Fail at Scale", ACM Queue 13(8), 2015, describes the
+//     same policy).
+//  5. A request that waited MaxWait (default 5 s) leaves with 429 and
+//     Retry-After (reason queue-timeout); for a stream this is before its
+//     first byte, as nothing was sent. A client that goes away leaves the
+//     queue at once (reason canceled).
+//
+// The queue (Queue) is plain data with no clock or goroutine of its own;
+// Gate adds the lock, the timers and the waiting.
+package flow

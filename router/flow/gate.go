@@ -1,0 +1,182 @@
+package flow
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Config configures a Gate.
+type Config struct {
+	// MaxWait is the longest a request waits in the queue.
+	MaxWait time.Duration
+	// MaxQueue bounds each model's queue.
+	MaxQueue int
+	// Tick is how often a non-empty queue is looked at besides when a
+	// request ends.
+	Tick time.Duration
+	// LIFOAfter switches a tenant to newest first (Queue.LIFOAfter).
+	LIFOAfter time.Duration
+}
+
+// Refusal is why a request left the queue without being dispatched.
+type Refusal string
+
+const (
+	RefusedFull     Refusal = "queue-full"
+	RefusedTimeout  Refusal = "queue-timeout"
+	RefusedCanceled Refusal = "canceled"
+)
+
+// Observer hears what the gate does, for metrics; every method is called
+// with the model's queue locked, so it must be quick.
+type Observer interface {
+	// Length is the model's queue length after a change.
+	Length(model string, n int)
+	// Waited is the time a request spent queued before it was dispatched;
+	// fast-path admissions are not reported.
+	Waited(model string, d time.Duration)
+	// Dropped is a request that left the queue refused.
+	Dropped(model string, why Refusal)
+}
+
+// Gate holds requests of a model while Full says every endpoint of it is
+// at its efficient load (doc.go).
+type Gate struct {
+	cfg  Config
+	full func(model string, now time.Time) bool
+	obs  Observer
+
+	mu     sync.RWMutex
+	models map[string]*modelQueue
+}
+
+type modelQueue struct {
+	model   string
+	mu      sync.Mutex
+	q       Queue
+	ticking bool
+}
+
+// NewGate builds a gate; full reports whether every candidate endpoint of
+// model is at its efficient load.
+func NewGate(cfg Config, full func(model string, now time.Time) bool, obs Observer) *Gate {
+	return &Gate{cfg: cfg, full: full, obs: obs, models: map[string]*modelQueue{}}
+}
+
+// Ticket is an admitted request; call Done once when it ends.
+type Ticket struct {
+	g      *Gate
+	m      *modelQueue
+	tenant string
+}
+
+// Done ends the request and lets the next waiting one of its model go if
+// there is room. Safe on a zero Ticket.
+func (k Ticket) Done() {
+	if k.m == nil {
+		return
+	}
+	k.m.mu.Lock()
+	defer k.m.mu.Unlock()
+	k.m.q.Done(k.tenant)
+	k.g.dispatch(k.m, time.Now())
+}
+
+// Admit returns when the request may go on: at once if there is room and
+// no one waits, else when dispatched; or refused after MaxWait, when the
+// queue is full, or when ctx ends.
+func (g *Gate) Admit(ctx context.Context, model, tenant string, priority int) (Ticket, Refusal) {
+	m := g.queue(model)
+	now := time.Now()
+	m.mu.Lock()
+	if m.q.Len() == 0 && !g.full(model, now) {
+		m.q.Start(tenant)
+		m.mu.Unlock()
+		return Ticket{g: g, m: m, tenant: tenant}, ""
+	}
+	if m.q.Len() >= g.cfg.MaxQueue {
+		g.obs.Dropped(model, RefusedFull)
+		m.mu.Unlock()
+		return Ticket{}, RefusedFull
+	}
+	w := &Waiter{Tenant: tenant, Priority: priority, Enqueued: now, ready: make(chan struct{})}
+	m.q.Push(w)
+	g.obs.Length(model, m.q.Len())
+	if !m.ticking {
+		m.ticking = true
+		go g.tick(m)
+	}
+	m.mu.Unlock()
+
+	timer := time.NewTimer(g.cfg.MaxWait)
+	defer timer.Stop()
+	why := RefusedTimeout
+	select {
+	case <-w.ready:
+		return Ticket{g: g, m: m, tenant: tenant}, ""
+	case <-timer.C:
+	case <-ctx.Done():
+		why = RefusedCanceled
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.q.Remove(w) {
+		// Dispatched while the timer fired: it has its turn.
+		return Ticket{g: g, m: m, tenant: tenant}, ""
+	}
+	g.obs.Length(model, m.q.Len())
+	g.obs.Dropped(model, why)
+	return Ticket{}, why
+}
+
+func (g *Gate) queue(model string) *modelQueue {
+	g.mu.RLock()
+	m := g.models[model]
+	g.mu.RUnlock()
+	if m != nil {
+		return m
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if m = g.models[model]; m == nil {
+		m = &modelQueue{model: model, q: Queue{LIFOAfter: g.cfg.LIFOAfter}}
+		g.models[model] = m
+	}
+	return m
+}
+
+// dispatch lets one waiting request go if an endpoint has room; m is locked.
+func (g *Gate) dispatch(m *modelQueue, now time.Time) {
+	if m.q.Len() == 0 || g.full(m.model, now) {
+		return
+	}
+	w := m.q.Pop(now)
+	close(w.ready)
+	g.obs.Length(m.model, m.q.Len())
+	g.obs.Waited(m.model, now.Sub(w.Enqueued))
+}
+
+// tick looks at m every Tick until its queue is empty.
+func (g *Gate) tick(m *modelQueue) {
+	t := time.NewTicker(g.cfg.Tick)
+	defer t.Stop()
+	for now := range t.C {
+		m.mu.Lock()
+		g.dispatch(m, now)
+		if m.q.Len() == 0 {
+			m.ticking = false
+			m.mu.Unlock()
+			return
+		}
+		m.mu.Unlock()
+	}
+}
+
+// Len is model's queue length.
+func (g *Gate) Len(model string) int {
+	m := g.queue(model)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.q.Len()
+}

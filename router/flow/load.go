@@ -1,0 +1,58 @@
+package flow
+
+import (
+	"time"
+
+	"github.com/tandem-serving/tandem/router/endpoint"
+)
+
+// Load is what the rule reads of one endpoint.
+type Load struct {
+	// QueuedTokens is the router's own prefill backlog there; Rate the
+	// endpoint's learned prefill rate in tokens a second.
+	QueuedTokens float64
+	Rate         float64
+	// Fresh says whether the engine's scrape is recent; Waiting and
+	// KVUsage are from it.
+	Fresh   bool
+	Waiting float64
+	KVUsage float64
+}
+
+// Rule says when an endpoint is at its efficient load (doc.go).
+type Rule struct {
+	// QueueDelay is the longest prefill backlog, in time at the learned
+	// rate, a new request may be sent behind.
+	QueueDelay time.Duration
+	// KVUsage is the KV cache usage at which an engine that is also
+	// queueing is full.
+	KVUsage float64
+}
+
+// AtLoad reports whether l is at its efficient load, and which test said so.
+func (r Rule) AtLoad(l Load) (bool, Reason) {
+	if r.QueueDelay > 0 && l.Rate > 0 && l.QueuedTokens >= l.Rate*r.QueueDelay.Seconds() {
+		return true, ReasonBacklog
+	}
+	if l.Fresh && r.KVUsage > 0 && l.Waiting > 0 && l.KVUsage >= r.KVUsage {
+		return true, ReasonKV
+	}
+	return false, ""
+}
+
+// Reason names the test that found an endpoint at its efficient load.
+type Reason string
+
+const (
+	ReasonBacklog Reason = "backlog"
+	ReasonKV      Reason = "kv"
+)
+
+// LoadOf reads e's load; scrapes older than staleAfter are not fresh.
+func LoadOf(e *endpoint.Endpoint, now time.Time, staleAfter time.Duration) Load {
+	l := Load{QueuedTokens: float64(e.QueuedTokens.Load()), Rate: e.Rate.TokensPerSecond()}
+	if m, ok := e.Engine(now, staleAfter); ok {
+		l.Fresh, l.Waiting, l.KVUsage = true, m.Waiting, m.KVUsage
+	}
+	return l
+}

@@ -1,0 +1,150 @@
+package flow
+
+import (
+	"slices"
+	"time"
+)
+
+// Waiter is one request waiting in a Queue.
+type Waiter struct {
+	Tenant   string
+	Priority int
+	Enqueued time.Time
+
+	ready chan struct{} // Gate: closed when dispatched
+}
+
+// Queue is one model's waiting requests and its tenants' requests in
+// flight. It is plain data: the caller locks it and supplies the time.
+type Queue struct {
+	// LIFOAfter: a tenant whose oldest request has waited this long is
+	// served newest first (0: always oldest first).
+	LIFOAfter time.Duration
+
+	levels   []level // by priority, most important first
+	n        int
+	inFlight map[string]int
+	served   map[string]uint64 // the dispatch number of each tenant's last turn
+	turn     uint64
+}
+
+type level struct {
+	priority int
+	tenants  map[string][]*Waiter
+}
+
+// Len is the number of waiting requests.
+func (q *Queue) Len() int { return q.n }
+
+// Push adds w at the back of its tenant's line.
+func (q *Queue) Push(w *Waiter) {
+	i, found := slices.BinarySearchFunc(q.levels, w.Priority, func(l level, p int) int { return l.priority - p })
+	if !found {
+		q.levels = slices.Insert(q.levels, i, level{priority: w.Priority, tenants: map[string][]*Waiter{}})
+	}
+	l := &q.levels[i]
+	l.tenants[w.Tenant] = append(l.tenants[w.Tenant], w)
+	q.n++
+}
+
+// Remove takes w out of the queue; false if it is not there (dispatched).
+func (q *Queue) Remove(w *Waiter) bool {
+	for i := range q.levels {
+		l := &q.levels[i]
+		if l.priority != w.Priority {
+			continue
+		}
+		line := l.tenants[w.Tenant]
+		k := slices.Index(line, w)
+		if k < 0 {
+			return false
+		}
+		q.take(i, w.Tenant, k)
+		return true
+	}
+	return false
+}
+
+// Pop removes and returns the request to dispatch next (doc.go, step 4),
+// counting it in flight for its tenant; nil when the queue is empty.
+func (q *Queue) Pop(now time.Time) *Waiter {
+	if q.n == 0 {
+		return nil
+	}
+	l := &q.levels[0]
+	best := ""
+	for t := range l.tenants {
+		if best == "" || q.before(t, best) {
+			best = t
+		}
+	}
+	line := l.tenants[best]
+	k := 0
+	if q.LIFOAfter > 0 && now.Sub(line[0].Enqueued) >= q.LIFOAfter {
+		k = len(line) - 1
+	}
+	w := line[k]
+	q.take(0, best, k)
+	q.Start(best)
+	return w
+}
+
+// before orders waiting tenants: fewer in flight first, then the one
+// served longest ago, then by name (so the order is deterministic).
+func (q *Queue) before(a, b string) bool {
+	if fa, fb := q.inFlight[a], q.inFlight[b]; fa != fb {
+		return fa < fb
+	}
+	if sa, sb := q.served[a], q.served[b]; sa != sb {
+		return sa < sb
+	}
+	return a < b
+}
+
+func (q *Queue) take(i int, tenant string, k int) {
+	l := &q.levels[i]
+	line := slices.Delete(l.tenants[tenant], k, k+1)
+	if len(line) == 0 {
+		delete(l.tenants, tenant)
+	} else {
+		l.tenants[tenant] = line
+	}
+	if len(l.tenants) == 0 {
+		q.levels = slices.Delete(q.levels, i, i+1)
+	}
+	q.n--
+}
+
+// Start counts a request of tenant in flight (Pop does it for the
+// requests it dispatches; the gate's fast path calls it directly).
+func (q *Queue) Start(tenant string) {
+	if q.inFlight == nil {
+		q.inFlight, q.served = map[string]int{}, map[string]uint64{}
+	}
+	q.inFlight[tenant]++
+	q.turn++
+	q.served[tenant] = q.turn
+}
+
+// Done ends a request of tenant. A tenant with nothing in flight is
+// forgotten, so the maps hold only active tenants.
+func (q *Queue) Done(tenant string) {
+	if q.inFlight[tenant]--; q.inFlight[tenant] <= 0 {
+		delete(q.inFlight, tenant)
+		if !q.waiting(tenant) {
+			delete(q.served, tenant)
+		}
+	}
+}
+
+func (q *Queue) waiting(tenant string) bool {
+	for i := range q.levels {
+		if _, ok := q.levels[i].tenants[tenant]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// InFlight is tenant's requests in flight.
+func (q *Queue) InFlight(tenant string) int { return q.inFlight[tenant] }
