@@ -287,9 +287,12 @@ func waitExact(ctx context.Context, cfg PoliciesConfig, router *RouterProcess, p
 		if err == nil && m.Exact == engines {
 			return nil
 		}
+		if time.Now().After(deadline) && err != nil {
+			return fmt.Errorf("router %s: no metrics after %s: %w\n%s", policy, wait, err, router.LogTail(2000))
+		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("router %s: %d of %d endpoints' exact indexes trusted after %s (%v); are the engines publishing KV events (--sim-kv-events)?\n%s",
-				policy, m.Exact, engines, wait, err, router.LogTail(2000))
+			return fmt.Errorf("router %s: %d of %d endpoints' exact indexes trusted after %s; are the engines publishing KV events (--sim-kv-events)?\n%s",
+				policy, m.Exact, engines, wait, router.LogTail(2000))
 		}
 		select {
 		case <-ctx.Done():
