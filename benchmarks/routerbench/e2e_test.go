@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -56,6 +57,9 @@ func fakeRouter(args []string) error {
 				File string `json:"file"`
 			} `json:"static"`
 		} `json:"discovery"`
+		KVEvents struct {
+			Enabled bool `json:"enabled"`
+		} `json:"kvEvents"`
 	}
 	data, err := os.ReadFile(*configPath)
 	if err != nil {
@@ -66,7 +70,8 @@ func fakeRouter(args []string) error {
 	}
 	var eps struct {
 		Endpoints []struct {
-			Address string `json:"address"`
+			Address      string `json:"address"`
+			KVEventsPort int    `json:"kvEventsPort"`
 		} `json:"endpoints"`
 	}
 	if data, err = os.ReadFile(cfg.Discovery.Static.File); err != nil {
@@ -117,6 +122,20 @@ func fakeRouter(args []string) error {
 			fmt.Fprintf(w, "tandem_router_endpoint_metrics_fresh{endpoint=%q} 1\n", e.Address)
 		}
 		fmt.Fprintf(w, "tandem_router_picks_total{policy=%q,reason=\"round-robin\"} %d\n", cfg.Policy, picks.Load())
+		// Exact mode: an index is "exact" once the endpoint's KV events
+		// port, as the endpoints file names it, accepts a connection.
+		for _, e := range eps.Endpoints {
+			if !cfg.KVEvents.Enabled {
+				break
+			}
+			host, _, _ := net.SplitHostPort(e.Address)
+			up := 0
+			if c, err := net.DialTimeout("tcp", net.JoinHostPort(host, strconv.Itoa(e.KVEventsPort)), time.Second); err == nil && e.KVEventsPort > 0 {
+				c.Close()
+				up = 1
+			}
+			fmt.Fprintf(w, "tandem_router_kv_index_state{endpoint=%q,state=\"exact\"} %d\n", e.Address, up)
+		}
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -256,6 +275,47 @@ func TestRunPoliciesSweepAlternates(t *testing.T) {
 	}
 	if len(rep.Knees) != 2 || rep.Knees[0].Policy != "random" || rep.Knees[1].Policy != "tandem" {
 		t.Errorf("want a knee per policy and repetition, got %+v", rep.Knees)
+	}
+}
+
+// The tandem-exact profile: engines publish KV events for every policy,
+// the endpoints file names their ports, the exact router's runs wait for
+// its indexes, and --sweep-for sizes each rate's runs.
+func TestRunPoliciesExactProfile(t *testing.T) {
+	spec := load.DefaultSpec(load.Shared)
+	spec.Requests, spec.Groups, spec.Users, spec.SystemTokens, spec.QuestionTokens, spec.OutputTokens = 1000, 2, 3, 64, 8, 4
+	simCfg := sim.DefaultConfig()
+	simCfg.TimeScale = 0.01
+	simCfg.KVEventsEndpoint = "tcp://127.0.0.1:0"
+	_, variants, err := ParsePolicies([]string{"tandem", "tandem-exact"}, os.ReadFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := PoliciesConfig{
+		RouterBin: fakeRouterBin(t), Policies: []string{"tandem", "tandem-exact"}, RouterVariants: variants, Workloads: []load.Spec{spec},
+		SweepRates: []float64{100}, SweepFor: 200 * time.Millisecond, TTFTBound: time.Second, Reps: 1, Engines: 2, Sim: simCfg,
+		Timeout: 30 * time.Second, Dir: t.TempDir(), KVEventsWait: 5 * time.Second,
+	}
+	results, err := RunPolicies(context.Background(), cfg, load.Env{Command: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results[0].Report.Runs {
+		if r.Requests != 20 || r.OK != 20 {
+			t.Errorf("%s: %d requests, %d ok; want 100 req/s × 200 ms = 20, all ok", r.Policy, r.Requests, r.OK)
+		}
+	}
+	for _, rr := range results[0].Routers {
+		if want := map[string]int{"tandem": 0, "tandem-exact": 2}[rr.Policy]; rr.Metrics.Exact != want {
+			t.Errorf("%s: %d exact indexes at the end of the run, want %d", rr.Policy, rr.Metrics.Exact, want)
+		}
+	}
+
+	// Engines without KV events: the exact router never gets its indexes.
+	cfg.Sim.KVEventsEndpoint, cfg.Policies, cfg.KVEventsWait = "", []string{"tandem-exact"}, 300*time.Millisecond
+	if _, err := RunPolicies(context.Background(), cfg, load.Env{Command: "test"}); err == nil ||
+		!strings.Contains(err.Error(), "0 of 2 endpoints' exact indexes trusted") {
+		t.Errorf("exact router, engines without KV events: error %v, want the wait to fail clearly", err)
 	}
 }
 
