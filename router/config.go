@@ -64,6 +64,7 @@ type Config struct {
 	Breaker    BreakerConfig `json:"breaker"`
 	Retry      RetryConfig   `json:"retry"`
 	Timeouts   TimeoutConfig `json:"timeouts"`
+	Limits     LimitsConfig  `json:"limits"`
 	// MaxBodyBytes bounds a request body; larger ones get 413.
 	MaxBodyBytes int64 `json:"maxBodyBytes"`
 	// MaxIdleConnsPerEndpoint is the idle connection pool per engine.
@@ -141,16 +142,41 @@ type RetryConfig struct {
 	MaxAttempts int `json:"maxAttempts"`
 }
 
-// TimeoutConfig bounds each phase of a request.
+// TimeoutConfig bounds each phase of a request. router/README.md
+// ("Timeouts and limits") says what a client sees when each one passes.
 type TimeoutConfig struct {
 	Connect Duration `json:"connect"`
-	// FirstByte bounds the wait for an engine's response headers.
+	// Header bounds reading a client's request line and headers (from
+	// the connection's accept, or from the end of its previous request):
+	// a slow-loris client is cut here. Must be positive.
+	Header Duration `json:"header"`
+	// Body bounds reading a completion request's body once its headers
+	// are in; 0 is none.
+	Body Duration `json:"body"`
+	// FirstByte bounds the wait for a stream's first event (a whole
+	// answer's headers come only when it is done: Request bounds it) and
+	// for a prefill endpoint's answer.
 	FirstByte Duration `json:"firstByte"`
-	// Request bounds a whole request, streaming included; 0 is none.
+	// StreamIdle bounds the silence between two events of a stream once
+	// its first event is relayed; past it the client's stream ends with an
+	// error event and the engine connection is closed. 0 is none.
+	StreamIdle Duration `json:"streamIdle"`
+	// Request bounds a whole request, streaming and prefill included; 0
+	// is none.
 	Request Duration `json:"request"`
 	// Idle closes idle client and engine connections.
 	Idle Duration `json:"idle"`
 }
+
+// LimitsConfig bounds what clients may hold of the router.
+type LimitsConfig struct {
+	// MaxHeaderBytes caps a request's header block; larger ones get 431.
+	MaxHeaderBytes int `json:"maxHeaderBytes"`
+	// MaxInFlight caps the completion requests open in the router at
+	// once (reading, queued, or proxied); past it 429 with Retry-After.
+	MaxInFlight int `json:"maxInFlight"`
+}
+
 
 // ShedConfig says which requests are refused with 429 when every endpoint
 // is saturated.
@@ -216,9 +242,15 @@ func DefaultConfig() Config {
 		PD:         PDConfig{ThresholdTokens: 256, NoPrefill: "aggregated", SameUnitWeight: 0.5},
 		Breaker:    BreakerConfig{Failures: bc.Failures, Cooldown: Duration{bc.Cooldown}, MaxCooldown: Duration{bc.MaxCooldown}},
 		Retry:      RetryConfig{MaxAttempts: 3},
+		// Request: 10 minutes, the openai-python client's own default
+		// (DEFAULT_TIMEOUT in src/openai/_constants.py, v3.3.x), so a
+		// whole answer is not computed for a client that gave up.
 		Timeouts: TimeoutConfig{
-			Connect: Duration{2 * time.Second}, FirstByte: Duration{5 * time.Minute}, Idle: Duration{90 * time.Second},
+			Connect: Duration{2 * time.Second}, Header: Duration{10 * time.Second}, Body: Duration{time.Minute},
+			FirstByte: Duration{5 * time.Minute}, StreamIdle: Duration{time.Minute}, Request: Duration{10 * time.Minute},
+			Idle: Duration{90 * time.Second},
 		},
+		Limits:                  LimitsConfig{MaxHeaderBytes: 64 << 10, MaxInFlight: 2048},
 		MaxBodyBytes:            32 << 20,
 		MaxIdleConnsPerEndpoint: 1024,
 		Tenants:                 tenant.DefaultConfig(),
@@ -271,6 +303,7 @@ func (c *Config) Validate() error {
 	check(c.PD.NoPrefill != "aggregated" && c.PD.NoPrefill != "fail", "prefillDecode.noPrefill %q: want aggregated or fail", c.PD.NoPrefill)
 	check(c.Retry.MaxAttempts < 1, "retry.maxAttempts %d: must be at least 1", c.Retry.MaxAttempts)
 	check(c.MaxBodyBytes < 1, "maxBodyBytes %d: must be positive", c.MaxBodyBytes)
+	errs = append(errs, c.validateTimeouts()...)
 	check(c.MaxIdleConnsPerEndpoint < 1, "maxIdleConnsPerEndpoint %d: must be positive", c.MaxIdleConnsPerEndpoint)
 	check(c.Discovery.Static != nil && c.Discovery.Kubernetes != nil, "discovery: choose static or kubernetes, not both")
 	check(c.Discovery.Static != nil && strings.TrimSpace(c.Discovery.Static.File) == "", "discovery.static.file is required")
@@ -288,4 +321,33 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// validateTimeouts checks the timeouts and limits sections.
+func (c *Config) validateTimeouts() []error {
+	var errs []error
+	t := &c.Timeouts
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"connect", t.Connect.Duration}, {"body", t.Body.Duration}, {"firstByte", t.FirstByte.Duration},
+		{"streamIdle", t.StreamIdle.Duration}, {"request", t.Request.Duration}, {"idle", t.Idle.Duration},
+	} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("timeouts.%s %s: must not be negative", d.name, d.v))
+		}
+	}
+	// Without a header timeout net/http waits for headers forever.
+	if t.Header.Duration <= 0 {
+		errs = append(errs, fmt.Errorf("timeouts.header %s: must be positive", t.Header.Duration))
+	}
+	// net/http needs room for a request line and a few headers.
+	if c.Limits.MaxHeaderBytes < 1024 {
+		errs = append(errs, fmt.Errorf("limits.maxHeaderBytes %d: must be at least 1024", c.Limits.MaxHeaderBytes))
+	}
+	if c.Limits.MaxInFlight < 1 {
+		errs = append(errs, fmt.Errorf("limits.maxInFlight %d: must be positive", c.Limits.MaxInFlight))
+	}
+	return errs
 }

@@ -102,25 +102,22 @@ func (rt *Router) attempt(ctx context.Context, w http.ResponseWriter, c *call, e
 	}
 	d := startDispatch(e, k, probe)
 	e.Index.Insert(c.hashes)
-	// A stream's first event is bounded by the first-byte timeout; a
-	// whole answer arrives only when generation is done, so only the
-	// request timeout bounds it.
+	// A stream's first event is bounded by the first-byte timeout and
+	// each later silence by the stream idle timeout; a whole answer
+	// arrives only when generation is done, so only the request timeout
+	// bounds it.
 	actx := ctx
-	var timer *time.Timer
-	if fb := rt.cfg.Timeouts.FirstByte.Duration; fb > 0 && c.req.Stream {
-		var cancel context.CancelFunc
-		actx, cancel = context.WithCancel(ctx)
-		defer cancel()
-		timer = time.AfterFunc(fb, cancel)
+	var wd *sse.Watchdog
+	if c.req.Stream {
+		actx, wd = sse.NewWatchdog(ctx, rt.cfg.Timeouts.FirstByte.Duration, rt.cfg.Timeouts.StreamIdle.Duration)
+		defer wd.Stop()
 	}
 	resp, err := rt.transport.RoundTrip(rt.outbound(actx, c, e, body))
 	if err != nil {
-		stopTimer(timer)
 		return rt.failed(ctx, d, "connect", fmt.Errorf("%s: %w", e.Name, err))
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if (resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests) && !last {
-		stopTimer(timer)
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		err := fmt.Errorf("%s answered %s", e.Name, resp.Status)
 		if resp.StatusCode == http.StatusTooManyRequests {
@@ -131,16 +128,9 @@ func (rt *Router) attempt(ctx context.Context, w http.ResponseWriter, c *call, e
 		return result{cause: "status", err: err}
 	}
 	if c.req.Stream && resp.StatusCode/100 == 2 {
-		return rt.relayStream(ctx, w, c, d, resp, timer, k.learn)
+		return rt.relayStream(ctx, actx, w, c, d, resp, wd, k.learn)
 	}
-	stopTimer(timer)
 	return rt.relayWhole(w, c, d, resp)
-}
-
-func stopTimer(t *time.Timer) {
-	if t != nil {
-		t.Stop()
-	}
 }
 
 // failed ends a dispatch that produced nothing.
@@ -230,11 +220,12 @@ type onlyReader struct{ io.Reader }
 
 // relayStream passes server-sent events through as they arrive. The answer
 // is committed only once the first whole event is in hand, so an engine
-// that fails before producing anything is retried elsewhere.
-func (rt *Router) relayStream(ctx context.Context, w http.ResponseWriter, c *call, d *dispatch, resp *http.Response, timer *time.Timer, learn bool) result {
+// that fails before producing anything is retried elsewhere. actx is the
+// engine request's context, which wd cancels when the engine falls silent.
+func (rt *Router) relayStream(ctx, actx context.Context, w http.ResponseWriter, c *call, d *dispatch, resp *http.Response, wd *sse.Watchdog, learn bool) result {
 	c.relay.Reset(resp.Body)
 	chunk, err := c.relay.Next()
-	stopTimer(timer)
+	wd.Busy()
 	if len(chunk) == 0 {
 		if err == nil || errors.Is(err, io.EOF) {
 			err = errors.New("the stream ended before its first event")
@@ -258,7 +249,9 @@ func (rt *Router) relayStream(ctx context.Context, w http.ResponseWriter, c *cal
 		if err != nil {
 			break
 		}
+		wd.Wait()
 		chunk, err = c.relay.Next()
+		wd.Busy()
 		if len(chunk) == 0 && err != nil {
 			break
 		}
@@ -267,24 +260,55 @@ func (rt *Router) relayStream(ctx context.Context, w http.ResponseWriter, c *cal
 		d.end(true)
 		return result{done: true}
 	}
-	if ctx.Err() != nil {
-		d.release()
+	if c.in.Context().Err() != nil {
+		d.release() // the client went away
 		return result{done: true}
 	}
-	// The engine broke off mid-stream: close the stream cleanly with an
-	// error event; OpenAI clients raise it as an error.
-	d.end(false)
+	rt.endStream(w, flusher, c, d, err, context.Cause(actx))
+	return result{done: true}
+}
+
+// endStream closes a stream the engine side broke off after its first
+// event with an OpenAI error event, which OpenAI clients raise as an
+// error: the engine failed (502), fell silent for timeouts.streamIdle
+// (504), or the request ran out of timeouts.request (504, not the
+// engine's fault). cause is the engine request context's.
+//
+// vLLM ends a stream that fails mid-way the same way, with
+// data: {"error":{"message","type","param","code"}} (serving_chat.py's
+// chat_completion_stream_generator, create_streaming_error_response in
+// serving_engine.py; vLLM v0.11 series), and then data: [DONE]. The router
+// sends no [DONE] after its error: openai-python (src/openai/_streaming.py,
+// v3.3.x) raises at the error event and never reads further, and a client
+// that knows no error events takes [DONE] for a complete answer, while a
+// stream without it reads as cut off.
+func (rt *Router) endStream(w http.ResponseWriter, flusher http.Flusher, c *call, d *dispatch, err, cause error) {
+	status, typ, msg := http.StatusBadGateway, "BadGatewayError", "the engine stopped mid-stream: "+err.Error()
+	switch {
+	case errors.Is(cause, sse.ErrIdleTimeout):
+		d.end(false)
+		status, typ = http.StatusGatewayTimeout, "TimeoutError"
+		msg = "the engine sent no event for " + rt.cfg.Timeouts.StreamIdle.Duration.String() + " (timeouts.streamIdle)"
+	case errors.Is(cause, context.DeadlineExceeded):
+		d.release()
+		status, typ = http.StatusGatewayTimeout, "TimeoutError"
+		msg = "the request exceeded " + rt.cfg.Timeouts.Request.Duration.String() + " (timeouts.request)"
+	case cause != nil:
+		d.release() // canceled from the router's side (an SGLang prefill failed)
+		msg = "the stream was cut: " + cause.Error()
+	default:
+		d.end(false)
+	}
 	rt.metrics.streamErrs.WithLabelValues(c.model).Inc()
-	rt.log.V(1).Info("Stream broken after its first event", "request", c.id, "endpoint", d.e.Name, "err", err)
+	rt.log.V(1).Info("Stream broken after its first event", "request", c.id, "endpoint", d.e.Name, "err", err, "cause", cause)
 	ev := make([]byte, 0, 256)
 	if c.relay.Split() {
 		ev = append(ev, "\n\n"...)
 	}
-	ev = sse.AppendError(ev, http.StatusBadGateway, "BadGatewayError", "the engine stopped mid-stream: "+err.Error())
+	ev = sse.AppendError(ev, status, typ, msg)
 	_, _ = w.Write(ev)
 	if flusher != nil {
 		flusher.Flush()
 	}
-	c.status = http.StatusBadGateway
-	return result{done: true}
+	c.status = status
 }

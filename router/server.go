@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/tandem-serving/tandem/router/breaker"
 	"github.com/tandem-serving/tandem/router/endpoint"
+	"github.com/tandem-serving/tandem/router/request"
 	"github.com/tandem-serving/tandem/router/schedule"
 	"github.com/tandem-serving/tandem/router/tenant"
 	"github.com/tandem-serving/tandem/router/tokenize"
@@ -53,6 +56,8 @@ type Router struct {
 	// otherwise. tokenizeNext rotates the endpoint asked.
 	tokenizer    *tokenize.Tokenizer
 	tokenizeNext atomic.Uint64
+	// inFlight counts the completion requests open (limits.maxInFlight).
+	inFlight atomic.Int64
 }
 
 // New builds a router from cfg (validated here).
@@ -187,11 +192,7 @@ func (rt *Router) Run(ctx context.Context) {
 // Serve answers HTTP on ln until ctx ends, then drains open requests for
 // up to grace.
 func (rt *Router) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
-	srv := &http.Server{
-		Handler:           rt,
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       rt.cfg.Timeouts.Idle.Duration,
-	}
+	srv := rt.httpServer(rt)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {
@@ -208,17 +209,30 @@ func (rt *Router) Serve(ctx context.Context, ln net.Listener, grace time.Duratio
 	return err
 }
 
+// httpServer is a server for h with the client-side timeouts and limits.
+// No ReadTimeout or WriteTimeout: they would bound a whole stream; the
+// body deadline (limitBody), timeouts.streamIdle and timeouts.request do
+// that job per request.
+func (rt *Router) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: rt.cfg.Timeouts.Header.Duration,
+		IdleTimeout:       rt.cfg.Timeouts.Idle.Duration,
+		MaxHeaderBytes:    rt.cfg.Limits.MaxHeaderBytes,
+	}
+}
+
 // ServeHTTP routes: the two completion APIs, /v1/models, /health and
 // /metrics. Unknown paths get 404 and wrong methods 405, as JSON.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/v1/chat/completions":
 		if rt.method(w, r, http.MethodPost) {
-			rt.serveCompletion(w, r, chatKind)
+			rt.serveLimited(w, r, chatKind)
 		}
 	case "/v1/completions":
 		if rt.method(w, r, http.MethodPost) {
-			rt.serveCompletion(w, r, completionKind)
+			rt.serveLimited(w, r, completionKind)
 		}
 	case "/v1/models":
 		if rt.method(w, r, http.MethodGet) {
@@ -247,4 +261,58 @@ func (rt *Router) method(w http.ResponseWriter, r *http.Request, want string) bo
 	writeError(w, &apiError{Status: http.StatusMethodNotAllowed, Type: "MethodNotAllowedError",
 		Message: r.Method + " " + r.URL.Path + " is not allowed; use " + want})
 	return false
+}
+
+// serveLimited applies the router-wide limits to a completion request: the
+// in-flight cap, checked before anything is read, and the body deadline.
+func (rt *Router) serveLimited(w http.ResponseWriter, r *http.Request, kind request.Kind) {
+	if limit := int64(rt.cfg.Limits.MaxInFlight); rt.inFlight.Add(1) > limit {
+		rt.inFlight.Add(-1)
+		e := tooMany("max-in-flight", "the router has "+strconv.FormatInt(limit, 10)+" requests open; retry later")
+		writeError(w, e)
+		rt.metrics.refused.WithLabelValues(e.Reason).Inc()
+		rt.metrics.requests.WithLabelValues("", codeLabel(e.Status)).Inc()
+		return
+	}
+	defer rt.inFlight.Add(-1)
+	rt.limitBody(w, r)
+	rt.serveCompletion(w, r, kind)
+}
+
+// limitBody gives the body timeouts.body to arrive: a read deadline on the
+// connection from now (the headers are in), lifted once the body has been
+// read to its end, so that net/http's own read after the body (which
+// watches for the client going away) never times out a long stream.
+func (rt *Router) limitBody(w http.ResponseWriter, r *http.Request) {
+	d := rt.cfg.Timeouts.Body.Duration
+	if d <= 0 || r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(time.Now().Add(d)) != nil {
+		return // not a net/http connection (a test recorder): no deadline
+	}
+	r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc, limit: d}
+}
+
+// deadlineBody lifts its connection's read deadline at the body's end and
+// names the timeout when the deadline passes first.
+type deadlineBody struct {
+	io.ReadCloser
+	rc    *http.ResponseController
+	limit time.Duration
+	done  bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	switch {
+	case err == nil || b.done:
+	case errors.Is(err, io.EOF):
+		b.done = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		err = fmt.Errorf("the body did not arrive within timeouts.body (%s): %w", b.limit, err)
+	}
+	return n, err
 }
