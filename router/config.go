@@ -73,6 +73,7 @@ type Config struct {
 	Shedding                ShedConfig     `json:"shedding"`
 	ForwardHeaders          []string       `json:"forwardHeaders"`
 	KVEvents                KVEventsConfig `json:"kvEvents"`
+	Flow                    FlowConfig     `json:"flowControl"`
 }
 
 // DiscoveryConfig selects where endpoints come from: a static file, or
@@ -192,6 +193,30 @@ type ShedConfig struct {
 	PriorityHeader string `json:"priorityHeader"`
 }
 
+// FlowConfig is flow control (package flow): while every endpoint of a
+// model is at its efficient load, its requests wait in the router, most
+// important priority first and fair across tenants, for up to MaxWait.
+type FlowConfig struct {
+	Enabled bool `json:"enabled"`
+	// MaxWait is the longest a request waits; then 429 with Retry-After.
+	MaxWait Duration `json:"maxWait"`
+	// MaxQueue bounds the requests waiting per model; past it 429.
+	MaxQueue int `json:"maxQueue"`
+	// QueueDelay: an endpoint whose prefill backlog (the router's queued
+	// tokens) would take this long at its learned rate is at its efficient
+	// load; 0 turns the test off.
+	QueueDelay Duration `json:"queueDelay"`
+	// KVUsage: an engine reporting waiting requests with its KV cache at
+	// least this full is at its efficient load; 0 turns the test off.
+	KVUsage float64 `json:"kvUsage"`
+	// LIFOAfter: a tenant whose oldest waiting request has waited this
+	// long is served newest first; 0 is always oldest first.
+	LIFOAfter Duration `json:"lifoAfter"`
+	// Tick is how often a non-empty queue is looked at besides when a
+	// request of its model ends.
+	Tick Duration `json:"tick"`
+}
+
 // KVEventsConfig turns on the exact prefix index fed by vLLM KV events
 // (package kvindex), matched by token ids from the engines' own /tokenize
 // (package tokenize).
@@ -260,6 +285,10 @@ func DefaultConfig() Config {
 			Port: 5557, Topic: "kv-events", Tokenizer: "engine", TokenizeTimeout: Duration{50 * time.Millisecond},
 			TokenizeWhen: "undecided", TokenizeCacheTokens: 2 << 20, BlockTokens: 16, SilenceAfter: Duration{5 * time.Second},
 		},
+		Flow: FlowConfig{
+			MaxWait: Duration{5 * time.Second}, MaxQueue: 1024, QueueDelay: Duration{100 * time.Millisecond}, KVUsage: 0.9,
+			LIFOAfter: Duration{100 * time.Millisecond}, Tick: Duration{5 * time.Millisecond},
+		},
 	}
 }
 
@@ -317,6 +346,7 @@ func (c *Config) Validate() error {
 		check(c.KVEvents.BlockTokens < 1, "kvEvents.blockTokens %d: must be positive", c.KVEvents.BlockTokens)
 		check(c.KVEvents.SilenceAfter.Duration <= 0, "kvEvents.silenceAfter must be positive")
 	}
+	errs = append(errs, c.Flow.validate()...)
 	if err := c.Tenants.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -349,5 +379,23 @@ func (c *Config) validateTimeouts() []error {
 	if c.Limits.MaxInFlight < 1 {
 		errs = append(errs, fmt.Errorf("limits.maxInFlight %d: must be positive", c.Limits.MaxInFlight))
 	}
+	return errs
+}
+
+// validate checks the flowControl section, on or off.
+func (f *FlowConfig) validate() []error {
+	var errs []error
+	check := func(bad bool, format string, args ...any) {
+		if bad {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(f.MaxWait.Duration <= 0, "flowControl.maxWait %s: must be positive", f.MaxWait)
+	check(f.MaxQueue < 1, "flowControl.maxQueue %d: must be positive", f.MaxQueue)
+	check(f.QueueDelay.Duration < 0, "flowControl.queueDelay %s: must not be negative", f.QueueDelay)
+	check(!(f.KVUsage >= 0 && f.KVUsage <= 1), "flowControl.kvUsage %g: want 0 to 1", f.KVUsage)
+	check(f.QueueDelay.Duration == 0 && f.KVUsage == 0, "flowControl: queueDelay and kvUsage are both 0; no endpoint would ever be at its efficient load")
+	check(f.LIFOAfter.Duration < 0, "flowControl.lifoAfter %s: must not be negative", f.LIFOAfter)
+	check(f.Tick.Duration <= 0, "flowControl.tick %s: must be positive", f.Tick)
 	return errs
 }

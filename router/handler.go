@@ -17,12 +17,14 @@ import (
 //  1. parse: read the body once into the call's buffer and parse it once
 //     (package request), rendering the prompt on the way;
 //  2. admit: the tenant's rate and concurrency limits;
-//  3. pick: hash the prompt's blocks, score the model's endpoints, order
+//  3. wait: while every endpoint of the model is at its efficient load,
+//     in the router's queue for the model (flowcontrol.go, package flow);
+//  4. pick: hash the prompt's blocks, score the model's endpoints, order
 //     them (first choice, then fallbacks);
-//  4. proxy: send to the first choice (with a prefill hand-off for
+//  5. proxy: send to the first choice (with a prefill hand-off for
 //     disaggregated models), retrying on the next candidate until a first
 //     byte reaches the client;
-//  5. record: status, latency and TTFT metrics.
+//  6. record: status, latency and TTFT metrics.
 func (rt *Router) serveCompletion(w http.ResponseWriter, r *http.Request, kind request.Kind) {
 	c := rt.newCall(kind, r)
 	defer rt.putCall(c)
@@ -40,6 +42,12 @@ func (rt *Router) serveCompletion(w http.ResponseWriter, r *http.Request, kind r
 		rt.refuse(w, c, err)
 		return
 	}
+	slot, err := rt.wait(ctx, c, r)
+	if err != nil {
+		rt.refuse(w, c, err)
+		return
+	}
+	defer slot.Done() // lets the next queued request of the model go
 	if err := rt.pick(c, r); err != nil {
 		rt.refuse(w, c, err)
 		return

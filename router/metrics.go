@@ -20,6 +20,10 @@ var (
 	// tokenizeBuckets: an engine tokenizes a short prompt in well under a
 	// millisecond and 200 KB in tens; the default timeout is 50 ms.
 	tokenizeBuckets = []float64{2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1}
+	// flowWaitBuckets: a queued request is let go within a tick (5 ms) when
+	// an endpoint has room, or waits up to flowControl.maxWait (5 s default,
+	// configurable to minutes).
+	flowWaitBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120}
 )
 
 // Metrics are the router's Prometheus metrics, all named tandem_router_*.
@@ -44,6 +48,12 @@ type Metrics struct {
 	tokFallback *prometheus.CounterVec
 	tokenize    *prometheus.HistogramVec
 	tokMismatch *prometheus.CounterVec
+	// tenantRequests is labelled by tenant.Identity.Label: configured
+	// names only, so clients cannot mint label values.
+	tenantRequests *prometheus.CounterVec
+	flowQueue      *prometheus.GaugeVec
+	flowWait       *prometheus.HistogramVec
+	flowDrops      *prometheus.CounterVec
 }
 
 // NewMetrics registers the router's metrics in a new registry; snapshot
@@ -81,6 +91,13 @@ func NewMetrics(snapshot func() *endpoint.Snapshot, staleAfter time.Duration) *M
 	m.tokFallback = counter("tokenize_fallbacks_total", "Exact mode: requests routed by the approximate index because their token ids could not be had, by reason: timeout, error (connection or HTTP status), unsupported (a batch of prompts), no-endpoint.", "reason")
 	m.tokenize = histogram("tokenize_duration_seconds", "Engine /tokenize calls made in exact mode, by result (ok, error).", tokenizeBuckets, "result")
 	m.tokMismatch = counter("tokenize_prefix_mismatches_total", "Exact mode: models whose chat template failed the check of a conversation's reused history tokens; their prefix reuse is off until restart.", "model")
+	m.flowQueue = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "tandem_router_flow_queue_length", Help: "Flow control: requests waiting in the router, by model, because every endpoint of it is at its efficient load.",
+	}, []string{"model"})
+	m.reg.MustRegister(m.flowQueue)
+	m.flowWait = histogram("flow_wait_duration_seconds", "Flow control: time a request waited in its model's queue before it was let go, by model (requests that never waited and those refused are not counted).", flowWaitBuckets, "model")
+	m.flowDrops = counter("flow_dropped_total", "Flow control: requests that left the queue refused, by model and reason: queue-full (429 on arrival), queue-timeout (429 after flowControl.maxWait), canceled (the client went away).", "model", "reason")
+	m.tenantRequests = counter("tenant_requests_total", "Completion requests by the tenant the router identified (API key, or header from a trusted peer): a configured tenant's name, default, or unlisted for header-named tenants without an entry in tenants.list. Counted before limits and shedding.", "tenant")
 	m.reg.MustRegister(&endpointCollector{snapshot: snapshot, staleAfter: staleAfter})
 	return m
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tandem-serving/tandem/router/breaker"
 	"github.com/tandem-serving/tandem/router/endpoint"
+	"github.com/tandem-serving/tandem/router/flow"
 	"github.com/tandem-serving/tandem/router/request"
 	"github.com/tandem-serving/tandem/router/schedule"
 	"github.com/tandem-serving/tandem/router/tenant"
@@ -56,6 +57,8 @@ type Router struct {
 	// otherwise. tokenizeNext rotates the endpoint asked.
 	tokenizer    *tokenize.Tokenizer
 	tokenizeNext atomic.Uint64
+	// flow is the flow control gate; nil when it is off.
+	flow *flow.Gate
 	// inFlight counts the completion requests open (limits.maxInFlight).
 	inFlight atomic.Int64
 }
@@ -108,6 +111,7 @@ func New(cfg Config, opts Options) (*Router, error) {
 		Interval: cfg.Scrape.Interval.Duration, Timeout: cfg.Scrape.Timeout.Duration,
 	})
 	rt.scraper.OnScrape = metrics.scraped
+	rt.flow = rt.newFlowGate()
 	rt.idPrefix = fmt.Sprintf("tandem-%x-", time.Now().UnixNano()&0xffffffff)
 	rt.seeds.Store(uint64(time.Now().UnixNano()))
 	return rt, nil

@@ -1,0 +1,78 @@
+package router
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/tandem-serving/tandem/router/flow"
+)
+
+// newFlowGate is the flow control gate of cfg, or nil when it is off.
+func (rt *Router) newFlowGate() *flow.Gate {
+	f := &rt.cfg.Flow
+	if !f.Enabled {
+		return nil
+	}
+	rule := flow.Rule{QueueDelay: f.QueueDelay.Duration, KVUsage: f.KVUsage}
+	stale := rt.cfg.Scrape.StaleAfter.Duration
+	full := func(model string, now time.Time) bool {
+		pool := rt.reg.Snapshot().Pool(model)
+		if pool == nil {
+			return false
+		}
+		held := false
+		for _, e := range pool.Serving {
+			if e.Removed() || !e.Breaker.Ready() {
+				continue // not a candidate
+			}
+			if at, _ := rule.AtLoad(flow.LoadOf(e, now, stale)); !at {
+				return false
+			}
+			held = true
+		}
+		return held // no candidate at all: pick answers 503, do not hold
+	}
+	return flow.NewGate(flow.Config{
+		MaxWait: f.MaxWait.Duration, MaxQueue: f.MaxQueue, Tick: f.Tick.Duration, LIFOAfter: f.LIFOAfter.Duration,
+	}, full, flowObserver{rt.metrics})
+}
+
+// wait holds the request in its model's queue while every endpoint of the
+// model is at its efficient load (package flow). The ticket's Done lets
+// the next one go; it is a no-op when flow control is off or the model is
+// unknown (pick answers that).
+func (rt *Router) wait(ctx context.Context, c *call, r *http.Request) (flow.Ticket, *apiError) {
+	if rt.flow == nil || rt.reg.Snapshot().Pool(c.req.Model) == nil {
+		return flow.Ticket{}, nil
+	}
+	ticket, refused := rt.flow.Admit(ctx, c.req.Model, c.tenant, rt.priority(c, r))
+	c.model = c.req.Model // the queue's refusals are counted under the model
+	switch refused {
+	case flow.RefusedFull:
+		return ticket, tooMany(string(refused), "every endpoint of `"+c.req.Model+"` is at its efficient load and its queue is full; retry later")
+	case flow.RefusedTimeout:
+		return ticket, tooMany(string(refused), "every endpoint of `"+c.req.Model+"` stayed at its efficient load for flowControl.maxWait ("+
+			rt.cfg.Flow.MaxWait.String()+"); retry later")
+	case flow.RefusedCanceled:
+		return ticket, &apiError{Status: statusClientClosed, Type: "ClientClosedRequest", Message: "the client went away while queued", Reason: "queue-canceled"}
+	}
+	return ticket, nil
+}
+
+// statusClientClosed is nginx's 499: the client closed the connection
+// before the answer (only metrics see it).
+const statusClientClosed = 499
+
+// flowObserver feeds the flow metrics.
+type flowObserver struct{ m *Metrics }
+
+func (o flowObserver) Length(model string, n int) {
+	o.m.flowQueue.WithLabelValues(model).Set(float64(n))
+}
+func (o flowObserver) Waited(model string, d time.Duration) {
+	o.m.flowWait.WithLabelValues(model).Observe(d.Seconds())
+}
+func (o flowObserver) Dropped(model string, why flow.Refusal) {
+	o.m.flowDrops.WithLabelValues(model, string(why)).Inc()
+}

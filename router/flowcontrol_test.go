@@ -1,0 +1,235 @@
+package router
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tandem-serving/tandem/router/endpoint"
+)
+
+// heldEngine is an engine stand-in that holds every completion until the
+// test lets it answer, and records the order requests reached it (by
+// their message). Its /metrics is 404: the router's own counters alone
+// decide its load, which is what the backlog test of flow control reads.
+type heldEngine struct {
+	srv     *httptest.Server
+	release chan struct{}
+	mu      sync.Mutex
+	got     []string
+}
+
+func startHeldEngine(t *testing.T) *heldEngine {
+	h := &heldEngine{release: make(chan struct{})}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/chat/completions" {
+			http.NotFound(w, r)
+			return
+		}
+		var body struct {
+			Messages []struct{ Content string } `json:"messages"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		h.mu.Lock()
+		h.got = append(h.got, body.Messages[0].Content)
+		h.mu.Unlock()
+		select {
+		case <-h.release:
+		case <-r.Context().Done():
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, `data: {"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"ok"}}]}`+"\n\n"+"data: [DONE]\n\n")
+	}))
+	t.Cleanup(func() {
+		close(h.release) // answers whatever still waits
+		h.srv.Close()
+	})
+	return h
+}
+
+func (h *heldEngine) received() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.got...)
+}
+
+func (h *heldEngine) spec(t *testing.T) endpoint.Spec {
+	s := endpoint.Spec{Address: strings.TrimPrefix(h.srv.URL, "http://"), Models: []string{testModel}}
+	if err := s.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// flowConfig turns flow control on so that one request an engine has not
+// answered puts it at its efficient load: at a prior rate of 1,000 tokens a
+// second and a queue delay of 1 ms, one token of backlog is enough.
+func flowConfig(maxWait time.Duration) Config {
+	cfg := testConfig()
+	cfg.RatePrior = 1000
+	cfg.Flow.Enabled = true
+	cfg.Flow.QueueDelay = Duration{time.Millisecond}
+	cfg.Flow.KVUsage = 0
+	cfg.Flow.MaxWait = Duration{maxWait}
+	cfg.Flow.Tick = Duration{time.Millisecond}
+	return cfg
+}
+
+type flowReply struct {
+	label  string
+	status int
+	header http.Header
+}
+
+// send posts a streamed chat request whose message is label, with a
+// priority, and reports its answer on out.
+func (f *fixture) send(t *testing.T, label string, priority int, out chan<- flowReply) {
+	body := fmt.Sprintf(`{"model":%q,"stream":true,"messages":[{"role":"user","content":%q}]}`, testModel, label)
+	req, err := http.NewRequest(http.MethodPost, f.url+"/v1/chat/completions", strings.NewReader(body))
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	req.Header.Set("X-Tandem-Priority", fmt.Sprint(priority))
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			out <- flowReply{label: label}
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		out <- flowReply{label: label, status: resp.StatusCode, header: resp.Header}
+	}()
+}
+
+// Requests beyond what the engine can take wait in the router, not in
+// the engine, and leave the queue most important first.
+func TestFlowQueuesInRouterAndDispatchesByPriority(t *testing.T) {
+	eng := startHeldEngine(t)
+	f := startRouter(t, flowConfig(20*time.Second), []endpoint.Spec{eng.spec(t)})
+	out := make(chan flowReply, 8)
+
+	f.send(t, "first", 0, out)
+	waitFor(t, "the engine to hold the first request", func() bool { return len(eng.received()) == 1 })
+	queued := []struct {
+		label    string
+		priority int
+	}{{"low", 5}, {"mid", 1}, {"high-a", 0}, {"high-b", 0}}
+	for i, q := range queued {
+		f.send(t, q.label, q.priority, out)
+		waitFor(t, q.label+" to wait in the router", func() bool { return f.rt.flow.Len(testModel) == i+1 })
+	}
+	if got := f.metric(t, `tandem_router_flow_queue_length{model="test-model"}`); got != 4 {
+		t.Errorf("queue length metric %g, want 4", got)
+	}
+	if got := eng.received(); len(got) != 1 {
+		t.Errorf("the engine received %q while saturated; want only the first", got)
+	}
+	// Each answer empties the engine's backlog and lets one request go.
+	for n := 2; n <= 5; n++ {
+		eng.release <- struct{}{}
+		waitFor(t, fmt.Sprintf("request %d at the engine", n), func() bool { return len(eng.received()) == n })
+	}
+	eng.release <- struct{}{}
+	for range 5 {
+		if r := <-out; r.status != http.StatusOK {
+			t.Errorf("%s: status %d, want 200", r.label, r.status)
+		}
+	}
+	want := []string{"first", "high-a", "high-b", "mid", "low"}
+	if diff := cmp.Diff(want, eng.received()); diff != "" {
+		t.Errorf("order at the engine (-want +got):\n%s", diff)
+	}
+	if got := f.metric(t, `tandem_router_flow_wait_duration_seconds_count{model="test-model"}`); got != 4 {
+		t.Errorf("waits observed %g, want 4", got)
+	}
+}
+
+// A request that cannot be dispatched within maxWait gets 429 with
+// Retry-After, before any byte of its stream.
+func TestFlowRefusesAfterMaxWait(t *testing.T) {
+	eng := startHeldEngine(t)
+	f := startRouter(t, flowConfig(100*time.Millisecond), []endpoint.Spec{eng.spec(t)})
+	out := make(chan flowReply, 2)
+	f.send(t, "first", 0, out)
+	waitFor(t, "the engine to hold the first request", func() bool { return len(eng.received()) == 1 })
+	start := time.Now()
+	f.send(t, "late", 0, out)
+	r := <-out
+	waited := time.Since(start)
+	if r.label != "late" || r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
+		t.Fatalf("%s: status %d, Retry-After %q; want late refused with 429 and Retry-After", r.label, r.status, r.header.Get("Retry-After"))
+	}
+	if waited < 100*time.Millisecond {
+		t.Errorf("refused after %s, before maxWait (100ms)", waited)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q: the refusal must be a JSON error, not a stream", ct)
+	}
+	if got := f.metric(t, `tandem_router_flow_dropped_total{model="test-model",reason="queue-timeout"}`); got != 1 {
+		t.Errorf("queue-timeout drops %g, want 1", got)
+	}
+	if got := f.metric(t, `tandem_router_requests_total{code="429",model="test-model"}`); got != 1 {
+		t.Errorf("429s counted %g, want 1", got)
+	}
+	if got := eng.received(); len(got) != 1 {
+		t.Errorf("the engine received %q; the refused request must never reach it", got)
+	}
+	eng.release <- struct{}{}
+	if r := <-out; r.status != http.StatusOK {
+		t.Errorf("first: status %d, want 200", r.status)
+	}
+}
+
+func TestFlowConfig(t *testing.T) {
+	cases := []struct {
+		name    string
+		yaml    string
+		want    func(*FlowConfig)
+		wantErr string
+	}{
+		{name: "defaults", yaml: "{}\n", want: func(*FlowConfig) {}},
+		{name: "on, with a shorter wait", yaml: "flowControl: {enabled: true, maxWait: 2s}\n",
+			want: func(f *FlowConfig) { f.Enabled, f.MaxWait = true, Duration{2 * time.Second} }},
+		{name: "zero wait", yaml: "flowControl: {maxWait: 0s}\n", wantErr: "flowControl.maxWait 0s: must be positive"},
+		{name: "no queue", yaml: "flowControl: {maxQueue: 0}\n", wantErr: "flowControl.maxQueue 0: must be positive"},
+		{name: "KV usage above 1", yaml: "flowControl: {kvUsage: 1.5}\n", wantErr: "flowControl.kvUsage 1.5: want 0 to 1"},
+		{name: "both tests off", yaml: "flowControl: {kvUsage: 0, queueDelay: 0s}\n", wantErr: "no endpoint would ever be at its efficient load"},
+		{name: "no tick", yaml: "flowControl: {tick: 0s}\n", wantErr: "flowControl.tick 0s: must be positive"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "router.yaml")
+			if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := LoadConfig(path)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := DefaultConfig().Flow
+			tc.want(&want)
+			if diff := cmp.Diff(want, c.Flow); diff != "" {
+				t.Errorf("flowControl (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
