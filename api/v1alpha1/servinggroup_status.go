@@ -50,6 +50,11 @@ type ServingGroupStatus struct {
 	// +listMapKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// Autoscaling is the autoscaler's last look and decision; absent
+	// without spec.autoscaling.
+	// +optional
+	Autoscaling *AutoscalingStatus `json:"autoscaling,omitempty"`
 }
 
 // RoleStatus counts the ready instances of one role.

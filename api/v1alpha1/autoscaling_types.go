@@ -1,0 +1,147 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// AutoscalingSpec lets the controller choose spec.replicas from the
+// routers' own metrics. When it is set the autoscaler owns spec.replicas:
+// it overwrites any other writer (a kubectl scale, an HPA) on its next
+// decision. Leave it unset to drive the scale subresource with HPA or KEDA.
+//
+// +kubebuilder:validation:XValidation:rule="self.maxReplicas >= self.minReplicas",message="autoscaling.maxReplicas must be at least autoscaling.minReplicas"
+type AutoscalingSpec struct {
+	// MinReplicas is the fewest units. 0 lets the group scale to zero; the
+	// first request seen at a router for one of servedModelNames brings
+	// one unit back.
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	MinReplicas int32 `json:"minReplicas"`
+
+	// MaxReplicas is the most units.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	MaxReplicas int32 `json:"maxReplicas"`
+
+	// Targets are what one unit should carry. When several are set the
+	// most demanding wins.
+	Targets AutoscalingTargets `json:"targets"`
+
+	// ScaleUpWindowSeconds is how long load must stay above the targets
+	// before units are added. 0 adds them at the first decision that sees
+	// the overload.
+	// +kubebuilder:default=0
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=3600
+	// +optional
+	ScaleUpWindowSeconds int32 `json:"scaleUpWindowSeconds"`
+
+	// ScaleDownWindowSeconds is how long load must stay below the targets
+	// before one unit is removed; each further unit waits another window.
+	// +kubebuilder:default=300
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=86400
+	// +optional
+	ScaleDownWindowSeconds int32 `json:"scaleDownWindowSeconds"`
+
+	// ColdStartSeconds is how long a new unit takes to serve (image pull,
+	// weight load). While load grows, the autoscaler sizes for the load
+	// expected this far ahead, so capacity arrives in time.
+	// +kubebuilder:default=0
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=3600
+	// +optional
+	ColdStartSeconds int32 `json:"coldStartSeconds"`
+}
+
+// AutoscalingTargets are per-unit targets an operator thinks in.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.ttftP90Milliseconds) || has(self.inFlightRequestsPerUnit) || has(self.queuedTokensPerUnit)",message="autoscaling.targets needs at least one of ttftP90Milliseconds, inFlightRequestsPerUnit, queuedTokensPerUnit"
+type AutoscalingTargets struct {
+	// TTFTP90Milliseconds bounds the p90 time to first token the routers
+	// measured over the signal window, for streamed requests. Above it the
+	// group grows in proportion; well below it (under half) it may shrink
+	// by one unit.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=3600000
+	// +optional
+	TTFTP90Milliseconds *int32 `json:"ttftP90Milliseconds,omitempty"`
+
+	// InFlightRequestsPerUnit is the open requests one unit should carry:
+	// the routers' in-flight requests at the group's engines plus the
+	// requests the routers hold for its models, summed over routers.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000000
+	// +optional
+	InFlightRequestsPerUnit *int32 `json:"inFlightRequestsPerUnit,omitempty"`
+
+	// QueuedTokensPerUnit is the prompt tokens waiting for prefill one unit
+	// should carry (the routers' estimate of uncached tokens sent to the
+	// group's engines that have not produced a first token yet).
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000000000
+	// +optional
+	QueuedTokensPerUnit *int64 `json:"queuedTokensPerUnit,omitempty"`
+}
+
+// AutoscalingStatus is the autoscaler's last look and decision.
+type AutoscalingStatus struct {
+	// DesiredReplicas is the units the last decision asked for.
+	DesiredReplicas int32 `json:"desiredReplicas"`
+
+	// Signals are the values the last decision used.
+	// +optional
+	Signals *AutoscalingSignals `json:"signals,omitempty"`
+
+	// Reason is the last decision in one CamelCase word: ScaledUp,
+	// ScaledDown, ScaledFromZero, WithinTargets, WaitingForScaleUpWindow,
+	// WaitingForScaleDownWindow, BelowMinReplicas, AboveMaxReplicas,
+	// AtMaxReplicas, SignalsUnavailable, PartialSignals.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// Message says the same in an operator's words, with the numbers.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// LastDecisionTime is when Reason was decided.
+	// +optional
+	LastDecisionTime *metav1.Time `json:"lastDecisionTime,omitempty"`
+	// LastScaleTime is when the autoscaler last changed spec.replicas.
+	// +optional
+	LastScaleTime *metav1.Time `json:"lastScaleTime,omitempty"`
+
+	// AboveTargetSince is when load first exceeded the current units'
+	// capacity without a break since; the scale-up window counts from it.
+	// +optional
+	AboveTargetSince *metav1.Time `json:"aboveTargetSince,omitempty"`
+	// BelowTargetSince is when fewer units first became enough without a
+	// break since (or the last scale-down); the scale-down window counts
+	// from it.
+	// +optional
+	BelowTargetSince *metav1.Time `json:"belowTargetSince,omitempty"`
+}
+
+// AutoscalingSignals are the load figures summed over the routers that
+// answered.
+type AutoscalingSignals struct {
+	// ObservedTime is when the routers were scraped.
+	ObservedTime metav1.Time `json:"observedTime"`
+	// Routers is how many router replicas answered; RoutersFailed how many
+	// did not.
+	Routers       int32 `json:"routers"`
+	RoutersFailed int32 `json:"routersFailed,omitempty"`
+	// InFlightRequests is the open requests at the group's engines plus
+	// the requests held in the routers for its models.
+	InFlightRequests int64 `json:"inFlightRequests"`
+	// QueuedTokens is the prompt tokens sent to the group's engines that
+	// have not produced a first token.
+	QueuedTokens int64 `json:"queuedTokens"`
+	// RequestsInWindow is the completion requests for the group's models
+	// the routers answered during the signal window.
+	RequestsInWindow int64 `json:"requestsInWindow"`
+	// TTFTP90Milliseconds is the p90 time to first token over the signal
+	// window; absent when no streamed request finished its first token.
+	// +optional
+	TTFTP90Milliseconds *int64 `json:"ttftP90Milliseconds,omitempty"`
+}
