@@ -216,8 +216,14 @@ func MainPolicies(ctx context.Context, args []string) error {
 	f := bindPolicyFlags(fs, &cfg)
 	kvEvents := fs.Bool("sim-kv-events", false, "engines publish vLLM KV events (on by itself when a policy's router config enables kvEvents, e.g. the tandem-exact profile); every policy's engines alike")
 	plots := fs.String("plots", "", "sweep: write SVG charts of p90 TTFT, throughput and hit rate vs offered rate into this folder (router-policies-<workload>-*.svg)")
+	ov := bindOverloadFlags(fs)
 	if ok, err := parse(fs, args); !ok || err != nil {
 		return err
+	}
+	if ov.knee > 0 {
+		if err := ov.complete(fs, &c, f); err != nil {
+			return err
+		}
 	}
 	if err := f.complete(fs, &cfg, c.seed); err != nil {
 		return err
@@ -252,6 +258,9 @@ func MainPolicies(ctx context.Context, args []string) error {
 	env := load.NewEnv(c.seed, fmt.Sprintf("%d in-process tandem-sim engines (Llama-3.1-8B on H100 model), time scale %g, %d KV blocks of 16 tokens each%s, "+
 		"fresh for every run, behind a fresh tandem-router process per run: %s; client, engines and router share the machine's %d cores",
 		cfg.Engines, cfg.Sim.TimeScale, cfg.Sim.Engine.NumBlocks, extra, routerNote(bin), runtime.NumCPU()))
+	if ov.knee > 0 {
+		return mainOverload(ctx, ov, cfg, env, c.jsonPath)
+	}
 	results, err := RunPolicies(ctx, cfg, env)
 	for _, res := range results {
 		if perr := PrintPolicies(os.Stdout, res); perr != nil && err == nil {
@@ -358,4 +367,81 @@ func workloadSpec(kind string, w load.Spec, set map[string]bool, seed uint64) (l
 		}
 	}
 	return s, s.Validate()
+}
+
+// overloadFlags are router-policies --overload's flags.
+type overloadFlags struct {
+	knee               float64
+	factors            string
+	fairness           bool
+	heavy, light       float64
+	tenantHeader       string
+	defaultRunDuration time.Duration
+}
+
+func bindOverloadFlags(fs *flag.FlagSet) *overloadFlags {
+	o := &overloadFlags{defaultRunDuration: 10 * time.Second}
+	fs.Float64Var(&o.knee, "overload", 0, "flow control benchmark: the knee in req/s (from a --sweep of the same fleet and workload); offers --overload-factors × it, then the two-tenant fairness case. "+
+		"Defaults then: --policies "+ProfileFlowOff+","+ProfileFlowOn+" (flow control off and on, alternating), --workloads chat, --sweep-for 10s")
+	fs.StringVar(&o.factors, "overload-factors", "0.5,1,2,4", "--overload: offered rates as multiples of the knee (1 must be among them)")
+	fs.BoolVar(&o.fairness, "fairness", true, "--overload: also run the two-tenant fairness case")
+	fs.Float64Var(&o.heavy, "fairness-heavy", 4, "--overload fairness: the heavy tenant's rate as a multiple of the knee")
+	fs.Float64Var(&o.light, "fairness-light", 0.1, "--overload fairness: the light tenant's rate as a multiple of the knee")
+	fs.StringVar(&o.tenantHeader, "tenant-header", "X-Tandem-Tenant", "--overload fairness: the header naming each request's tenant (the fairness runs' router config sets tenants.header to it)")
+	return o
+}
+
+// complete sets the overload defaults for flags not given.
+func (o *overloadFlags) complete(fs *flag.FlagSet, c *common, f *policyFlags) error {
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	if set["sweep"] {
+		return fmt.Errorf("--overload makes its own sweep (--overload-factors × the knee); leave out --sweep")
+	}
+	if !set["policies"] {
+		c.policies = ProfileFlowOff + "," + ProfileFlowOn
+	}
+	if !set["workloads"] {
+		f.workloads = load.Chat
+	}
+	var sweep []string
+	for _, s := range load.SplitList(o.factors) {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("--overload-factors: %q is not a number", s)
+		}
+		sweep = append(sweep, strconv.FormatFloat(v*o.knee, 'f', -1, 64))
+	}
+	f.sweep = strings.Join(sweep, ",") // checked by complete like any sweep
+	return nil
+}
+
+func (o *overloadFlags) config(cfg PoliciesConfig) (OverloadConfig, error) {
+	oc := OverloadConfig{PoliciesConfig: cfg, Knee: o.knee, Fairness: o.fairness, HeavyFactor: o.heavy, LightFactor: o.light, TenantHeader: o.tenantHeader}
+	for _, s := range load.SplitList(o.factors) {
+		v, _ := strconv.ParseFloat(s, 64)
+		oc.Factors = append(oc.Factors, v)
+	}
+	if oc.SweepFor == 0 {
+		oc.SweepFor = o.defaultRunDuration
+	}
+	if len(oc.Workloads) != 1 {
+		return oc, fmt.Errorf("--overload runs one workload; got %d", len(oc.Workloads))
+	}
+	return oc, oc.Validate()
+}
+
+func mainOverload(ctx context.Context, o *overloadFlags, cfg PoliciesConfig, env load.Env, jsonPath string) error {
+	oc, err := o.config(cfg)
+	if err != nil {
+		return err
+	}
+	res, err := RunOverload(ctx, oc, env)
+	if perr := PrintOverload(os.Stdout, res, oc); perr != nil && err == nil {
+		err = perr
+	}
+	if jerr := load.WriteJSONFile(jsonPath, res); jerr != nil && err == nil {
+		err = jerr
+	}
+	return err
 }
