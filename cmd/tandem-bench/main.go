@@ -5,6 +5,7 @@
 //	tandem-bench load [flags]         serving load against engines or a router (see benchmarks/README.md)
 //	tandem-bench router-overhead      tandem-router against direct calls: req/s, latency, router CPU and RSS
 //	tandem-bench router-policies      tandem-router's policies side by side: TTFT, throughput, hit rate vs oracle
+//	                                  (--overload KNEE: flow control off and on up to 4× the knee, and two tenants' fairness)
 //	tandem-bench router-pd            2 prefill + 2 decode engines against 4 aggregated ones behind tandem-router: TTFT, ITL, E2E
 //	tandem-bench scheduler [flags]    scheduler placement and session time, stock Volcano vs stock + Tandem; tandem-reclaim's cost
 //	tandem-bench sim [flags]          tandem-sim against its model and calibration figures; engines per core
@@ -46,7 +47,7 @@ var benchmarks = map[string]struct {
 	"scheduler":       {"Volcano sessions in-process: placement quality and session time, stock vs stock + Tandem; tandem-reclaim's cost", schedulerbench.Main},
 	"sim":             {"tandem-sim's curves (TTFT vs prompt, throughput vs concurrency) beside its model and calibration; engines per core", simbench.Main},
 	"router-overhead": {"tandem-router process against direct calls to engines: req/s, p50/p99, router CPU and RSS", routerbench.MainOverhead},
-	"router-policies": {"tandem-router's policies side by side: TTFT, throughput, hit rate against the oracle", routerbench.MainPolicies},
+	"router-policies": {"tandem-router's policies side by side: TTFT, throughput, hit rate against the oracle; --overload KNEE: flow control off and on under overload, and fairness", routerbench.MainPolicies},
 	"router-pd":       {"prefill/decode (2P2D) against aggregated engines behind tandem-router: TTFT, ITL, E2E, throughput", routerbench.MainPD},
 }
 
