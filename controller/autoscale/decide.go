@@ -1,0 +1,269 @@
+package autoscale
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/tandem-serving/tandem/api/v1alpha1"
+)
+
+// Reasons of a decision, written to status.autoscaling.reason.
+const (
+	ReasonScaledUp           = "ScaledUp"
+	ReasonScaledDown         = "ScaledDown"
+	ReasonScaledFromZero     = "ScaledFromZero"
+	ReasonWithinTargets      = "WithinTargets"
+	ReasonWaitingUpWindow    = "WaitingForScaleUpWindow"
+	ReasonWaitingDownWindow  = "WaitingForScaleDownWindow"
+	ReasonBelowMin           = "BelowMinReplicas"
+	ReasonAboveMax           = "AboveMaxReplicas"
+	ReasonAtMax              = "AtMaxReplicas"
+	ReasonSignalsUnavailable = "SignalsUnavailable"
+	ReasonPartialSignals     = "PartialSignals"
+)
+
+// Policy is spec.autoscaling in the units Decide works in. A zero target
+// is unset.
+type Policy struct {
+	Min, Max            int32
+	TTFTP90             time.Duration
+	InFlightPerUnit     float64
+	QueuedTokensPerUnit float64
+	UpWindow            time.Duration
+	DownWindow          time.Duration
+	ColdStart           time.Duration
+}
+
+// PolicyFrom reads a ServingGroup's autoscaling spec.
+func PolicyFrom(s *v1alpha1.AutoscalingSpec) Policy {
+	p := Policy{
+		Min: s.MinReplicas, Max: s.MaxReplicas,
+		UpWindow:   time.Duration(s.ScaleUpWindowSeconds) * time.Second,
+		DownWindow: time.Duration(s.ScaleDownWindowSeconds) * time.Second,
+		ColdStart:  time.Duration(s.ColdStartSeconds) * time.Second,
+	}
+	if t := s.Targets.TTFTP90Milliseconds; t != nil {
+		p.TTFTP90 = time.Duration(*t) * time.Millisecond
+	}
+	if t := s.Targets.InFlightRequestsPerUnit; t != nil {
+		p.InFlightPerUnit = float64(*t)
+	}
+	if t := s.Targets.QueuedTokensPerUnit; t != nil {
+		p.QueuedTokensPerUnit = float64(*t)
+	}
+	return p
+}
+
+// Signals are one look at the group's load, summed over routers.
+type Signals struct {
+	At time.Time
+	// Routers answered; Failed did not.
+	Routers, Failed int
+	InFlight        float64
+	QueuedTokens    float64
+	// Held is the part of InFlight waiting in the routers' queues.
+	Held float64
+	// Requests answered for the group's models during the window.
+	Requests float64
+	// TTFTP90 is valid when HasTTFT.
+	TTFTP90 time.Duration
+	HasTTFT bool
+}
+
+func (s Signals) demand() bool { return s.InFlight > 0 || s.Held > 0 || s.Requests > 0 }
+
+// Input is everything one decision reads.
+type Input struct {
+	Now     time.Time
+	Policy  Policy
+	Current int32 // spec.replicas
+	Ready   int32 // status.readyReplicas
+	Signals Signals
+	// Previous is the last decision's record (from status); its signals
+	// give the growth rate.
+	Previous Previous
+}
+
+// Previous is what the last decision left in status.
+type Previous struct {
+	Signals    *Signals
+	AboveSince time.Time
+	BelowSince time.Time
+}
+
+// Decision is what to do and why.
+type Decision struct {
+	// Replicas is the value spec.replicas should have.
+	Replicas int32
+	// Desired is the recommendation before stabilisation, within bounds.
+	Desired         int32
+	Reason, Message string
+	AboveSince      time.Time
+	BelowSince      time.Time
+}
+
+// growthHorizon is the longest gap between two looks over which a growth
+// rate is still believed; after a controller outage the old sample says
+// nothing about the trend.
+const growthHorizon = 10 * time.Minute
+
+// ttftTolerance keeps the TTFT bound from scaling up on noise.
+const ttftTolerance = 1.1
+
+// Decide returns the units for the group (see the package doc).
+func Decide(in Input) Decision {
+	p, cur, sig := in.Policy, in.Current, in.Signals
+	// 1. Bounds.
+	if cur < p.Min {
+		return Decision{Replicas: p.Min, Desired: p.Min, Reason: ReasonBelowMin,
+			Message: fmt.Sprintf("%d units is below minReplicas %d", cur, p.Min)}
+	}
+	if cur > p.Max {
+		return Decision{Replicas: p.Max, Desired: p.Max, Reason: ReasonAboveMax,
+			Message: fmt.Sprintf("%d units is above maxReplicas %d", cur, p.Max)}
+	}
+	// 2. No signals.
+	if sig.Routers == 0 {
+		return Decision{Replicas: cur, Desired: cur, Reason: ReasonSignalsUnavailable,
+			Message: fmt.Sprintf("no router answered (%d failed); keeping %d units", sig.Failed, cur)}
+	}
+	desired, why := recommend(in)
+	// 3. From zero.
+	if cur == 0 {
+		if !sig.demand() {
+			return Decision{Replicas: 0, Desired: 0, Reason: ReasonWithinTargets, Message: "no demand; staying at 0 units"}
+		}
+		desired = clamp(max(desired, 1), p)
+		return Decision{Replicas: desired, Desired: desired, Reason: ReasonScaledFromZero,
+			Message: fmt.Sprintf("demand at 0 units (%s): %d units", why, desired)}
+	}
+	return stabilise(in, desired, why)
+}
+
+// recommend is step 4 and 5: the units the signals ask for, within bounds,
+// and the figures behind it.
+func recommend(in Input) (int32, string) {
+	p, sig := in.Policy, in.Signals
+	var parts []string
+	best := int32(-1)
+	consider := func(n int32, what string) {
+		parts = append(parts, what)
+		best = max(best, n)
+	}
+	if p.InFlightPerUnit > 0 {
+		load := predict(in, sig.InFlight, func(s *Signals) float64 { return s.InFlight })
+		consider(ceilUnits(load/p.InFlightPerUnit), fmt.Sprintf("in-flight %s per unit %g", describeLoad(sig.InFlight, load, p.ColdStart), p.InFlightPerUnit))
+	}
+	if p.QueuedTokensPerUnit > 0 {
+		load := predict(in, sig.QueuedTokens, func(s *Signals) float64 { return s.QueuedTokens })
+		consider(ceilUnits(load/p.QueuedTokensPerUnit), fmt.Sprintf("queued tokens %s per unit %g", describeLoad(sig.QueuedTokens, load, p.ColdStart), p.QueuedTokensPerUnit))
+	}
+	if p.TTFTP90 > 0 && sig.HasTTFT {
+		ratio := float64(sig.TTFTP90) / float64(p.TTFTP90)
+		n := in.Current
+		switch {
+		case ratio > ttftTolerance:
+			n = max(in.Current, ceilUnits(float64(max(in.Ready, 1))*ratio))
+		case ratio < 0.5:
+			n = in.Current - 1
+		}
+		consider(n, fmt.Sprintf("p90 TTFT %v against bound %v", sig.TTFTP90.Round(time.Millisecond), p.TTFTP90))
+	}
+	if !sig.demand() {
+		return p.Min, "no demand"
+	}
+	if best < 0 { // only a TTFT bound, and no streamed request finished in the window
+		return in.Current, "no TTFT samples"
+	}
+	return clamp(best, p), strings.Join(parts, "; ")
+}
+
+// predict extrapolates a growing load by coldStart (step 4).
+func predict(in Input, now float64, of func(*Signals) float64) float64 {
+	prev := in.Previous.Signals
+	if prev == nil || in.Policy.ColdStart == 0 {
+		return now
+	}
+	dt := in.Signals.At.Sub(prev.At)
+	if dt <= 0 || dt > growthHorizon {
+		return now
+	}
+	rate := (now - of(prev)) / dt.Seconds()
+	if rate <= 0 {
+		return now
+	}
+	return now + rate*in.Policy.ColdStart.Seconds()
+}
+
+func describeLoad(now, predicted float64, coldStart time.Duration) string {
+	if predicted == now {
+		return fmt.Sprintf("%g", now)
+	}
+	return fmt.Sprintf("%g (%.0f expected in the %v cold start)", now, predicted, coldStart)
+}
+
+// stabilise is step 6.
+func stabilise(in Input, desired int32, why string) Decision {
+	p, cur, now := in.Policy, in.Current, in.Now
+	d := Decision{Replicas: cur, Desired: desired}
+	switch {
+	case desired > cur:
+		d.AboveSince = in.Previous.AboveSince
+		if d.AboveSince.IsZero() {
+			d.AboveSince = now
+		}
+		if wait := p.UpWindow - now.Sub(d.AboveSince); wait > 0 {
+			d.Reason = ReasonWaitingUpWindow
+			d.Message = fmt.Sprintf("%s: %d units wanted, adding them in %v unless load falls", why, desired, wait.Round(time.Second))
+			return d
+		}
+		d.Replicas, d.AboveSince = desired, time.Time{}
+		d.Reason = ReasonScaledUp
+		d.Message = fmt.Sprintf("%s: %d to %d units", why, cur, desired)
+	case desired < cur:
+		d.BelowSince = in.Previous.BelowSince
+		if d.BelowSince.IsZero() {
+			d.BelowSince = now
+		}
+		if in.Signals.Failed > 0 {
+			d.Reason = ReasonPartialSignals
+			d.Message = fmt.Sprintf("%s: %d units would do, but %d of %d routers did not answer; not scaling down", why, desired, in.Signals.Failed, in.Signals.Failed+in.Signals.Routers)
+			return d
+		}
+		if wait := p.DownWindow - now.Sub(d.BelowSince); wait > 0 {
+			d.Reason = ReasonWaitingDownWindow
+			d.Message = fmt.Sprintf("%s: %d units would do, removing one in %v unless load rises", why, desired, wait.Round(time.Second))
+			return d
+		}
+		d.Replicas, d.BelowSince = cur-1, now
+		d.Reason = ReasonScaledDown
+		d.Message = fmt.Sprintf("%s: %d units would do; %d to %d units", why, desired, cur, cur-1)
+	default:
+		d.Reason = ReasonWithinTargets
+		d.Message = fmt.Sprintf("%s: %d units", why, cur)
+		if cur == p.Max && overMax(in) {
+			d.Reason = ReasonAtMax
+			d.Message = fmt.Sprintf("%s: more than maxReplicas %d units wanted", why, p.Max)
+		}
+	}
+	return d
+}
+
+// overMax says whether the unclamped recommendation exceeds maxReplicas.
+func overMax(in Input) bool {
+	wide := in
+	wide.Policy.Max = math.MaxInt32
+	n, _ := recommend(wide)
+	return n > in.Policy.Max
+}
+
+func ceilUnits(x float64) int32 {
+	if x >= math.MaxInt32 {
+		return math.MaxInt32
+	}
+	return int32(math.Ceil(x - 1e-9)) // 4.0000000001 from float noise is 4
+}
+
+func clamp(n int32, p Policy) int32 { return min(max(n, p.Min), p.Max) }
