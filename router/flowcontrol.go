@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"time"
 
@@ -16,26 +17,29 @@ func (rt *Router) newFlowGate() *flow.Gate {
 	}
 	rule := flow.Rule{QueueDelay: f.QueueDelay.Duration, KVUsage: f.KVUsage}
 	stale := rt.cfg.Scrape.StaleAfter.Duration
-	full := func(model string, now time.Time) bool {
+	room := func(model string, now time.Time) int {
 		pool := rt.reg.Snapshot().Pool(model)
 		if pool == nil {
-			return false
+			return math.MaxInt
 		}
-		held := false
+		n, candidates := 0, 0
 		for _, e := range pool.Serving {
 			if e.Removed() || !e.Breaker.Ready() {
 				continue // not a candidate
 			}
+			candidates++
 			if at, _ := rule.AtLoad(flow.LoadOf(e, now, stale)); !at {
-				return false
+				n++
 			}
-			held = true
 		}
-		return held // no candidate at all: pick answers 503, do not hold
+		if candidates == 0 {
+			return math.MaxInt // pick answers 503; do not hold
+		}
+		return n
 	}
 	return flow.NewGate(flow.Config{
 		MaxWait: f.MaxWait.Duration, MaxQueue: f.MaxQueue, Tick: f.Tick.Duration, LIFOAfter: f.LIFOAfter.Duration,
-	}, full, flowObserver{rt.metrics})
+	}, room, flowObserver{rt.metrics})
 }
 
 // wait holds the request in its model's queue while every endpoint of the

@@ -37,10 +37,11 @@
 //  2. Otherwise it joins m's queue, unless the queue already holds
 //     MaxQueue requests (then 429, reason queue-full).
 //  3. Whenever a request of m ends, and every Tick while m's queue is not
-//     empty, the gate dispatches one waiting request if some candidate is
-//     below its efficient load. One at a time: a dispatched request moves
-//     the router's counters only when it is sent, so releasing several on
-//     one reading would overshoot.
+//     empty, the gate dispatches as many waiting requests as there are
+//     candidates below their efficient load. No more: a dispatched request
+//     moves the router's counters only when it is sent, so releasing more
+//     on one reading would overshoot, and each one released adds its
+//     backlog to one endpoint.
 //  4. The one dispatched is chosen by Queue.Pop: the most important
 //     priority first (lower values first, vLLM's convention); within it,
 //     the waiting tenant with the fewest of m's requests in flight through

@@ -191,10 +191,13 @@ func TestGate(t *testing.T) {
 	full := true
 	setFull := func(v bool) { mu.Lock(); full = v; mu.Unlock() }
 	obs := &observer{}
-	g := NewGate(Config{MaxWait: 2 * time.Second, MaxQueue: 2, Tick: time.Millisecond}, func(string, time.Time) bool {
+	g := NewGate(Config{MaxWait: 2 * time.Second, MaxQueue: 2, Tick: time.Millisecond}, func(string, time.Time) int {
 		mu.Lock()
 		defer mu.Unlock()
-		return full
+		if full {
+			return 0
+		}
+		return 1
 	}, obs)
 
 	setFull(false)
@@ -230,7 +233,7 @@ func TestGate(t *testing.T) {
 		}
 	}
 	setFull(true)
-	g2 := NewGate(Config{MaxWait: 20 * time.Millisecond, MaxQueue: 8, Tick: time.Millisecond}, func(string, time.Time) bool { return true }, obs)
+	g2 := NewGate(Config{MaxWait: 20 * time.Millisecond, MaxQueue: 8, Tick: time.Millisecond}, func(string, time.Time) int { return 0 }, obs)
 	if _, why := g2.Admit(context.Background(), "m", "a", 0); why != RefusedTimeout {
 		t.Errorf("no room for MaxWait: refusal %q, want %q", why, RefusedTimeout)
 	}
@@ -252,5 +255,34 @@ func waitLen(t *testing.T, g *Gate, n int) {
 			t.Fatalf("queue length %d, want %d", g.Len("m"), n)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// One look at the queue lets go one waiting request per endpoint with
+// room, never more than wait.
+func TestGateDispatchesOnePerEndpointWithRoom(t *testing.T) {
+	cases := []struct {
+		name                 string
+		room, waiting, wantN int
+	}{
+		{"no room", 0, 4, 0},
+		{"room for fewer than wait", 3, 5, 3},
+		{"room for more than wait", 8, 2, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewGate(Config{MaxWait: time.Minute, MaxQueue: 16, Tick: time.Hour}, func(string, time.Time) int { return tc.room }, &observer{})
+			m := g.queue("m")
+			now := time.Now()
+			for range tc.waiting {
+				m.q.Push(&Waiter{Tenant: "a", Enqueued: now, ready: make(chan struct{})})
+			}
+			m.mu.Lock()
+			g.dispatch(m, now)
+			m.mu.Unlock()
+			if got := tc.waiting - m.q.Len(); got != tc.wantN {
+				t.Errorf("dispatched %d, want %d", got, tc.wantN)
+			}
+		})
 	}
 }

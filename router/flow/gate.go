@@ -40,11 +40,11 @@ type Observer interface {
 	Dropped(model string, why Refusal)
 }
 
-// Gate holds requests of a model while Full says every endpoint of it is
-// at its efficient load (doc.go).
+// Gate holds requests of a model while every endpoint of it is at its
+// efficient load (doc.go).
 type Gate struct {
 	cfg  Config
-	full func(model string, now time.Time) bool
+	room func(model string, now time.Time) int
 	obs  Observer
 
 	mu     sync.RWMutex
@@ -58,10 +58,10 @@ type modelQueue struct {
 	ticking bool
 }
 
-// NewGate builds a gate; full reports whether every candidate endpoint of
-// model is at its efficient load.
-func NewGate(cfg Config, full func(model string, now time.Time) bool, obs Observer) *Gate {
-	return &Gate{cfg: cfg, full: full, obs: obs, models: map[string]*modelQueue{}}
+// NewGate builds a gate; room says how many candidate endpoints of model
+// are below their efficient load (0: every one is at it).
+func NewGate(cfg Config, room func(model string, now time.Time) int, obs Observer) *Gate {
+	return &Gate{cfg: cfg, room: room, obs: obs, models: map[string]*modelQueue{}}
 }
 
 // Ticket is an admitted request; call Done once when it ends.
@@ -90,7 +90,7 @@ func (g *Gate) Admit(ctx context.Context, model, tenant string, priority int) (T
 	m := g.queue(model)
 	now := time.Now()
 	m.mu.Lock()
-	if m.q.Len() == 0 && !g.full(model, now) {
+	if m.q.Len() == 0 && g.room(model, now) > 0 {
 		m.q.Start(tenant)
 		m.mu.Unlock()
 		return Ticket{g: g, m: m, tenant: tenant}, ""
@@ -146,15 +146,21 @@ func (g *Gate) queue(model string) *modelQueue {
 	return m
 }
 
-// dispatch lets one waiting request go if an endpoint has room; m is locked.
+// dispatch lets waiting requests go, one for each endpoint with room
+// (doc.go, step 3); m is locked.
 func (g *Gate) dispatch(m *modelQueue, now time.Time) {
-	if m.q.Len() == 0 || g.full(m.model, now) {
+	if m.q.Len() == 0 {
 		return
 	}
-	w := m.q.Pop(now)
-	close(w.ready)
-	g.obs.Length(m.model, m.q.Len())
-	g.obs.Waited(m.model, now.Sub(w.Enqueued))
+	n := min(g.room(m.model, now), m.q.Len())
+	for range n {
+		w := m.q.Pop(now)
+		close(w.ready)
+		g.obs.Waited(m.model, now.Sub(w.Enqueued))
+	}
+	if n > 0 {
+		g.obs.Length(m.model, m.q.Len())
+	}
 }
 
 // tick looks at m every Tick until its queue is empty.
