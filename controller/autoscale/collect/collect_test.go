@@ -10,6 +10,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/tandem-serving/tandem/controller/autoscale"
 )
@@ -176,5 +180,34 @@ func TestPruneKeepsOneSampleAWindowOld(t *testing.T) {
 	}
 	if diff := cmp.Diff([]int{30, 40, 50, 60}, kept); diff != "" {
 		t.Errorf("kept samples at seconds (-want +got):\n%s", diff)
+	}
+}
+
+func TestPodTargets(t *testing.T) {
+	pod := func(name, ip string, phase corev1.PodPhase, ports ...corev1.ContainerPort) *corev1.Pod {
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "tandem-system", Name: name, Labels: map[string]string{"app.kubernetes.io/name": "tandem-router"}},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "router", Ports: ports}}},
+			Status:     corev1.PodStatus{Phase: phase, PodIP: ip},
+		}
+	}
+	other := pod("engine", "10.0.0.9", corev1.PodRunning)
+	other.Labels = map[string]string{"app": "engine"}
+	c := fake.NewClientBuilder().WithObjects(
+		pod("router-a", "10.0.0.1", corev1.PodRunning, corev1.ContainerPort{Name: "http", ContainerPort: 8080}, corev1.ContainerPort{Name: "metrics", ContainerPort: 9091}),
+		pod("router-b", "10.0.0.2", corev1.PodRunning),
+		pod("router-c", "", corev1.PodPending),
+		other,
+	).Build()
+	got, err := PodTargets{Client: c, Selector: labels.SelectorFromSet(labels.Set{"app.kubernetes.io/name": "tandem-router"}), Port: 9090}.Targets(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Target{
+		{Name: "tandem-system/router-a", URL: "http://10.0.0.1:9091/metrics"},
+		{Name: "tandem-system/router-b", URL: "http://10.0.0.2:9090/metrics"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("targets (-want +got):\n%s", diff)
 	}
 }
