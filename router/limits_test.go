@@ -20,9 +20,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/testr"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/tandem-serving/tandem/router/endpoint"
 	"github.com/tandem-serving/tandem/router/schedule"
@@ -266,8 +266,9 @@ func TestHeaderCap(t *testing.T) {
 }
 
 // stallEngine answers every completion as a stream: events events, then
-// nothing until the router gives up on it. hung counts requests it holds;
-// closed receives one value per request the router closed.
+// nothing until the router gives up on it (events < 0: not even
+// headers). held receives one value per request it holds; closed one per
+// request the router closed.
 type stallEngine struct {
 	srv    *http.Server
 	addr   string
@@ -295,6 +296,12 @@ func (e *stallEngine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = io.Copy(io.Discard, r.Body)
+	if e.events < 0 {
+		e.held <- struct{}{}
+		<-r.Context().Done()
+		e.closed <- struct{}{}
+		return
+	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.WriteHeader(http.StatusOK)
 	for i := range e.events {
@@ -307,7 +314,11 @@ func (e *stallEngine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *stallEngine) spec(name string) endpoint.Spec {
-	s := endpoint.Spec{Name: name, Address: e.addr, Models: []string{testModel}, Role: endpoint.RoleBoth, Group: "g", Unit: "0"}
+	return e.specAs(name, endpoint.RoleBoth, endpoint.VLLM)
+}
+
+func (e *stallEngine) specAs(name string, r endpoint.Role, kind endpoint.Kind) endpoint.Spec {
+	s := endpoint.Spec{Name: name, Address: e.addr, Models: []string{testModel}, Role: r, Kind: kind, Group: "g", Unit: "0"}
 	if err := s.Normalize(); err != nil {
 		panic(err)
 	}
