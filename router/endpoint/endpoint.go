@@ -150,6 +150,9 @@ type Endpoint struct {
 	// QueuedTokens estimates the prompt tokens of Pending requests that
 	// the endpoint must compute (not cached there).
 	QueuedTokens atomic.Int64
+	// Peers is the other router replicas' share of the endpoint's load,
+	// from their last reports (package peers); zero without peers.
+	Peers PeerLoad
 
 	// Index is the prefix index: which blocks the engine holds.
 	Index *prefix.Index
@@ -184,11 +187,24 @@ type Options struct {
 	// ExactSilence, if positive, gives every endpoint an exact index
 	// (package kvindex) with this silence window.
 	ExactSilence time.Duration
+	// OnInsert, if set, hears every local insertion into an endpoint's
+	// prefix index (package peers sends them to the other replicas).
+	OnInsert func(e *Endpoint, hashes []uint64)
+}
+
+// PeerLoad is the sum over the other router replicas of their own
+// counters at an endpoint (InFlight, Pending, QueuedTokens), as last
+// reported; package peers stores it and zeroes a silent replica's share.
+type PeerLoad struct {
+	InFlight, Pending, QueuedTokens atomic.Int64
 }
 
 func newEndpoint(spec Spec, o *Options) *Endpoint {
 	e := &Endpoint{Spec: spec, BaseURL: "http://" + spec.Address, NameHash: xxhash.Sum64String(spec.Name)}
 	e.Index = prefix.NewIndex(o.IndexBlocks)
+	if o.OnInsert != nil {
+		e.Index.Observe(func(h []uint64) { o.OnInsert(e, h) })
+	}
 	var onChange func(from, to breaker.State)
 	if o.OnBreaker != nil {
 		onChange = func(from, to breaker.State) { o.OnBreaker(e, from, to) }

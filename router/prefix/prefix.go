@@ -30,6 +30,15 @@
 // blocks of a prompt stays a prefix. Match relies on that: it finds the
 // longest cached prefix by binary search over the chain, O(log n) lookups
 // instead of n.
+//
+// # Sharing with other router replicas
+//
+// Several router replicas behind one Service each see only some turns of a
+// conversation. An index can report every local insertion to an observer
+// (Observe), which package peers batches to the other replicas; they apply
+// it with Learn, which inserts exactly like Insert but is not observed, so
+// a learned insertion is never echoed back. Export and Import move a whole
+// index, in recency order, to a replica that starts late.
 package prefix
 
 import (
@@ -64,7 +73,14 @@ func AppendHashes(dst []uint64, seed uint64, prompt []byte, blockBytes int) []ui
 type Index struct {
 	mu  sync.Mutex
 	lru *simplelru.LRU[uint64, struct{}]
+	// onInsert, if set, hears every Insert (not Learn or Import).
+	onInsert func(hashes []uint64)
 }
+
+// Observe makes f hear every later Insert, after the index is updated,
+// with the inserted chain (f must copy it to keep it). Call it before the
+// index is shared.
+func (x *Index) Observe(f func(hashes []uint64)) { x.onInsert = f }
 
 // NewIndex returns an index holding at most capacity blocks.
 func NewIndex(capacity int) *Index {
@@ -101,9 +117,41 @@ func (x *Index) Match(hashes []uint64) int {
 // Insert records that the endpoint now holds all of hashes, touching the
 // last block first so the first is the most recent.
 func (x *Index) Insert(hashes []uint64) {
+	x.Learn(hashes)
+	if x.onInsert != nil && len(hashes) > 0 {
+		x.onInsert(hashes)
+	}
+}
+
+// Learn is Insert for knowledge from elsewhere (another router replica):
+// the same update, not reported to the observer.
+func (x *Index) Learn(hashes []uint64) {
 	x.mu.Lock()
 	for i := len(hashes) - 1; i >= 0; i-- {
 		x.lru.Add(hashes[i], struct{}{})
+	}
+	x.mu.Unlock()
+}
+
+// Export appends to dst the index's blocks from least to most recently
+// used, at most limit of the most recent ones (limit <= 0: all).
+func (x *Index) Export(dst []uint64, limit int) []uint64 {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	keys := x.lru.Keys()
+	if limit > 0 && len(keys) > limit {
+		keys = keys[len(keys)-limit:]
+	}
+	return append(dst, keys...)
+}
+
+// Import adds blocks given from least to most recently used (as Export
+// gives them), so that they keep their order; blocks already held are
+// touched. It is not reported to the observer.
+func (x *Index) Import(blocks []uint64) {
+	x.mu.Lock()
+	for _, h := range blocks {
+		x.lru.Add(h, struct{}{})
 	}
 	x.mu.Unlock()
 }

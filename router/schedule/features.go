@@ -132,9 +132,13 @@ func (f *Features) Fill(c *Candidate, req *Request, e *endpoint.Endpoint, now ti
 		c.UncachedTokens = float64(max(req.PromptBytes-cachedBytes, 0)) / f.BytesPerToken
 		c.CachedTokens = float64(cachedBytes) / f.BytesPerToken
 	}
-	pending, inFlight := e.Pending.Load(), e.InFlight.Load()
+	// The other router replicas' requests there count as this one's own
+	// (their last reports, package peers); the engine's waiting count
+	// includes them, so they are not counted twice below.
+	pending := e.Pending.Load() + e.Peers.Pending.Load()
+	inFlight := e.InFlight.Load() + e.Peers.InFlight.Load()
 	c.InFlight = float64(inFlight)
-	c.QueuedTokens = float64(e.QueuedTokens.Load())
+	c.QueuedTokens = float64(e.QueuedTokens.Load() + e.Peers.QueuedTokens.Load())
 	c.Rate = e.Rate.TokensPerSecond()
 	if m, fresh := e.Engine(now, f.StaleAfter); fresh {
 		c.Engine, c.Fresh = m, true
