@@ -74,6 +74,8 @@ type Config struct {
 	ForwardHeaders          []string       `json:"forwardHeaders"`
 	KVEvents                KVEventsConfig `json:"kvEvents"`
 	Flow                    FlowConfig     `json:"flowControl"`
+	// Peers shares prefix knowledge and load between replicas (peers.go).
+	Peers PeersConfig `json:"peers"`
 }
 
 // DiscoveryConfig selects where endpoints come from: a static file, or
@@ -347,6 +349,8 @@ func (c *Config) Validate() error {
 		check(c.KVEvents.SilenceAfter.Duration <= 0, "kvEvents.silenceAfter must be positive")
 	}
 	errs = append(errs, c.Flow.validate()...)
+	errs = append(errs, c.Peers.validate()...)
+	check(c.Peers.Address != "" && c.Peers.Address == c.Listen, "peers.address %q: must differ from listen", c.Peers.Address)
 	if err := c.Tenants.Validate(); err != nil {
 		errs = append(errs, err)
 	}

@@ -113,7 +113,7 @@ func run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go rt.Run(ctx)
 	if err := startDiscovery(ctx, cfg.Discovery, rt, errc); err != nil {
 		return err
@@ -124,6 +124,18 @@ func run() error {
 	}
 	log.Info("tandem-router serving", "address", ln.Addr().String(), "policy", cfg.Policy)
 	go func() { errc <- rt.Serve(ctx, ln, 30*time.Second) }()
+	if cfg.Peers.Address != "" {
+		pln, err := net.Listen("tcp", cfg.Peers.Address)
+		if err != nil {
+			return fmt.Errorf("peers listener: %w", err)
+		}
+		log.Info("tandem-router peer exchange", "address", pln.Addr().String())
+		go func() {
+			if err := rt.ServePeers(ctx, pln); err != nil {
+				errc <- fmt.Errorf("peers listener: %w", err)
+			}
+		}()
+	}
 	select {
 	case err = <-errc:
 		stop()
