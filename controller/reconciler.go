@@ -154,6 +154,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, sg *v1alpha1.ServingGroup,
 		meta.SetStatusCondition(&conditions, c)
 	}
 	status.Conditions = conditions
+	status.Autoscaling = sg.Status.Autoscaling // the Autoscaler's to write
 	if equality.Semantic.DeepEqual(sg.Status, status) {
 		return nil
 	}

@@ -50,6 +50,8 @@ type ServingGroupList struct {
 }
 
 // ServingGroupSpec is the desired state of a ServingGroup.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.autoscaling) || has(self.servedModelNames) || (self.autoscaling.minReplicas > 0 && !has(self.autoscaling.targets.ttftP90Milliseconds))",message="autoscaling with minReplicas 0 or a ttftP90Milliseconds target needs servedModelNames: the routers report held requests and TTFT by model name"
 type ServingGroupSpec struct {
 	// Replicas is the number of units. Each unit is gang-scheduled as one
 	// Volcano PodGroup. This is the field the scale subresource (HPA, KEDA)

@@ -33,6 +33,7 @@ func main() {
 		workers                                 int
 		cfg                                     plan.Config
 		volcanoCheck                            = volcanocompat.ModeFail
+		as                                      autoscaleFlags
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
@@ -43,17 +44,18 @@ func main() {
 	flag.StringVar(&cfg.AcceleratorTypeLabel, "accelerator-type-label", plan.DefaultAcceleratorTypeLabel, "node label whose values a role's accelerator.types match")
 	flag.StringVar(&cfg.ClusterDomain, "cluster-domain", "", "cluster DNS domain for fully qualified leader addresses (e.g. cluster.local); empty keeps them relative")
 	flag.Var(&volcanoCheck, volcanocompat.FlagName, volcanocompat.FlagUsage)
+	as.register()
 	klog.InitFlags(nil)
 	flag.Parse()
 	ctrl.SetLogger(klog.NewKlogr())
 
-	if err := run(metricsAddr, probeAddr, leaderNamespace, leaderElect, workers, cfg, volcanoCheck); err != nil {
+	if err := run(metricsAddr, probeAddr, leaderNamespace, leaderElect, workers, cfg, volcanoCheck, as); err != nil {
 		fmt.Fprintln(os.Stderr, "tandem-controller:", err)
 		os.Exit(1)
 	}
 }
 
-func run(metricsAddr, probeAddr, leaderNamespace string, leaderElect bool, workers int, cfg plan.Config, volcanoCheck volcanocompat.Mode) error {
+func run(metricsAddr, probeAddr, leaderNamespace string, leaderElect bool, workers int, cfg plan.Config, volcanoCheck volcanocompat.Mode, as autoscaleFlags) error {
 	scheme := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, schedv1beta1.AddToScheme, v1alpha1.AddToScheme} {
 		if err := add(scheme); err != nil {
@@ -84,6 +86,9 @@ func run(metricsAddr, probeAddr, leaderNamespace string, leaderElect bool, worke
 		Plan:     cfg,
 	}
 	if err := r.SetupWithManager(mgr, workers); err != nil {
+		return err
+	}
+	if err := as.setup(mgr); err != nil {
 		return err
 	}
 	controller.RegisterMetrics(mgr.GetCache())

@@ -111,6 +111,12 @@ func (w *ServingGroupWrapper) Partition(p int32) *ServingGroupWrapper {
 	return w
 }
 
+// Autoscaling sets spec.autoscaling.
+func (w *ServingGroupWrapper) Autoscaling(a v1alpha1.AutoscalingSpec) *ServingGroupWrapper {
+	w.Spec.Autoscaling = &a
+	return w
+}
+
 func (w *ServingGroupWrapper) Queue(q string) *ServingGroupWrapper {
 	w.Spec.Queue = q
 	return w
