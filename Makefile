@@ -43,7 +43,7 @@ SOURCE_DATE_EPOCH := $(SOURCE_DATE_EPOCH)
 IMAGE_BUILD_FLAGS ?= -ldflags='-s -w'
 IMAGE_ARCHIVES := $(foreach i,$(IMAGES),$(BIN)/images/$(i).tar)
 
-.PHONY: help build tools test unit generate manifests verify lint demo cluster-up cluster-down bench bench-router bench-sim images push
+.PHONY: help build tools test unit generate manifests verify lint fuzz demo cluster-up cluster-down bench bench-router bench-sim images push
 
 help: ## list targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "  %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -73,6 +73,9 @@ verify: tools generate manifests ## regenerate everything and fail on any differ
 	@if [ -n "$$(git status --porcelain -- go.mod go.sum hack/etcd api deploy)" ]; then \
 		git status --short -- go.mod go.sum hack/etcd api deploy; \
 		echo "generated files or go.mod differ from the commit: run make generate manifests, go mod tidy, and commit"; exit 1; fi
+
+fuzz: ## every fuzz target for FUZZTIME each (default 10s)
+	hack/fuzz.sh
 
 lint: tools ## golangci-lint over the whole tree
 	$(BIN)/golangci-lint run ./...
