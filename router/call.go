@@ -46,7 +46,11 @@ type call struct {
 	model        string // metric label: a served model, or ""
 	ticket       tenant.Ticket
 	tenant       string
-	id           string
+	// who is the resolved identity and priority the resolved priority
+	// (handler.go: identify, admit); nothing reads the client's own.
+	who      tenant.Identity
+	priority int
+	id       string
 
 	// Prefill/decode: the second scratch, rewritten bodies, the spliced
 	// member and the prefill answer.
@@ -98,6 +102,7 @@ func (rt *Router) putCall(c *call) {
 	c.sreq, c.order, c.pool, c.model, c.ticket, c.tenant, c.id = schedule.Request{}, nil, nil, "", tenant.Ticket{}, "", ""
 	c.out, c.out2, c.kvMember, c.presp = c.out[:0], c.out2[:0], c.kvMember[:0], c.presp[:0]
 	c.status, c.firstByte, c.streamed, c.noPD, c.prefilledBy = 0, 0, false, false, ""
+	c.who, c.priority = tenant.Identity{}, 0
 	rt.calls.Put(c)
 }
 

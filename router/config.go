@@ -39,8 +39,10 @@ func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()
 // Config is tandem-router's configuration file. Every field has a default;
 // router/README.md documents them.
 type Config struct {
-	// Listen is the address of the OpenAI API, /health and /metrics.
+	// Listen is the address of the OpenAI API and /health.
 	Listen string `json:"listen"`
+	// Metrics says where /metrics is served.
+	Metrics MetricsConfig `json:"metrics"`
 	// Policy is a preset: random, round-robin, least-request, prefix or
 	// tandem (default).
 	Policy string `json:"policy"`
@@ -74,8 +76,14 @@ type Config struct {
 	ForwardHeaders          []string       `json:"forwardHeaders"`
 	KVEvents                KVEventsConfig `json:"kvEvents"`
 	Flow                    FlowConfig     `json:"flowControl"`
-	// Peers shares prefix knowledge and load between replicas (peers.go).
-	Peers PeersConfig `json:"peers"`
+}
+
+// MetricsConfig places the Prometheus endpoint.
+type MetricsConfig struct {
+	// Address is a listener of its own for /metrics (default ":9090"), so
+	// the port exposed to clients does not show them every endpoint, model
+	// and tenant; "" serves /metrics on the API listener instead.
+	Address string `json:"address"`
 }
 
 // DiscoveryConfig selects where endpoints come from: a static file, or
@@ -180,7 +188,6 @@ type LimitsConfig struct {
 	MaxInFlight int `json:"maxInFlight"`
 }
 
-
 // ShedConfig says which requests are refused with 429 when every endpoint
 // is saturated.
 type ShedConfig struct {
@@ -255,9 +262,10 @@ type KVEventsConfig struct {
 func DefaultConfig() Config {
 	bc := breaker.DefaultConfig()
 	return Config{
-		Listen: ":8080",
-		Policy: "tandem",
-		Prefix: PrefixConfig{BlockBytes: prefix.DefaultBlockBytes, BytesPerToken: 4, IndexBlocks: 100000},
+		Listen:  ":8080",
+		Metrics: MetricsConfig{Address: ":9090"},
+		Policy:  "tandem",
+		Prefix:  PrefixConfig{BlockBytes: prefix.DefaultBlockBytes, BytesPerToken: 4, IndexBlocks: 100000},
 		Scrape: ScrapeConfig{
 			Interval: Duration{200 * time.Millisecond}, Timeout: Duration{time.Second}, StaleAfter: Duration{2 * time.Second},
 		},
@@ -349,8 +357,8 @@ func (c *Config) Validate() error {
 		check(c.KVEvents.SilenceAfter.Duration <= 0, "kvEvents.silenceAfter must be positive")
 	}
 	errs = append(errs, c.Flow.validate()...)
-	errs = append(errs, c.Peers.validate()...)
-	check(c.Peers.Address != "" && c.Peers.Address == c.Listen, "peers.address %q: must differ from listen", c.Peers.Address)
+	check(c.Metrics.Address != "" && c.Metrics.Address == c.Listen,
+		"metrics.address %q is the API's listen address; set it to \"\" to serve /metrics on the API listener", c.Metrics.Address)
 	if err := c.Tenants.Validate(); err != nil {
 		errs = append(errs, err)
 	}

@@ -83,6 +83,9 @@ func flowConfig(maxWait time.Duration) Config {
 	cfg.Flow.KVUsage = 0
 	cfg.Flow.MaxWait = Duration{maxWait}
 	cfg.Flow.Tick = Duration{time.Millisecond}
+	// The requests set their own priority (X-Tandem-Priority), which the
+	// router honours only for tenants allowed to (package tenant).
+	cfg.Tenants.Default.AllowPriorityOverride = true
 	return cfg
 }
 

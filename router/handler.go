@@ -14,9 +14,14 @@ import (
 
 // serveCompletion is the whole request path, in order:
 //
+//  0. identify: the tenant, from its API key or trusted header, before
+//     the body is read (an unknown key costs no read), once (package
+//     tenant); everything after reads c.who and c.priority, never the
+//     client's headers;
 //  1. parse: read the body once into the call's buffer and parse it once
 //     (package request), rendering the prompt on the way;
-//  2. admit: the tenant's rate and concurrency limits;
+//  2. admit: the request's priority (the tenant's, or its own value when
+//     the tenant may set it) and the tenant's rate and concurrency limits;
 //  3. wait: while every endpoint of the model is at its efficient load,
 //     in the router's queue for the model (flowcontrol.go, package flow);
 //  4. pick: hash the prompt's blocks, score the model's endpoints, order
@@ -33,6 +38,13 @@ func (rt *Router) serveCompletion(w http.ResponseWriter, r *http.Request, kind r
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
+	}
+	if err := rt.identify(c, r); err != nil {
+		// Without it net/http reads up to 256 KB of the unread body (for
+		// the connection's reuse) before it sends the answer.
+		w.Header().Set("Connection", "close")
+		rt.refuse(w, c, err)
+		return
 	}
 	if err := rt.parse(c, r); err != nil {
 		rt.refuse(w, c, err)
@@ -72,13 +84,21 @@ func (rt *Router) parse(c *call, r *http.Request) *apiError {
 	return nil
 }
 
-// admit applies the tenant's limits.
-func (rt *Router) admit(c *call, r *http.Request) *apiError {
-	name, ok := rt.tenants.Identify(r)
+// identify names the tenant from the headers and the peer alone.
+func (rt *Router) identify(c *call, r *http.Request) *apiError {
+	who, ok := rt.tenants.Identify(r)
 	if !ok {
-		return unauthorized("an API key known to the router is required")
+		return unauthorized("Incorrect API key provided. Send a key known to the router as Authorization: Bearer <key>.")
 	}
-	c.tenant = name
+	c.who, c.tenant = who, who.Name
+	rt.metrics.tenantRequests.WithLabelValues(who.Label).Inc()
+	return nil
+}
+
+// admit resolves the priority and applies the tenant's limits.
+func (rt *Router) admit(c *call, r *http.Request) *apiError {
+	c.priority = rt.resolvePriority(c, r)
+	name := c.tenant
 	ticket, refused := rt.tenants.Admit(name, c.start)
 	switch refused {
 	case tenant.RefusedRate:
@@ -99,7 +119,7 @@ func (rt *Router) pick(c *call, r *http.Request) *apiError {
 	c.pool, c.model = pool, pool.Model
 	c.hashes = prefix.AppendHashes(c.hashes[:0], prefix.Seed(pool.Model), c.req.Prompt, rt.cfg.Prefix.BlockBytes)
 	c.sreq = schedule.Request{
-		Model: pool.Model, Hashes: c.hashes, PromptBytes: len(c.req.Prompt), Priority: rt.priority(c, r),
+		Model: pool.Model, Hashes: c.hashes, PromptBytes: len(c.req.Prompt), Priority: c.priority,
 		OutputTokens: c.req.MaxTokens,
 	}
 	if rt.tokenizer != nil {
@@ -125,17 +145,23 @@ func (rt *Router) pick(c *call, r *http.Request) *apiError {
 	return nil
 }
 
-// priority is the priority header, else the body's priority field, else 0.
-func (rt *Router) priority(c *call, r *http.Request) int {
+// resolvePriority is the request's priority, once per request: the
+// tenant's, unless the tenant may set its own (tenant.Policy), then the
+// priority header, else the body's priority field, capped at the tenant's
+// maxPriority.
+func (rt *Router) resolvePriority(c *call, r *http.Request) int {
 	if h := rt.cfg.Shedding.PriorityHeader; h != "" {
 		if v := r.Header.Get(h); v != "" {
 			if p, err := strconv.Atoi(v); err == nil {
-				return p
+				return c.who.Priority(p, true)
 			}
 		}
 	}
-	return c.req.Priority
+	return c.who.Priority(c.req.Priority, c.req.HasPriority)
 }
+
+// priority is the request's resolved priority (admit sets it).
+func (rt *Router) priority(c *call, _ *http.Request) int { return c.priority }
 
 // refuse answers a request the router turns down itself.
 func (rt *Router) refuse(w http.ResponseWriter, c *call, err *apiError) {

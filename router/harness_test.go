@@ -80,6 +80,7 @@ func testConfig() Config {
 	cfg.Scrape.Interval = Duration{20 * time.Millisecond}
 	cfg.Scrape.StaleAfter = Duration{time.Second}
 	cfg.Breaker.Cooldown = Duration{50 * time.Millisecond}
+	cfg.Metrics.Address = "" // the fixtures read /metrics on the API listener
 	return cfg
 }
 

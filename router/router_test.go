@@ -184,7 +184,8 @@ func TestErrors(t *testing.T) {
 	e := startEngine(t)
 	cfg := testConfig()
 	cfg.MaxBodyBytes = 2048
-	cfg.Tenants.Limits = map[string]tenant.Limits{"limited": {RequestsPerSecond: 0.001, Burst: 1}}
+	cfg.Tenants.Header = "X-Tandem-Tenant"
+	cfg.Tenants.List = []tenant.Entry{{Name: "limited", Policy: tenant.Policy{RequestsPerSecond: 0.001, Burst: 1}}}
 	f := startRouter(t, cfg, append(specs(e), endpoint.Spec{Name: "dead", Address: "127.0.0.1:1", Models: []string{"dead-model"}, Role: endpoint.RoleBoth, Kind: endpoint.VLLM}))
 	// The limited tenant's one-request burst is spent here.
 	if resp, body := f.post(t, "/v1/completions", completionBody("x", ""), "X-Tandem-Tenant", "limited"); resp.StatusCode != http.StatusOK {
@@ -224,8 +225,8 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-// A request that outlives timeouts.request gets 504; with a required API
-// key file, an unknown key gets 401.
+// A request that outlives timeouts.request gets 504; with an API key
+// file, an unknown key gets 401.
 func TestTimeoutAndUnknownKey(t *testing.T) {
 	hung := startEngine(t, faults(server.Faults{HangRate: 1}))
 	keys := filepath.Join(t.TempDir(), "keys.yaml")
@@ -234,7 +235,7 @@ func TestTimeoutAndUnknownKey(t *testing.T) {
 	}
 	cfg := testConfig()
 	cfg.Timeouts.Request = Duration{50 * time.Millisecond}
-	cfg.Tenants = tenant.Config{KeysFile: keys, RequireKey: true}
+	cfg.Tenants = tenant.Config{KeysFile: keys}
 	f := startRouter(t, cfg, specs(hung))
 	cases := []struct {
 		name       string

@@ -84,6 +84,8 @@ func TestSheddingWhenSaturated(t *testing.T) {
 	cfg := testConfig()
 	cfg.Saturation.MaxQueuedTokens = 1 // one unanswered prompt saturates
 	cfg.Shedding.FairShare = true
+	cfg.Tenants.Header = "X-Tandem-Tenant"           // tenants named by header, from any peer
+	cfg.Tenants.Default.AllowPriorityOverride = true // and they may set their priority
 	f := startRouter(t, cfg, []endpoint.Spec{named(e, "only")})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

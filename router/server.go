@@ -19,7 +19,6 @@ import (
 	"github.com/tandem-serving/tandem/router/breaker"
 	"github.com/tandem-serving/tandem/router/endpoint"
 	"github.com/tandem-serving/tandem/router/flow"
-	"github.com/tandem-serving/tandem/router/peers"
 	"github.com/tandem-serving/tandem/router/request"
 	"github.com/tandem-serving/tandem/router/schedule"
 	"github.com/tandem-serving/tandem/router/tenant"
@@ -62,9 +61,6 @@ type Router struct {
 	flow *flow.Gate
 	// inFlight counts the completion requests open (limits.maxInFlight).
 	inFlight atomic.Int64
-	// peers shares index insertions and load with the other replicas;
-	// nil when peers.address is "".
-	peers *peers.Exchange
 }
 
 // New builds a router from cfg (validated here).
@@ -99,7 +95,6 @@ func New(cfg Config, opts Options) (*Router, error) {
 		},
 		RatePrior:    cfg.RatePrior,
 		ExactSilence: rt.exactSilence(),
-		OnInsert:     rt.peerHook(),
 		OnBreaker: func(e *endpoint.Endpoint, from, to breaker.State) {
 			metrics.breakerChanged(e, from, to)
 			rt.log.Info("Circuit breaker changed", "endpoint", e.Name, "from", from.String(), "to", to.String())
@@ -107,9 +102,6 @@ func New(cfg Config, opts Options) (*Router, error) {
 	})
 	metrics = NewMetrics(rt.reg.Snapshot, cfg.Scrape.StaleAfter.Duration)
 	rt.metrics = metrics
-	if err := rt.newPeers(); err != nil {
-		return nil, err
-	}
 	rt.metricsH = promhttp.HandlerFor(metrics.Registry(), promhttp.HandlerOpts{})
 	rt.transport = newTransport(&cfg)
 	if cfg.KVEvents.Enabled {
@@ -196,7 +188,7 @@ func (rt *Router) Run(ctx context.Context) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		rt.runPeers(ctx)
+		rt.tenants.Run(ctx, rt.log.WithName("tenants")) // rereads the keys file
 	}()
 	rt.scraper.Run(ctx)
 	wg.Wait()
@@ -239,8 +231,9 @@ func (rt *Router) httpServer(h http.Handler) *http.Server {
 	}
 }
 
-// ServeHTTP routes: the two completion APIs, /v1/models, /health and
-// /metrics. Unknown paths get 404 and wrong methods 405, as JSON.
+// ServeHTTP routes: the two completion APIs, /v1/models, /health and,
+// when metrics.address is "", /metrics. Unknown paths get 404 and wrong
+// methods 405, as JSON.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/v1/chat/completions":
@@ -264,6 +257,10 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			_, _ = fmt.Fprintf(w, `{"status":"ok","endpoints":%d}`, len(rt.reg.Snapshot().All))
 		}
 	case "/metrics":
+		if rt.cfg.Metrics.Address != "" { // served on its own listener (ServeMetrics)
+			writeError(w, &apiError{Status: http.StatusNotFound, Type: "NotFoundError", Message: "no route for " + r.URL.Path})
+			return
+		}
 		rt.metricsH.ServeHTTP(w, r)
 	default:
 		writeError(w, &apiError{Status: http.StatusNotFound, Type: "NotFoundError", Message: "no route for " + r.URL.Path})

@@ -55,14 +55,15 @@ func registerPlugins() *schedule.Plugins {
 }
 
 type flags struct {
-	config, listen, endpoints, policy, namespace, kubeconfig string
-	kubernetes                                               bool
+	config, listen, metrics, endpoints, policy, namespace, kubeconfig string
+	kubernetes                                                        bool
 }
 
 func parseFlags() flags {
 	var f flags
 	flag.StringVar(&f.config, "config", "", "YAML configuration file (router/README.md); flags override it")
-	flag.StringVar(&f.listen, "listen", "", "address of the API, /health and /metrics (default :8080)")
+	flag.StringVar(&f.listen, "listen", "", "address of the API and /health (default :8080)")
+	flag.StringVar(&f.metrics, "metrics-address", "", `address of /metrics (default :9090); "api" serves it on the API listener`)
 	flag.StringVar(&f.endpoints, "endpoints", "", "static endpoints file, reread when it changes or on SIGHUP")
 	flag.BoolVar(&f.kubernetes, "kubernetes", false, "discover endpoints from ServingGroups and their pods")
 	flag.StringVar(&f.namespace, "namespace", "", "with --kubernetes: watch one namespace (default all)")
@@ -83,6 +84,13 @@ func loadConfig(f flags) (router.Config, error) {
 	}
 	if f.listen != "" {
 		cfg.Listen = f.listen
+	}
+	switch f.metrics {
+	case "":
+	case "api":
+		cfg.Metrics.Address = ""
+	default:
+		cfg.Metrics.Address = f.metrics
 	}
 	if f.policy != "" {
 		cfg.Policy, cfg.Profile = f.policy, nil
@@ -124,15 +132,15 @@ func run() error {
 	}
 	log.Info("tandem-router serving", "address", ln.Addr().String(), "policy", cfg.Policy)
 	go func() { errc <- rt.Serve(ctx, ln, 30*time.Second) }()
-	if cfg.Peers.Address != "" {
-		pln, err := net.Listen("tcp", cfg.Peers.Address)
+	if cfg.Metrics.Address != "" {
+		mln, err := net.Listen("tcp", cfg.Metrics.Address)
 		if err != nil {
-			return fmt.Errorf("peers listener: %w", err)
+			return fmt.Errorf("metrics listener: %w", err)
 		}
-		log.Info("tandem-router peer exchange", "address", pln.Addr().String())
-		go func() {
-			if err := rt.ServePeers(ctx, pln); err != nil {
-				errc <- fmt.Errorf("peers listener: %w", err)
+		log.Info("tandem-router metrics", "address", mln.Addr().String())
+		go func() { // only a failure: the API's drain decides when run returns
+			if err := rt.ServeMetrics(ctx, mln); err != nil {
+				errc <- fmt.Errorf("metrics listener: %w", err)
 			}
 		}()
 	}
