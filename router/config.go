@@ -76,6 +76,8 @@ type Config struct {
 	ForwardHeaders          []string       `json:"forwardHeaders"`
 	KVEvents                KVEventsConfig `json:"kvEvents"`
 	Flow                    FlowConfig     `json:"flowControl"`
+	// Peers shares prefix knowledge and load between replicas (peers.go).
+	Peers PeersConfig `json:"peers"`
 }
 
 // MetricsConfig places the Prometheus endpoint.
@@ -357,6 +359,8 @@ func (c *Config) Validate() error {
 		check(c.KVEvents.SilenceAfter.Duration <= 0, "kvEvents.silenceAfter must be positive")
 	}
 	errs = append(errs, c.Flow.validate()...)
+	errs = append(errs, c.Peers.validate()...)
+	check(c.Peers.Address != "" && c.Peers.Address == c.Listen, "peers.address %q: must differ from listen", c.Peers.Address)
 	check(c.Metrics.Address != "" && c.Metrics.Address == c.Listen,
 		"metrics.address %q is the API's listen address; set it to \"\" to serve /metrics on the API listener", c.Metrics.Address)
 	if err := c.Tenants.Validate(); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/tandem-serving/tandem/router/breaker"
 	"github.com/tandem-serving/tandem/router/endpoint"
 	"github.com/tandem-serving/tandem/router/flow"
+	"github.com/tandem-serving/tandem/router/peers"
 	"github.com/tandem-serving/tandem/router/request"
 	"github.com/tandem-serving/tandem/router/schedule"
 	"github.com/tandem-serving/tandem/router/tenant"
@@ -61,6 +62,9 @@ type Router struct {
 	flow *flow.Gate
 	// inFlight counts the completion requests open (limits.maxInFlight).
 	inFlight atomic.Int64
+	// peers shares index insertions and load with the other replicas;
+	// nil when peers.address is "".
+	peers *peers.Exchange
 }
 
 // New builds a router from cfg (validated here).
@@ -95,6 +99,7 @@ func New(cfg Config, opts Options) (*Router, error) {
 		},
 		RatePrior:    cfg.RatePrior,
 		ExactSilence: rt.exactSilence(),
+		OnInsert:     rt.peerHook(),
 		OnBreaker: func(e *endpoint.Endpoint, from, to breaker.State) {
 			metrics.breakerChanged(e, from, to)
 			rt.log.Info("Circuit breaker changed", "endpoint", e.Name, "from", from.String(), "to", to.String())
@@ -102,6 +107,9 @@ func New(cfg Config, opts Options) (*Router, error) {
 	})
 	metrics = NewMetrics(rt.reg.Snapshot, cfg.Scrape.StaleAfter.Duration)
 	rt.metrics = metrics
+	if err := rt.newPeers(); err != nil {
+		return nil, err
+	}
 	rt.metricsH = promhttp.HandlerFor(metrics.Registry(), promhttp.HandlerOpts{})
 	rt.transport = newTransport(&cfg)
 	if cfg.KVEvents.Enabled {
@@ -189,6 +197,11 @@ func (rt *Router) Run(ctx context.Context) {
 	go func() {
 		defer wg.Done()
 		rt.tenants.Run(ctx, rt.log.WithName("tenants")) // rereads the keys file
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		rt.runPeers(ctx)
 	}()
 	rt.scraper.Run(ctx)
 	wg.Wait()

@@ -121,7 +121,7 @@ func run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	go rt.Run(ctx)
 	if err := startDiscovery(ctx, cfg.Discovery, rt, errc); err != nil {
 		return err
@@ -141,6 +141,18 @@ func run() error {
 		go func() { // only a failure: the API's drain decides when run returns
 			if err := rt.ServeMetrics(ctx, mln); err != nil {
 				errc <- fmt.Errorf("metrics listener: %w", err)
+			}
+		}()
+	}
+	if cfg.Peers.Address != "" {
+		pln, err := net.Listen("tcp", cfg.Peers.Address)
+		if err != nil {
+			return fmt.Errorf("peers listener: %w", err)
+		}
+		log.Info("tandem-router peer exchange", "address", pln.Addr().String())
+		go func() {
+			if err := rt.ServePeers(ctx, pln); err != nil {
+				errc <- fmt.Errorf("peers listener: %w", err)
 			}
 		}()
 	}
