@@ -288,3 +288,31 @@ func TestInvalidAutoscalingIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestRemovingAutoscalingHandsReplicasBack: once spec.autoscaling goes,
+// the autoscaler drops its status and leaves spec.replicas to whoever sets
+// it next (kubectl scale, an HPA).
+func TestRemovingAutoscalingHandsReplicasBack(t *testing.T) {
+	e := newEnv(t)
+	r := newFakeRouterMetrics(t)
+	e.routerPod("router-a", r.port(t))
+	e.startAutoscaler()
+	r.set(map[string]int{e.ns + "/chat-0-engine-0-0": 25}, nil)
+	e.create(testutil.MakeServingGroup("chat").Namespace(e.ns).ServedModelNames("m").
+		Role(testutil.MakeRole("engine").GPU(1).Obj()).
+		Autoscaling(v1alpha1.AutoscalingSpec{MinReplicas: 1, MaxReplicas: 4,
+			Targets: v1alpha1.AutoscalingTargets{InFlightRequestsPerUnit: ptr.To[int32](10)}}))
+	e.eventually("scaled up to 3", func() error { return wantReplicas(e.get("chat"), 3) })
+
+	e.update("chat", func(sg *v1alpha1.ServingGroup) { sg.Spec.Autoscaling = nil; sg.Spec.Replicas = ptr.To[int32](1) })
+	e.eventually("autoscaling status dropped", func() error {
+		if s := e.get("chat").Status.Autoscaling; s != nil {
+			return fmt.Errorf("status.autoscaling still %s: %s", s.Reason, s.Message)
+		}
+		return nil
+	})
+	time.Sleep(3 * time.Second) // three collector rounds, load still at 25
+	if err := wantReplicas(e.get("chat"), 1); err != nil {
+		t.Error(err)
+	}
+}
