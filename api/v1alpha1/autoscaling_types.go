@@ -88,7 +88,9 @@ type AutoscalingTargets struct {
 
 // AutoscalingStatus is the autoscaler's last look and decision.
 type AutoscalingStatus struct {
-	// DesiredReplicas is the units the last decision asked for.
+	// DesiredReplicas is the units the signals ask for, within bounds and
+	// before the stabilisation windows; spec.replicas moves toward it (all
+	// at once up, one unit per scaleDownWindowSeconds down).
 	DesiredReplicas int32 `json:"desiredReplicas"`
 
 	// Signals are the values the last decision used.
