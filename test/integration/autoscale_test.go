@@ -316,3 +316,29 @@ func TestRemovingAutoscalingHandsReplicasBack(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestAutoscalerWithoutRoutersHoldsAndWarnsOnce: with no router to ask,
+// the group keeps its units, status says why, and one warning event is
+// emitted rather than one per round.
+func TestAutoscalerWithoutRoutersHoldsAndWarnsOnce(t *testing.T) {
+	e := newEnv(t)
+	e.startAutoscaler()
+	e.create(testutil.MakeServingGroup("blind").Namespace(e.ns).ServedModelNames("m").Replicas(2).
+		Role(testutil.MakeRole("engine").GPU(1).Obj()).
+		Autoscaling(v1alpha1.AutoscalingSpec{MinReplicas: 0, MaxReplicas: 4,
+			Targets: v1alpha1.AutoscalingTargets{InFlightRequestsPerUnit: ptr.To[int32](10)}}))
+	e.eventually("reason SignalsUnavailable", func() error {
+		s := e.get("blind").Status.Autoscaling
+		if s == nil || s.Reason != "SignalsUnavailable" {
+			return fmt.Errorf("status.autoscaling %+v", s)
+		}
+		return nil
+	})
+	time.Sleep(3 * time.Second) // three more rounds
+	if err := wantReplicas(e.get("blind"), 2); err != nil {
+		t.Error(err)
+	}
+	if n := e.eventReasons("blind")[controller.EventSignalsUnavailable]; n != 1 {
+		t.Errorf("%d %s events, want 1", n, controller.EventSignalsUnavailable)
+	}
+}
