@@ -101,10 +101,17 @@ type StaticConfig struct {
 	PollInterval Duration `json:"pollInterval"`
 }
 
-// KubernetesConfig watches ServingGroups and their pods.
+// KubernetesConfig watches ServingGroups and their pods. Model pools are
+// per namespace (discovery.Scope).
 type KubernetesConfig struct {
-	// Namespace limits discovery to one namespace; empty means all.
+	// Namespace is the namespace whose ServingGroups serve this router's
+	// requests; empty means the router's own namespace.
 	Namespace string `json:"namespace"`
+	// SharedModels also routes, for model names no group of Namespace
+	// serves, to groups of other namespaces annotated
+	// serving.tandem.dev/share-model-across-namespaces: "true". It
+	// watches every namespace (cluster-wide list/watch).
+	SharedModels bool `json:"sharedModels"`
 	// Kubeconfig is a kubeconfig file; empty means in-cluster.
 	Kubeconfig string `json:"kubeconfig"`
 }

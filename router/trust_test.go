@@ -284,3 +284,14 @@ func TestMetricsAddressMustDifferFromListen(t *testing.T) {
 		t.Errorf("Validate = %v, want a metrics.address error", err)
 	}
 }
+
+// The shipped deployment's config loads, and keeps /metrics off the API.
+func TestDeployedConfigLoads(t *testing.T) {
+	cfg, err := LoadConfig("../deploy/router/router.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Metrics.Address == "" || cfg.Discovery.Kubernetes == nil || cfg.Discovery.Kubernetes.Namespace == "" {
+		t.Errorf("metrics.address %q, discovery %+v; want a metrics listener and a serving namespace", cfg.Metrics.Address, cfg.Discovery)
+	}
+}

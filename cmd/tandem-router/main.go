@@ -8,6 +8,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -66,7 +67,7 @@ func parseFlags() flags {
 	flag.StringVar(&f.metrics, "metrics-address", "", `address of /metrics (default :9090); "api" serves it on the API listener`)
 	flag.StringVar(&f.endpoints, "endpoints", "", "static endpoints file, reread when it changes or on SIGHUP")
 	flag.BoolVar(&f.kubernetes, "kubernetes", false, "discover endpoints from ServingGroups and their pods")
-	flag.StringVar(&f.namespace, "namespace", "", "with --kubernetes: watch one namespace (default all)")
+	flag.StringVar(&f.namespace, "namespace", "", "with --kubernetes: the namespace whose ServingGroups serve (default the router's own)")
 	flag.StringVar(&f.kubeconfig, "kubeconfig", "", "with --kubernetes: kubeconfig file (default in-cluster)")
 	flag.StringVar(&f.policy, "policy", "", "routing policy: random, round-robin, least-request, prefix or tandem")
 	klog.InitFlags(nil)
@@ -101,7 +102,13 @@ func loadConfig(f flags) (router.Config, error) {
 	case f.endpoints != "":
 		cfg.Discovery = router.DiscoveryConfig{Static: &router.StaticConfig{File: f.endpoints}}
 	case f.kubernetes:
-		cfg.Discovery = router.DiscoveryConfig{Kubernetes: &router.KubernetesConfig{Namespace: f.namespace, Kubeconfig: f.kubeconfig}}
+		k := &router.KubernetesConfig{Namespace: f.namespace, Kubeconfig: f.kubeconfig}
+		if cfg.Discovery.Kubernetes != nil { // the file's settings stand unless a flag names them
+			k.SharedModels = cfg.Discovery.Kubernetes.SharedModels
+			k.Namespace = cmp.Or(k.Namespace, cfg.Discovery.Kubernetes.Namespace)
+			k.Kubeconfig = cmp.Or(k.Kubeconfig, cfg.Discovery.Kubernetes.Kubeconfig)
+		}
+		cfg.Discovery = router.DiscoveryConfig{Kubernetes: k}
 	}
 	if cfg.Discovery.Static == nil && cfg.Discovery.Kubernetes == nil {
 		return cfg, errors.New("no discovery: give --endpoints, --kubernetes, or discovery in --config")
@@ -187,7 +194,13 @@ func startDiscovery(ctx context.Context, d router.DiscoveryConfig, rt *router.Ro
 	if err != nil {
 		return err
 	}
-	k := &discovery.Kubernetes{Config: restCfg, Namespace: d.Kubernetes.Namespace, Sink: rt.Registry(), Log: log}
+	ns := d.Kubernetes.Namespace
+	if ns == "" {
+		if ns, err = discovery.OwnNamespace(); err != nil {
+			return err
+		}
+	}
+	k := &discovery.Kubernetes{Config: restCfg, Namespace: ns, Shared: d.Kubernetes.SharedModels, Sink: rt.Registry(), Log: log}
 	go func() {
 		if err := k.Run(ctx); err != nil {
 			errc <- err

@@ -12,6 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 
 	"github.com/tandem-serving/tandem/api/v1alpha1"
 	"github.com/tandem-serving/tandem/router/endpoint"
@@ -115,18 +117,39 @@ func TestStaticReload(t *testing.T) {
 	}
 }
 
-// pod is a builder of ServingGroup pods.
+// pod is a builder of ServingGroup pods, owned by their group as the
+// controller makes them.
 type pod struct{ corev1.Pod }
+
+func groupUID(namespace, name string) types.UID { return types.UID("uid-" + namespace + "-" + name) }
 
 func mkPod(name, group, role, unit, rank, ip string) *pod {
 	p := &pod{corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, Labels: map[string]string{
 			v1alpha1.LabelGroup: group, v1alpha1.LabelRole: role, v1alpha1.LabelUnit: unit, v1alpha1.LabelRank: rank,
-		}},
+		}, OwnerReferences: []metav1.OwnerReference{{
+			APIVersion: v1alpha1.GroupVersion.String(), Kind: "ServingGroup", Name: group, UID: groupUID("ns", group),
+			Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
+		}}},
 		Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: ip, Conditions: []corev1.PodCondition{
 			{Type: corev1.PodReady, Status: corev1.ConditionTrue},
 		}},
 	}}
+	return p
+}
+
+// in moves the pod to namespace ns, its owner reference with it.
+func (p *pod) in(ns string) *pod {
+	p.Namespace = ns
+	for i := range p.OwnerReferences {
+		p.OwnerReferences[i].UID = groupUID(ns, p.OwnerReferences[i].Name)
+	}
+	return p
+}
+
+// owner changes the pod's controller reference.
+func (p *pod) owner(change func(*metav1.OwnerReference)) *pod {
+	change(&p.OwnerReferences[0])
 	return p
 }
 
@@ -142,7 +165,7 @@ func (p *pod) deleting() *pod {
 
 func group(name string, kind v1alpha1.EngineKind, port int32, models ...string) v1alpha1.ServingGroup {
 	return v1alpha1.ServingGroup{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, UID: groupUID("ns", name)},
 		Spec:       v1alpha1.ServingGroupSpec{Engine: v1alpha1.EngineSpec{Kind: kind, Port: port}, ServedModelNames: models},
 	}
 }
@@ -202,5 +225,163 @@ func TestEndpointsFromPods(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, Endpoints(groups, pods)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// Only a pod whose controller is its ServingGroup is an endpoint: the
+// group label alone is something anyone who can create a pod can write.
+func TestOnlyPodsOwnedByTheirGroup(t *testing.T) {
+	groups := []v1alpha1.ServingGroup{group("g", v1alpha1.EngineVLLM, 8000, "m"), group("other", v1alpha1.EngineVLLM, 8000, "m2")}
+	cases := []struct {
+		name string
+		pod  *pod
+		want bool
+	}{
+		{"owned by its group", mkPod("g-0-engine-0-0", "g", "engine", "0", "0", "127.2.0.1"), true},
+		{"the group label but no owner reference", mkPod("impostor", "g", "engine", "0", "0", "127.2.0.1").owner(func(r *metav1.OwnerReference) {
+			*r = metav1.OwnerReference{}
+		}), false},
+		{"owner reference not the controller", mkPod("impostor", "g", "engine", "0", "0", "127.2.0.1").owner(func(r *metav1.OwnerReference) { r.Controller = nil }), false},
+		{"owned by another kind", mkPod("impostor", "g", "engine", "0", "0", "127.2.0.1").owner(func(r *metav1.OwnerReference) { r.Kind = "Deployment" }), false},
+		{"owned by another API group", mkPod("impostor", "g", "engine", "0", "0", "127.2.0.1").owner(func(r *metav1.OwnerReference) { r.APIVersion = "example.com/v1alpha1" }), false},
+		{"owned by another group than its label", mkPod("impostor", "g", "engine", "0", "0", "127.2.0.1").owner(func(r *metav1.OwnerReference) {
+			r.Name, r.UID = "other", groupUID("ns", "other")
+		}), false},
+		{"owned by a deleted group of the same name", mkPod("stale", "g", "engine", "0", "0", "127.2.0.1").owner(func(r *metav1.OwnerReference) { r.UID = "uid-old" }), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Endpoints(groups, []corev1.Pod{tc.pod.Pod})
+			if (len(got) == 1) != tc.want {
+				t.Errorf("endpoints %+v, want an endpoint: %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func inNamespace(g v1alpha1.ServingGroup, ns string) v1alpha1.ServingGroup {
+	g.Namespace, g.UID = ns, groupUID(ns, g.Name)
+	return g
+}
+
+func shared(g v1alpha1.ServingGroup) v1alpha1.ServingGroup {
+	g.Annotations = map[string]string{AnnotationShareModel: "true"}
+	return g
+}
+
+// Model pools are per namespace: a group of another namespace naming the
+// same model never gets this namespace's traffic; one that shares its
+// model serves only models this namespace does not, and only for a router
+// that accepts shared models.
+func TestModelPoolsPerNamespace(t *testing.T) {
+	mine := group("llama", v1alpha1.EngineVLLM, 8000, "llama")
+	pods := []corev1.Pod{
+		mkPod("llama-0-engine-0-0", "llama", "engine", "0", "0", "127.2.0.1").Pod,
+		mkPod("llama-0-engine-0-0", "llama", "engine", "0", "0", "127.3.0.1").in("other").Pod,
+		mkPod("pub-0-engine-0-0", "pub", "engine", "0", "0", "127.4.0.1").in("models").Pod,
+	}
+	type ep struct {
+		Name   string
+		Models []string
+	}
+	cases := []struct {
+		name   string
+		scope  Scope
+		groups []v1alpha1.ServingGroup
+		want   []ep
+	}{
+		{
+			name:   "same model in another namespace",
+			scope:  Scope{Namespace: "ns"},
+			groups: []v1alpha1.ServingGroup{mine, inNamespace(group("llama", v1alpha1.EngineVLLM, 8000, "llama"), "other")},
+			want:   []ep{{"ns/llama-0-engine-0-0", []string{"llama"}}},
+		},
+		{
+			name:   "same model shared from another namespace",
+			scope:  Scope{Namespace: "ns", Shared: true},
+			groups: []v1alpha1.ServingGroup{mine, shared(inNamespace(group("llama", v1alpha1.EngineVLLM, 8000, "llama"), "other"))},
+			want:   []ep{{"ns/llama-0-engine-0-0", []string{"llama"}}},
+		},
+		{
+			name:   "a shared group serves only what this namespace does not",
+			scope:  Scope{Namespace: "ns", Shared: true},
+			groups: []v1alpha1.ServingGroup{mine, shared(inNamespace(group("pub", v1alpha1.EngineVLLM, 8000, "llama", "qwen"), "models"))},
+			want:   []ep{{"models/pub-0-engine-0-0", []string{"qwen"}}, {"ns/llama-0-engine-0-0", []string{"llama"}}},
+		},
+		{
+			name:   "a shared group needs a router that accepts shared models",
+			scope:  Scope{Namespace: "ns"},
+			groups: []v1alpha1.ServingGroup{mine, shared(inNamespace(group("pub", v1alpha1.EngineVLLM, 8000, "qwen"), "models"))},
+			want:   []ep{{"ns/llama-0-engine-0-0", []string{"llama"}}},
+		},
+		{
+			name:   "a group that does not share is not taken",
+			scope:  Scope{Namespace: "ns", Shared: true},
+			groups: []v1alpha1.ServingGroup{mine, inNamespace(group("pub", v1alpha1.EngineVLLM, 8000, "qwen"), "models")},
+			want:   []ep{{"ns/llama-0-engine-0-0", []string{"llama"}}},
+		},
+		{
+			name:   "a shared group without servedModelNames is not taken",
+			scope:  Scope{Namespace: "ns", Shared: true},
+			groups: []v1alpha1.ServingGroup{mine, shared(inNamespace(group("pub", v1alpha1.EngineVLLM, 8000), "models"))},
+			want:   []ep{{"ns/llama-0-engine-0-0", []string{"llama"}}},
+		},
+		{
+			name:   "no shared group while a home group's models are its engine's",
+			scope:  Scope{Namespace: "ns", Shared: true},
+			groups: []v1alpha1.ServingGroup{group("llama", v1alpha1.EngineVLLM, 8000), shared(inNamespace(group("pub", v1alpha1.EngineVLLM, 8000, "qwen"), "models"))},
+			want:   []ep{{"ns/llama-0-engine-0-0", nil}},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []ep
+			for _, s := range tc.scope.Endpoints(tc.groups, pods) {
+				got = append(got, ep{s.Name, s.Models})
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("endpoints (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// Through the registry: a same-model group in another namespace gets none
+// of this namespace's requests, because it is not in the model's pool.
+func TestOtherNamespaceGetsNoTraffic(t *testing.T) {
+	reg := endpoint.NewRegistry(endpoint.Options{IndexBlocks: 10, BlockBytes: 64, BytesPerToken: 4, RatePrior: 1})
+	groups := []v1alpha1.ServingGroup{
+		group("llama", v1alpha1.EngineVLLM, 8000, "llama"),
+		shared(inNamespace(group("llama", v1alpha1.EngineVLLM, 8000, "llama"), "other")),
+	}
+	pods := []corev1.Pod{
+		mkPod("llama-0-engine-0-0", "llama", "engine", "0", "0", "127.2.0.1").Pod,
+		mkPod("llama-0-engine-0-0", "llama", "engine", "0", "0", "127.3.0.1").in("other").Pod,
+	}
+	reg.Update(Scope{Namespace: "ns", Shared: true}.Endpoints(groups, pods))
+	pool := reg.Snapshot().Pool("llama")
+	if pool == nil {
+		t.Fatal("no pool for llama")
+	}
+	var names []string
+	for _, e := range pool.Serving {
+		names = append(names, e.Name)
+	}
+	if diff := cmp.Diff([]string{"ns/llama-0-engine-0-0"}, names); diff != "" {
+		t.Errorf("llama's pool (-want +got):\n%s", diff)
+	}
+}
+
+func TestOwnNamespace(t *testing.T) {
+	t.Setenv("POD_NAMESPACE", "serving")
+	if ns, err := OwnNamespace(); ns != "serving" || err != nil {
+		t.Errorf("OwnNamespace = %q, %v; want serving", ns, err)
+	}
+}
+
+func TestRunNeedsANamespace(t *testing.T) {
+	k := &Kubernetes{Log: logr.Discard()}
+	if err := k.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "no namespace") {
+		t.Errorf("Run without a namespace: %v, want a no-namespace error", err)
 	}
 }

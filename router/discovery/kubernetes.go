@@ -2,10 +2,9 @@ package discovery
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"net"
-	"slices"
-	"strconv"
+	"os"
 	"strings"
 	"time"
 
@@ -21,7 +20,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/tandem-serving/tandem/api/v1alpha1"
-	"github.com/tandem-serving/tandem/router/endpoint"
 )
 
 // defaultEnginePort is the ServingGroup API's default engine port.
@@ -31,20 +29,58 @@ const defaultEnginePort = 8000
 const settle = 50 * time.Millisecond
 
 // Kubernetes discovers endpoints from ServingGroups and their pods: every
-// ready leader pod (rank 0) with an IP is an endpoint, with its role and
-// unit from the pod's labels and the engine kind, ports and model names
-// from its ServingGroup (spec.engine: port, bootstrapPort, kvEventsPort).
+// ready leader pod (rank 0) with an IP, owned by its ServingGroup, is an
+// endpoint, with its role and unit from the pod's labels and the engine
+// kind, ports and model names from its ServingGroup (spec.engine: port,
+// bootstrapPort, kvEventsPort). Which groups count is Scope's rule.
 type Kubernetes struct {
 	Config *rest.Config
-	// Namespace limits discovery to one namespace; empty means all.
+	// Namespace is the namespace whose ServingGroups serve the router's
+	// requests; required (see OwnNamespace).
 	Namespace string
-	Sink      Sink
-	Log       logr.Logger
+	// Shared also takes other namespaces' groups that share their models
+	// (Scope); it watches every namespace, so it needs cluster-wide
+	// list/watch. Without it only Namespace is watched.
+	Shared bool
+	Sink   Sink
+	Log    logr.Logger
+}
+
+// serviceAccountNamespace is where a pod's own namespace is mounted.
+const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// OwnNamespace is the namespace the router runs in: $POD_NAMESPACE (the
+// downward API), else the service account's namespace file.
+func OwnNamespace() (string, error) {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns, nil
+	}
+	data, err := os.ReadFile(serviceAccountNamespace)
+	if err != nil {
+		return "", fmt.Errorf("the router's own namespace (set discovery.kubernetes.namespace or --namespace): %w", err)
+	}
+	if ns := strings.TrimSpace(string(data)); ns != "" {
+		return ns, nil
+	}
+	return "", errors.New("the router's own namespace: " + serviceAccountNamespace + " is empty")
+}
+
+func (k *Kubernetes) scope() Scope { return Scope{Namespace: k.Namespace, Shared: k.Shared} }
+
+// watched is the namespace listed and watched; "" is all.
+func (k *Kubernetes) watched() string {
+	if k.Shared {
+		return ""
+	}
+	return k.Namespace
 }
 
 // Run watches until ctx ends. It returns once the informers fail to sync,
 // or when ctx ends.
 func (k *Kubernetes) Run(ctx context.Context) error {
+	if k.Namespace == "" {
+		return errors.New("kubernetes discovery: no namespace: model pools are per namespace")
+	}
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return err
@@ -60,8 +96,8 @@ func (k *Kubernetes) Run(ctx context.Context) error {
 		Scheme:   scheme,
 		ByObject: map[client.Object]cache.ByObject{&corev1.Pod{}: {Label: labels.NewSelector().Add(*inGroup)}},
 	}
-	if k.Namespace != "" {
-		opts.DefaultNamespaces = map[string]cache.Config{k.Namespace: {}}
+	if ns := k.watched(); ns != "" {
+		opts.DefaultNamespaces = map[string]cache.Config{ns: {}}
 	}
 	c, err := cache.New(k.Config, opts)
 	if err != nil {
@@ -93,7 +129,7 @@ func (k *Kubernetes) Run(ctx context.Context) error {
 	if !c.WaitForCacheSync(ctx) {
 		return fmt.Errorf("kubernetes discovery: caches did not sync")
 	}
-	k.Log.Info("Kubernetes discovery synced", "namespace", k.Namespace)
+	k.Log.Info("Kubernetes discovery synced", "namespace", k.Namespace, "sharedModels", k.Shared)
 	notify()
 	for {
 		select {
@@ -111,62 +147,18 @@ func (k *Kubernetes) Run(ctx context.Context) error {
 func (k *Kubernetes) sync(ctx context.Context, c client.Reader) error {
 	var groups v1alpha1.ServingGroupList
 	var pods corev1.PodList
-	if err := c.List(ctx, &groups, client.InNamespace(k.Namespace)); err != nil {
+	if err := c.List(ctx, &groups, client.InNamespace(k.watched())); err != nil {
 		return err
 	}
-	if err := c.List(ctx, &pods, client.InNamespace(k.Namespace)); err != nil {
+	if err := c.List(ctx, &pods, client.InNamespace(k.watched())); err != nil {
 		return err
 	}
-	specs := Endpoints(groups.Items, pods.Items)
+	specs := k.scope().Endpoints(groups.Items, pods.Items)
 	added, removed := k.Sink.Update(specs)
 	if len(added)+len(removed) > 0 {
 		k.Log.Info("Endpoints changed", "endpoints", len(specs), "added", len(added), "removed", len(removed))
 	}
 	return nil
-}
-
-// Endpoints turns ServingGroups and their pods into endpoint specs: ready,
-// not terminating leader pods with an IP whose group exists.
-func Endpoints(groups []v1alpha1.ServingGroup, pods []corev1.Pod) []endpoint.Spec {
-	byKey := make(map[string]*v1alpha1.ServingGroup, len(groups))
-	for i := range groups {
-		byKey[groups[i].Namespace+"/"+groups[i].Name] = &groups[i]
-	}
-	var specs []endpoint.Spec
-	for i := range pods {
-		p := &pods[i]
-		key := p.Namespace + "/" + p.Labels[v1alpha1.LabelGroup]
-		sg := byKey[key]
-		if sg == nil || !servable(p) {
-			continue
-		}
-		port := int(sg.Spec.Engine.Port)
-		if port == 0 {
-			port = defaultEnginePort
-		}
-		s := endpoint.Spec{
-			Name:    p.Namespace + "/" + p.Name,
-			Address: net.JoinHostPort(p.Status.PodIP, strconv.Itoa(port)),
-			Models:  sg.Spec.ServedModelNames,
-			Role:    endpoint.RoleFromName(p.Labels[v1alpha1.LabelRole]),
-			Group:   key,
-			Unit:    p.Labels[v1alpha1.LabelUnit],
-			Kind:    endpoint.Kind(sg.Spec.Engine.Kind),
-			// Zero (a group built without the CRD's defaults) leaves the
-			// router's own defaults: SGLang's 8998 (Spec.Normalize) and
-			// the configured kvEvents.port.
-			BootstrapPort: int(sg.Spec.Engine.BootstrapPort),
-			KVEventsPort:  int(sg.Spec.Engine.KVEventsPort),
-		}
-		if s.Kind != endpoint.SGLang {
-			s.BootstrapPort = 0 // vLLM's prefill reports its own side channel
-		}
-		if s.Normalize() == nil {
-			specs = append(specs, s)
-		}
-	}
-	slices.SortFunc(specs, func(a, b endpoint.Spec) int { return strings.Compare(a.Name, b.Name) })
-	return specs
 }
 
 // servable: the instance's leader (rank 0), running, ready, with an IP,
