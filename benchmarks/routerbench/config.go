@@ -79,6 +79,12 @@ func MakeRouterFiles(base []byte, listen, policy, endpointsPath, model string, e
 		}
 	}
 	cfg["listen"] = listen
+	if _, ok := cfg["metrics"]; !ok {
+		// /metrics on the API listener: the benchmarks read the router's
+		// gauges at its URL, and routers run one after another must not
+		// contend for the default metrics port.
+		cfg["metrics"] = map[string]any{"address": ""}
+	}
 	if policy != "" {
 		cfg["policy"] = policy
 	}

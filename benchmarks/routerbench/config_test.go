@@ -19,7 +19,15 @@ func TestMakeRouterFiles(t *testing.T) {
 		{
 			name: "no base",
 			wantConfig: map[string]any{
-				"listen": "127.0.0.1:9000", "policy": "tandem",
+				"listen": "127.0.0.1:9000", "policy": "tandem", "metrics": map[string]any{"address": ""},
+				"discovery": map[string]any{"static": map[string]any{"file": "/tmp/x/endpoints.yaml"}},
+			},
+		},
+		{
+			name: "a base's metrics listener kept",
+			base: "metrics: {address: 127.0.0.1:9464}\n",
+			wantConfig: map[string]any{
+				"listen": "127.0.0.1:9000", "policy": "tandem", "metrics": map[string]any{"address": "127.0.0.1:9464"},
 				"discovery": map[string]any{"static": map[string]any{"file": "/tmp/x/endpoints.yaml"}},
 			},
 		},
@@ -27,7 +35,7 @@ func TestMakeRouterFiles(t *testing.T) {
 			name: "base settings kept",
 			base: "scrape:\n  interval: 100ms\nratePrior: 5000\n",
 			wantConfig: map[string]any{
-				"listen": "127.0.0.1:9000", "policy": "tandem",
+				"listen": "127.0.0.1:9000", "policy": "tandem", "metrics": map[string]any{"address": ""},
 				"discovery": map[string]any{"static": map[string]any{"file": "/tmp/x/endpoints.yaml"}},
 				"scrape":    map[string]any{"interval": "100ms"}, "ratePrior": float64(5000),
 			},
