@@ -141,12 +141,12 @@ func TestSlowLorisCutAtHeaderTimeout(t *testing.T) {
 	cfg := testConfig()
 	cfg.Timeouts.Header = Duration{2 * time.Second}
 	f := startServed(t, cfg, specs(startEngine(t)))
+	start := time.Now() // before the router can have accepted
 	conn, err := net.Dial("tcp", strings.TrimPrefix(f.url, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = conn.Close() }()
-	start := time.Now()
 
 	// The router's side: whatever it sends, until it closes.
 	type closed struct {
