@@ -58,6 +58,7 @@ func TestMetricsGolden(t *testing.T) {
 	m.tokFallback.WithLabelValues("timeout").Inc()
 	m.tokenize.WithLabelValues("ok").Observe(0.004)
 	m.tokMismatch.WithLabelValues("m").Inc()
+	m.tenantRequests.WithLabelValues("team-a").Inc()
 	m.flowQueue.WithLabelValues("m").Set(2)
 	m.flowWait.WithLabelValues("m").Observe(0.03)
 	m.flowDrops.WithLabelValues("m", "queue-timeout").Inc()
