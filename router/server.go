@@ -75,7 +75,7 @@ func New(cfg Config, opts Options) (*Router, error) {
 	if opts.Plugins == nil {
 		return nil, errors.New("router: no scheduling plugins registered")
 	}
-	rt := &Router{cfg: cfg, log: opts.Logger, policy: cfg.Policy, forward: cfg.ForwardHeaders}
+	rt := &Router{cfg: cfg, log: opts.Logger, policy: cfg.Policy, forward: cfg.Tenants.Forwardable(cfg.ForwardHeaders)}
 	if cfg.Profile != nil {
 		rt.policy = "custom"
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/tandem-serving/tandem/benchmarks/sim/server"
 	"github.com/tandem-serving/tandem/router/endpoint"
@@ -293,5 +296,55 @@ func TestDeployedConfigLoads(t *testing.T) {
 	}
 	if cfg.Metrics.Address == "" || cfg.Discovery.Kubernetes == nil || cfg.Discovery.Kubernetes.Namespace == "" {
 		t.Errorf("metrics.address %q, discovery %+v; want a metrics listener and a serving namespace", cfg.Metrics.Address, cfg.Discovery)
+	}
+}
+
+// A router API key is the client's credential for the router: with a keys
+// file, Authorization is not forwarded to the engine (other forwarded
+// headers still are); without one it is, as before.
+func TestKeysDoNotReachTheEngine(t *testing.T) {
+	cases := []struct {
+		name     string
+		tenants  tenant.Config
+		wantAuth string
+	}{
+		{"keys file", tenant.Config{KeysFile: keysFile(t, "team")}, ""},
+		{"no keys", tenant.Config{}, "Bearer sk-team"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var auth, reqID []string
+			eng := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/v1/completions" {
+					http.NotFound(w, r)
+					return
+				}
+				mu.Lock()
+				auth, reqID = append(auth, r.Header.Get("Authorization")), append(reqID, r.Header.Get("X-Request-Id"))
+				mu.Unlock()
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = io.WriteString(w, `{"id":"x","object":"text_completion","choices":[{"index":0,"text":"ok","finish_reason":"stop"}]}`)
+			}))
+			defer eng.Close()
+			s := endpoint.Spec{Address: strings.TrimPrefix(eng.URL, "http://"), Models: []string{testModel}}
+			if err := s.Normalize(); err != nil {
+				t.Fatal(err)
+			}
+			cfg := testConfig()
+			cfg.Tenants = tc.tenants
+			f := startRouter(t, cfg, []endpoint.Spec{s})
+			if resp, body := f.post(t, "/v1/completions", completionBody("x", ""), append(bearer("team"), "X-Request-Id", "r-1")...); resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d: %s", resp.StatusCode, body)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if diff := cmp.Diff([]string{tc.wantAuth}, auth); diff != "" {
+				t.Errorf("Authorization at the engine (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]string{"r-1"}, reqID); diff != "" {
+				t.Errorf("X-Request-Id at the engine (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -118,3 +118,24 @@ func parsePeer(s string) (netip.Prefix, error) {
 	a = a.Unmap()
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
+
+// Forwardable is headers without those that carry a router API key
+// (Authorization and KeyHeaders) when a keys file is set: a key is the
+// client's credential for the router, and engines (and their logs) must
+// not see it. Without keys, headers is returned as it is.
+func (c *Config) Forwardable(headers []string) []string {
+	if c.KeysFile == "" {
+		return headers
+	}
+	var out []string
+	for _, h := range headers {
+		secret := strings.EqualFold(h, "Authorization")
+		for _, k := range c.KeyHeaders {
+			secret = secret || strings.EqualFold(h, k)
+		}
+		if !secret {
+			out = append(out, h)
+		}
+	}
+	return out
+}

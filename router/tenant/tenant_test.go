@@ -290,3 +290,22 @@ func TestOverFairShare(t *testing.T) {
 		t.Error("a tenant with no open requests is over its share")
 	}
 }
+
+func TestForwardable(t *testing.T) {
+	headers := []string{"Authorization", "X-Request-Id", "api-key", "Traceparent"}
+	cases := []struct {
+		name string
+		cfg  Config
+		want []string
+	}{
+		{"no keys: all", Config{}, headers},
+		{"keys: no credentials", Config{KeysFile: "k.yaml", KeyHeaders: []string{"Api-Key"}}, []string{"X-Request-Id", "Traceparent"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, tc.cfg.Forwardable(headers)); diff != "" {
+				t.Errorf("Forwardable (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
