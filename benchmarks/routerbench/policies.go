@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tandem-serving/tandem/benchmarks/load"
@@ -34,6 +36,10 @@ type PoliciesConfig struct {
 	// that every rate reaches the same steady state.
 	SweepFor time.Duration
 	Reps     int
+	// Replicas, if set, runs every policy at each of these replica counts
+	// (labels POLICY/rN, replicas.go): N routers exchanging what they
+	// routed, behind a round-robin front.
+	Replicas []int
 	// Engines in-process tandem-sim engines configured as Sim (Listen is
 	// ignored: free ports). With Sim.KVEventsEndpoint set (tcp://host:0:
 	// free ports) every engine publishes KV events, for every policy alike,
@@ -128,7 +134,8 @@ func RunPolicies(ctx context.Context, cfg PoliciesConfig, env load.Env) ([]Polic
 // a time, so that a shared machine's drift hits every policy alike.
 func runWorkload(ctx context.Context, cfg PoliciesConfig, w load.Spec, env load.Env) (PoliciesResult, error) {
 	model := cfg.Sim.Engine.Model
-	rep := &load.Report{Env: env, Workload: w, Arrival: cfg.Arrival, API: load.APIChat, Model: model, Policies: cfg.Policies}
+	labels := replicaLabels(cfg.Policies, cfg.Replicas)
+	rep := &load.Report{Env: env, Workload: w, Arrival: cfg.Arrival, API: load.APIChat, Model: model, Policies: labels}
 	rates := []float64{0} // 0: the configured arrival
 	if len(cfg.SweepRates) > 0 {
 		rates = cfg.SweepRates
@@ -141,7 +148,7 @@ func runWorkload(ctx context.Context, cfg PoliciesConfig, w load.Spec, env load.
 			if cfg.SweepFor > 0 && rate > 0 {
 				wr.Requests = int(math.Ceil(rate * cfg.SweepFor.Seconds()))
 			}
-			for _, policy := range cfg.Policies {
+			for _, policy := range labels {
 				if err := runOne(ctx, cfg, wr, env, policy, k, rate, &res); err != nil {
 					return res, fmt.Errorf("workload %s, policy %s, rep %d: %w", w.Kind, policy, k, err)
 				}
@@ -149,9 +156,9 @@ func runWorkload(ctx context.Context, cfg PoliciesConfig, w load.Spec, env load.
 		}
 	}
 	if len(cfg.SweepRates) > 0 {
-		rep.Knees = Knees(rep.Runs, cfg.Policies, cfg.Reps, rep.TTFTBound)
-	} else if len(cfg.Policies) > 1 {
-		rep.Ratios = load.Ratios(rep.Runs, cfg.Policies[0])
+		rep.Knees = Knees(rep.Runs, labels, cfg.Reps, rep.TTFTBound)
+	} else if len(labels) > 1 {
+		rep.Ratios = load.Ratios(rep.Runs, labels[0])
 	}
 	return res, nil
 }
@@ -206,10 +213,12 @@ func Knees(runs []load.RunSummary, policies []string, reps int, boundMs float64)
 	return out
 }
 
-// newRoutedFleet starts fresh engines and a fresh router with the policy
-// in front of them; closing the fleet reports the router's figures to
-// done, then stops both.
-func newRoutedFleet(ctx context.Context, cfg PoliciesConfig, policy string, done func(RouterRun)) (load.Fleet, error) {
+// newRoutedFleet starts fresh engines and fresh routers for the run label
+// (a policy, or POLICY/rN: N replicas behind a front) in front of them;
+// closing the fleet reports the routers' figures, summed, to done, then
+// stops them all.
+func newRoutedFleet(ctx context.Context, cfg PoliciesConfig, label string, done func(RouterRun)) (load.Fleet, error) {
+	policy, replicas := splitLabel(label)
 	layout := cfg.Layouts[policy]
 	engines, err := startEngines(ctx, cfg.Sim, cfg.Engines, layout)
 	if err != nil {
@@ -220,50 +229,91 @@ func newRoutedFleet(ctx context.Context, cfg PoliciesConfig, policy string, done
 	for i, e := range engines {
 		urls[i], hostports[i] = e.URL(), e.Addr()
 	}
-	dir, err := os.MkdirTemp(cfg.Dir, "router-"+policy+"-")
-	if err != nil {
-		closeEngines()
-		return load.Fleet{}, err
-	}
 	kvPorts, err := kvEventsPorts(engines)
 	if err != nil {
 		closeEngines()
 		return load.Fleet{}, err
 	}
-	router, err := StartRouter(ctx, RouterSpec{Bin: cfg.RouterBin, Dir: dir, Policy: policy, Base: cfg.RouterBase, Variants: cfg.RouterVariants,
-		Model: cfg.Sim.Engine.Model, Engines: hostports, Layout: layout, KVEventsPorts: kvPorts})
+	spec := RouterSpec{Bin: cfg.RouterBin, Policy: policy, Base: cfg.RouterBase, Variants: cfg.RouterVariants,
+		Model: cfg.Sim.Engine.Model, Engines: hostports, Layout: layout, KVEventsPorts: kvPorts}
+	dir := func(i int) (string, error) {
+		return os.MkdirTemp(cfg.Dir, "router-"+strings.ReplaceAll(label, "/", "-")+"-"+strconv.Itoa(i)+"-")
+	}
+	routers, err := startReplicas(ctx, max(replicas, 1), spec, dir)
 	if err != nil {
 		closeEngines()
 		return load.Fleet{}, err
 	}
-	if err := waitExact(ctx, cfg, router, policy, len(engines)); err != nil {
-		router.Stop()
-		closeEngines()
-		return load.Fleet{}, err
+	stopRouters := func() {
+		for _, r := range routers {
+			r.Stop()
+		}
 	}
-	before, err1 := router.Metrics(ctx)
-	u0, err2 := router.Usage()
-	if err1 != nil || err2 != nil {
-		router.Stop()
-		closeEngines()
-		return load.Fleet{}, fmt.Errorf("read the router's state: %w", errors.Join(err1, err2))
+	befores := make([]RouterMetrics, len(routers))
+	u0s := make([]Usage, len(routers))
+	for i, router := range routers {
+		if err := waitExact(ctx, cfg, router, policy, len(engines)); err != nil {
+			stopRouters()
+			closeEngines()
+			return load.Fleet{}, err
+		}
+		var err1, err2 error
+		befores[i], err1 = router.Metrics(ctx)
+		u0s[i], err2 = router.Usage()
+		if err1 != nil || err2 != nil {
+			stopRouters()
+			closeEngines()
+			return load.Fleet{}, fmt.Errorf("read the router's state: %w", errors.Join(err1, err2))
+		}
+	}
+	targets := []string{routers[0].URL}
+	var front *Front
+	if replicas > 0 {
+		all := make([]string, len(routers))
+		for i, r := range routers {
+			all[i] = r.URL
+		}
+		if front, err = StartFront(all); err != nil {
+			stopRouters()
+			closeEngines()
+			return load.Fleet{}, err
+		}
+		targets = []string{front.URL}
 	}
 	closeFleet := func() {
 		defer closeEngines()
-		defer router.Stop()
+		defer stopRouters()
+		if front != nil {
+			defer front.Close()
+		}
 		nan := load.Num(math.NaN())
 		r := RouterRun{CPU: nan, PeakRSSMB: nan, Engines: readEngineStats(engines)}
-		if after, err := router.Metrics(context.WithoutCancel(ctx)); err == nil {
-			r.Metrics = after.Sub(before)
+		var cpu, rss float64
+		okUsage := true
+		for i, router := range routers {
+			if after, err := router.Metrics(context.WithoutCancel(ctx)); err == nil {
+				d := after.Sub(befores[i])
+				if i == 0 {
+					r.Metrics = d
+				} else {
+					r.Metrics = r.Metrics.Add(d)
+				}
+			}
+			if u1, err := router.Usage(); err == nil {
+				cpu += (u1.CPU - u0s[i].CPU).Seconds()
+				rss = max(rss, float64(u1.PeakRSS)/(1<<20))
+			} else {
+				okUsage = false
+				cfg.logf("router %s: %v\n%s", label, err, router.LogTail(2000))
+			}
 		}
-		if u1, err := router.Usage(); err == nil {
-			r.CPU, r.PeakRSSMB = load.Num((u1.CPU - u0.CPU).Seconds()), load.Num(float64(u1.PeakRSS)/(1<<20))
-		} else {
-			cfg.logf("router %s: %v\n%s", policy, err, router.LogTail(2000))
+		if okUsage {
+			// CPU is the replicas' sum; peak RSS the largest replica's.
+			r.CPU, r.PeakRSSMB = load.Num(cpu), load.Num(rss)
 		}
 		done(r)
 	}
-	return load.Fleet{Targets: []string{router.URL}, Engines: urls, Close: closeFleet}, nil
+	return load.Fleet{Targets: targets, Engines: urls, Close: closeFleet}, nil
 }
 
 // waitExact waits, for a router whose configuration turns exact mode on,

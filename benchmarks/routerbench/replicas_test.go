@@ -1,0 +1,81 @@
+package routerbench
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/yaml"
+)
+
+func TestReplicaLabels(t *testing.T) {
+	labels := replicaLabels([]string{"tandem", "prefix"}, []int{1, 3})
+	if diff := cmp.Diff([]string{"tandem/r1", "tandem/r3", "prefix/r1", "prefix/r3"}, labels); diff != "" {
+		t.Errorf("labels (-want +got):\n%s", diff)
+	}
+	type split struct {
+		Policy string
+		N      int
+	}
+	var got []split
+	for _, l := range append(labels, "tandem", "odd/rx") {
+		p, n := splitLabel(l)
+		got = append(got, split{p, n})
+	}
+	want := []split{{"tandem", 1}, {"tandem", 3}, {"prefix", 1}, {"prefix", 3}, {"tandem", 0}, {"odd/rx", 0}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("splitLabel (-want +got):\n%s", diff)
+	}
+	if _, err := ParseReplicas("1,0"); err == nil {
+		t.Error("ParseReplicas accepted 0 replicas")
+	}
+}
+
+func TestPeersBase(t *testing.T) {
+	out, err := peersBase([]byte("policy: x\nprefix: {blockBytes: 32}\n"), "127.0.0.1:2", []string{"127.0.0.1:1", "127.0.0.1:2"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := yaml.Unmarshal(out, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"policy": "x", "prefix": map[string]any{"blockBytes": float64(32)},
+		"peers": map[string]any{"address": "127.0.0.1:2", "static": []any{"127.0.0.1:1", "127.0.0.1:2"}}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if _, err := peersBase([]byte("peers: {}\n"), "a:1", nil, 0); err == nil {
+		t.Error("a base with its own peers section was accepted")
+	}
+}
+
+func TestFrontRoundRobins(t *testing.T) {
+	var urls []string
+	for i := range 3 {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, i) }))
+		defer srv.Close()
+		urls = append(urls, srv.URL)
+	}
+	f, err := StartFront(urls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var got string
+	for range 6 {
+		resp, err := http.Get(f.URL + "/v1/models")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		got += string(b)
+	}
+	if got != "012012" {
+		t.Errorf("targets in order %q, want 012012", got)
+	}
+}
