@@ -277,9 +277,9 @@ func (rt *Router) relayStream(ctx, actx context.Context, w http.ResponseWriter, 
 // vLLM ends a stream that fails mid-way the same way, with
 // data: {"error":{"message","type","param","code"}} (serving_chat.py's
 // chat_completion_stream_generator, create_streaming_error_response in
-// serving_engine.py; vLLM v0.11 series), and then data: [DONE]. The router
-// sends no [DONE] after its error: openai-python (src/openai/_streaming.py,
-// v3.3.x) raises at the error event and never reads further, and a client
+// serving_engine.py; read in stored copies of vLLM's v0.11 series, not
+// pinned to a tag), and then data: [DONE]. The router sends no [DONE]
+// after its error: openai-python (src/openai/_streaming.py, v3.3.1) raises at the error event and never reads further, and a client
 // that knows no error events takes [DONE] for a complete answer, while a
 // stream without it reads as cut off.
 func (rt *Router) endStream(w http.ResponseWriter, flusher http.Flusher, c *call, d *dispatch, err, cause error) {
