@@ -377,22 +377,23 @@ func workloadSpec(kind string, w load.Spec, set map[string]bool, seed uint64) (l
 
 // overloadFlags are router-policies --overload's flags.
 type overloadFlags struct {
-	knee               float64
-	factors            string
-	fairness           bool
-	heavy, light       float64
-	tenantHeader       string
-	defaultRunDuration time.Duration
+	knee         float64
+	factors      string
+	fairness     bool
+	heavy, light float64
+	tenantHeader string
+	fairFor      time.Duration
 }
 
 func bindOverloadFlags(fs *flag.FlagSet) *overloadFlags {
-	o := &overloadFlags{defaultRunDuration: 10 * time.Second}
+	o := &overloadFlags{}
 	fs.Float64Var(&o.knee, "overload", 0, "flow control benchmark: the knee in req/s (from a --sweep of the same fleet and workload); offers --overload-factors × it, then the two-tenant fairness case. "+
-		"Defaults then: --policies "+ProfileFlowOff+","+ProfileFlowOn+" (flow control off and on, alternating), --workloads chat, --sweep-for 10s")
+		"Defaults then: --policies "+ProfileFlowOff+","+ProfileFlowOn+" (flow control off and on, alternating), --workloads chat; every rate runs the same --requests unless --sweep-for is given")
 	fs.StringVar(&o.factors, "overload-factors", "0.5,1,2,4", "--overload: offered rates as multiples of the knee (1 must be among them)")
 	fs.BoolVar(&o.fairness, "fairness", true, "--overload: also run the two-tenant fairness case")
 	fs.Float64Var(&o.heavy, "fairness-heavy", 4, "--overload fairness: the heavy tenant's rate as a multiple of the knee")
 	fs.Float64Var(&o.light, "fairness-light", 0.1, "--overload fairness: the light tenant's rate as a multiple of the knee")
+	fs.DurationVar(&o.fairFor, "fairness-for", 10*time.Second, "--overload fairness: arrivals per run")
 	fs.StringVar(&o.tenantHeader, "tenant-header", "X-Tandem-Tenant", "--overload fairness: the header naming each request's tenant (the fairness runs' router config sets tenants.header to it)")
 	return o
 }
@@ -423,13 +424,10 @@ func (o *overloadFlags) complete(fs *flag.FlagSet, c *common, f *policyFlags) er
 }
 
 func (o *overloadFlags) config(cfg PoliciesConfig) (OverloadConfig, error) {
-	oc := OverloadConfig{PoliciesConfig: cfg, Knee: o.knee, Fairness: o.fairness, HeavyFactor: o.heavy, LightFactor: o.light, TenantHeader: o.tenantHeader}
+	oc := OverloadConfig{PoliciesConfig: cfg, Knee: o.knee, Fairness: o.fairness, HeavyFactor: o.heavy, LightFactor: o.light, TenantHeader: o.tenantHeader, FairFor: o.fairFor}
 	for _, s := range load.SplitList(o.factors) {
 		v, _ := strconv.ParseFloat(s, 64)
 		oc.Factors = append(oc.Factors, v)
-	}
-	if oc.SweepFor == 0 {
-		oc.SweepFor = o.defaultRunDuration
 	}
 	if len(oc.Workloads) != 1 {
 		return oc, fmt.Errorf("--overload runs one workload; got %d", len(oc.Workloads))

@@ -28,8 +28,9 @@ func init() {
 }
 
 // OverloadConfig is router-policies --overload: a sweep of Knee × Factors
-// (SweepFor of arrivals at each), then the two-tenant fairness case, the
-// policies (flow control off and on) alternating within every repetition.
+// (the workload's requests at each rate, or SweepFor of arrivals), then the
+// two-tenant fairness case, the policies (flow control off and on)
+// alternating within every repetition.
 type OverloadConfig struct {
 	PoliciesConfig
 	// Knee is the offered rate (req/s) the sweep is a multiple of: the
@@ -38,9 +39,10 @@ type OverloadConfig struct {
 	Factors []float64
 	// Fairness runs the two-tenant case after the sweep: a heavy tenant at
 	// HeavyFactor × Knee with a light one at LightFactor × Knee, and the
-	// light one alone, each for SweepFor of arrivals.
+	// light one alone, each for FairFor of arrivals.
 	Fairness                 bool
 	HeavyFactor, LightFactor float64
+	FairFor                  time.Duration
 	// TenantHeader names the tenant of each request; the router
 	// configuration of the fairness runs trusts it (tenants.header).
 	TenantHeader string
@@ -48,8 +50,8 @@ type OverloadConfig struct {
 
 // Validate reports the first impossible setting.
 func (c *OverloadConfig) Validate() error {
-	if !(c.Knee > 0) || len(c.Factors) == 0 || c.SweepFor <= 0 {
-		return fmt.Errorf("--overload needs a knee above 0, factors and --sweep-for")
+	if !(c.Knee > 0) || len(c.Factors) == 0 {
+		return fmt.Errorf("--overload needs a knee above 0 and factors")
 	}
 	if !slices.Contains(c.Factors, 1) {
 		return fmt.Errorf("--overload-factors %v: include 1 (the knee), the hit rate's reference", c.Factors)
@@ -59,8 +61,8 @@ func (c *OverloadConfig) Validate() error {
 			return fmt.Errorf("--overload-factors: %g is not above 0", f)
 		}
 	}
-	if c.Fairness && (!(c.HeavyFactor > 0) || !(c.LightFactor > 0) || c.TenantHeader == "") {
-		return fmt.Errorf("fairness: need heavy and light factors above 0 and a tenant header")
+	if c.Fairness && (!(c.HeavyFactor > 0) || !(c.LightFactor > 0) || c.TenantHeader == "" || c.FairFor <= 0) {
+		return fmt.Errorf("fairness: need heavy and light factors above 0, a tenant header and a run length")
 	}
 	return nil
 }
@@ -311,7 +313,7 @@ func fairOnce(ctx context.Context, pc PoliciesConfig, cfg OverloadConfig, w load
 	for _, s := range streams {
 		ws := w
 		ws.Seed = s.seed
-		ws.Requests = int(math.Ceil(s.rate * pc.SweepFor.Seconds()))
+		ws.Requests = int(math.Ceil(s.rate * cfg.FairFor.Seconds()))
 		if s.name == "light" {
 			// A light tenant holds few conversations open at once, so
 			// each sees its own history again (and its rate is not

@@ -16,8 +16,12 @@ func PrintOverload(w io.Writer, res OverloadResult, cfg OverloadConfig) error {
 	if len(res.Goals) > 0 {
 		top = res.Goals[0].Factor
 	}
-	fmt.Fprintf(w, "\n=== flow control under overload: knee %s req/s (given), offered %v × the knee, %s of arrivals per rate, %d reps\n",
-		load.FormatNum(cfg.Knee), cfg.Factors, cfg.SweepFor, cfg.Reps)
+	perRate := fmt.Sprintf("%d requests", cfg.Workloads[0].Requests)
+	if cfg.SweepFor > 0 {
+		perRate = cfg.SweepFor.String() + " of arrivals"
+	}
+	fmt.Fprintf(w, "\n=== flow control under overload: knee %s req/s (given), offered %v × the knee, %s per rate, %d reps\n",
+		load.FormatNum(cfg.Knee), cfg.Factors, perRate, cfg.Reps)
 	fmt.Fprintf(w, "goals at %g× the knee (medians over repetitions): served ≥ 0.9× the policy's peak, p90 TTFT of served ≤ the bound, hit rate ≥ 0.9× its value at the knee\n", top)
 	fmt.Fprintln(tw, "policy\tpeak req/s\tat rate\treq/s at top\t÷ peak (≥0.9)\tp90 TTFT ms (≤bound)\tbound ms\thit at knee\thit at top\t÷ (≥0.9)\terror share\tmet\t")
 	for _, g := range res.Goals {
@@ -30,8 +34,8 @@ func PrintOverload(w io.Writer, res OverloadResult, cfg OverloadConfig) error {
 		return err
 	}
 	if len(res.Fairness) > 0 {
-		fmt.Fprintf(w, "\nfairness: heavy tenant at %g× the knee (%s req/s), light at %g× (%s req/s), same priority; light alone first, then both (fresh fleet each)\n",
-			cfg.HeavyFactor, load.FormatNum(cfg.Knee*cfg.HeavyFactor), cfg.LightFactor, load.FormatNum(cfg.Knee*cfg.LightFactor))
+		fmt.Fprintf(w, "\nfairness: heavy tenant at %g× the knee (%s req/s), light at %g× (%s req/s), same priority, %s of arrivals; light alone first, then both (fresh fleet each)\n",
+			cfg.HeavyFactor, load.FormatNum(cfg.Knee*cfg.HeavyFactor), cfg.LightFactor, load.FormatNum(cfg.Knee*cfg.LightFactor), cfg.FairFor)
 		fmt.Fprintln(tw, "policy\trep\tcase\ttenant\toffered\tok\terrors\treq/s\tTTFT p50 ms\tTTFT p90 ms\tTTFT p99 ms\t")
 		for _, r := range res.Fairness {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t\n", r.Policy, r.Rep, r.Case, r.Tenant, load.FormatNum(r.Offered), r.OK, r.Sent,

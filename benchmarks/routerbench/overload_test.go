@@ -108,7 +108,7 @@ func TestRunOverloadThroughFakeRouter(t *testing.T) {
 			Workloads: []load.Spec{spec}, SweepFor: 200 * time.Millisecond, TTFTBound: time.Second, Reps: 1, Engines: 2, Sim: simCfg,
 			Timeout: 30 * time.Second, Dir: t.TempDir(),
 		},
-		Knee: 50, Factors: []float64{1, 2}, Fairness: true, HeavyFactor: 2, LightFactor: 0.5, TenantHeader: "X-Tandem-Tenant",
+		Knee: 50, Factors: []float64{1, 2}, Fairness: true, HeavyFactor: 2, LightFactor: 0.5, TenantHeader: "X-Tandem-Tenant", FairFor: 200 * time.Millisecond,
 	}
 	res, err := RunOverload(context.Background(), cfg, load.Env{Command: "test"})
 	if err != nil {
