@@ -73,7 +73,7 @@ func (a *Autoscaler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	sig := a.Signals(sg.Spec.ServedModelNames, endpoints)
 	prev := sg.Status.Autoscaling
 	if sig.At.IsZero() || prev != nil && prev.Signals != nil && !sig.At.Truncate(time.Second).After(prev.Signals.ObservedTime.Time) {
-		return ctrl.Result{RequeueAfter: a.Interval}, nil // this round was decided already
+		return ctrl.Result{RequeueAfter: a.untilNextRound(sig.At)}, nil // this round was decided already
 	}
 	now := a.Now()
 	current := ptrOr(sg.Spec.Replicas, 1)
@@ -105,7 +105,18 @@ func (a *Autoscaler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	case d.Reason == autoscale.ReasonSignalsUnavailable && (prev == nil || prev.Reason != d.Reason):
 		a.Recorder.Event(sg, corev1.EventTypeWarning, EventSignalsUnavailable, d.Message)
 	}
-	return ctrl.Result{RequeueAfter: a.Interval}, nil
+	return ctrl.Result{RequeueAfter: a.untilNextRound(sig.At)}, nil
+}
+
+// untilNextRound is how long until the collector's next round should be
+// in, so a decision follows each round closely instead of drifting up to
+// an interval behind it.
+func (a *Autoscaler) untilNextRound(last time.Time) time.Duration {
+	slack := a.Interval / 10
+	if last.IsZero() {
+		return a.Interval
+	}
+	return max(last.Add(a.Interval).Sub(a.Now())+slack, a.Interval/4)
 }
 
 // endpoints are the group's pods as the router's Kubernetes discovery

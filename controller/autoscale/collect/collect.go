@@ -130,7 +130,9 @@ func (c *Collector) Scrape(ctx context.Context) {
 		c.routers = map[string]*router{}
 	}
 	live := map[string]bool{}
-	c.round, c.failed = now, 0
+	// The round is dated when its figures become visible, so a reader
+	// waiting for the next one waits from here.
+	c.round, c.failed = c.now(), 0
 	for i, tg := range targets {
 		live[tg.Name] = true
 		r := c.routers[tg.Name]
