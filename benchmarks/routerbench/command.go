@@ -217,7 +217,7 @@ func MainPolicies(ctx context.Context, args []string) error {
 	kvEvents := fs.Bool("sim-kv-events", false, "engines publish vLLM KV events (on by itself when a policy's router config enables kvEvents, e.g. the tandem-exact profile); every policy's engines alike")
 	plots := fs.String("plots", "", "sweep: write SVG charts of p90 TTFT, throughput and hit rate vs offered rate into this folder (router-policies-<workload>-*.svg)")
 	ov := bindOverloadFlags(fs)
-	replicas := fs.String("replicas", "", `router replica counts, comma-separated (e.g. "1,3"): each policy runs as POLICY/rN, N tandem-router processes exchanging what they routed (router/peers) behind a round-robin front`)
+	replicas := fs.String("replicas", "", `router replica counts, comma-separated (e.g. "1,3,3-alone"): each policy runs as POLICY/rN, N tandem-router processes exchanging what they routed (router/peers) behind a round-robin front; N-alone: without the exchange`)
 	if ok, err := parse(fs, args); !ok || err != nil {
 		return err
 	}

@@ -39,7 +39,7 @@ type PoliciesConfig struct {
 	// Replicas, if set, runs every policy at each of these replica counts
 	// (labels POLICY/rN, replicas.go): N routers exchanging what they
 	// routed, behind a round-robin front.
-	Replicas []int
+	Replicas []Replicas
 	// Engines in-process tandem-sim engines configured as Sim (Listen is
 	// ignored: free ports). With Sim.KVEventsEndpoint set (tcp://host:0:
 	// free ports) every engine publishes KV events, for every policy alike,
@@ -239,7 +239,7 @@ func newRoutedFleet(ctx context.Context, cfg PoliciesConfig, label string, done 
 	dir := func(i int) (string, error) {
 		return os.MkdirTemp(cfg.Dir, "router-"+strings.ReplaceAll(label, "/", "-")+"-"+strconv.Itoa(i)+"-")
 	}
-	routers, err := startReplicas(ctx, max(replicas, 1), spec, dir)
+	routers, err := startReplicas(ctx, max(replicas.N, 1), !replicas.Alone, spec, dir)
 	if err != nil {
 		closeEngines()
 		return load.Fleet{}, err
@@ -268,7 +268,7 @@ func newRoutedFleet(ctx context.Context, cfg PoliciesConfig, label string, done 
 	}
 	targets := []string{routers[0].URL}
 	var front *Front
-	if replicas > 0 {
+	if replicas.N > 0 {
 		all := make([]string, len(routers))
 		for i, r := range routers {
 			all[i] = r.URL

@@ -22,51 +22,80 @@ import (
 // they routed (router/peers, a static peer list on loopback) behind a
 // round-robin front in this process, which is what a Service in front of N
 // replicas does to a client's requests. Every count goes through the
-// front, one replica too, so the front's cost is alike.
+// front, one replica too, so the front's cost is alike. A count written
+// N-alone runs N replicas without the exchange (each knows only what it
+// routed itself): the case the exchange is for, and the baseline of its
+// CPU cost.
 
-const replicaSep = "/r"
+const (
+	replicaSep = "/r"
+	aloneTag   = "-alone"
+)
+
+// Replicas is one entry of --replicas.
+type Replicas struct {
+	N int
+	// Alone turns the exchange off.
+	Alone bool
+}
+
+func (r Replicas) String() string {
+	if r.Alone {
+		return strconv.Itoa(r.N) + aloneTag
+	}
+	return strconv.Itoa(r.N)
+}
 
 // replicaLabels are the run labels: the policies as they are without
 // replica counts, else every policy at every count.
-func replicaLabels(policies []string, counts []int) []string {
+func replicaLabels(policies []string, counts []Replicas) []string {
 	if len(counts) == 0 {
 		return policies
 	}
 	var out []string
 	for _, p := range policies {
 		for _, n := range counts {
-			out = append(out, p+replicaSep+strconv.Itoa(n))
+			out = append(out, p+replicaSep+n.String())
 		}
 	}
 	return out
 }
 
-// splitLabel is the policy and replica count of a run label; 0 replicas:
-// a label without a count (one router, no front).
-func splitLabel(label string) (policy string, replicas int) {
+// splitLabel is the policy and replicas of a run label; N 0: a label
+// without a count (one router, no front).
+func splitLabel(label string) (policy string, replicas Replicas) {
 	i := strings.LastIndex(label, replicaSep)
 	if i < 0 {
-		return label, 0
+		return label, Replicas{}
 	}
-	n, err := strconv.Atoi(label[i+len(replicaSep):])
-	if err != nil || n < 1 {
-		return label, 0
+	r, err := parseReplica(label[i+len(replicaSep):])
+	if err != nil {
+		return label, Replicas{}
 	}
-	return label[:i], n
+	return label[:i], r
 }
 
-// ParseReplicas reads --replicas: counts, comma-separated.
-func ParseReplicas(s string) ([]int, error) {
+func parseReplica(s string) (Replicas, error) {
+	num, alone := strings.CutSuffix(strings.TrimSpace(s), aloneTag)
+	n, err := strconv.Atoi(num)
+	if err != nil || n < 1 || n > 16 {
+		return Replicas{}, fmt.Errorf("replica count %q: want 1 to 16, or N-alone", s)
+	}
+	return Replicas{N: n, Alone: alone}, nil
+}
+
+// ParseReplicas reads --replicas: counts (N or N-alone), comma-separated.
+func ParseReplicas(s string) ([]Replicas, error) {
 	if s == "" {
 		return nil, nil
 	}
-	var out []int
+	var out []Replicas
 	for _, f := range strings.Split(s, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 || n > 16 {
-			return nil, fmt.Errorf("--replicas %q: want counts from 1 to 16, comma-separated", s)
+		r, err := parseReplica(f)
+		if err != nil {
+			return nil, fmt.Errorf("--replicas: %w", err)
 		}
-		out = append(out, n)
+		out = append(out, r)
 	}
 	return out, nil
 }
@@ -139,8 +168,8 @@ func (f *Front) Close() {
 	f.tr.CloseIdleConnections()
 }
 
-// startReplicas starts n routers that know each other as peers.
-func startReplicas(ctx context.Context, n int, spec RouterSpec, dir func(i int) (string, error)) ([]*RouterProcess, error) {
+// startReplicas starts n routers, with exchange peers of each other.
+func startReplicas(ctx context.Context, n int, exchange bool, spec RouterSpec, dir func(i int) (string, error)) ([]*RouterProcess, error) {
 	addrs := make([]string, n)
 	for i := range addrs {
 		p, err := freePort()
@@ -166,7 +195,7 @@ func startReplicas(ctx context.Context, n int, spec RouterSpec, dir func(i int) 
 			return nil, err
 		}
 		base := merged
-		if n > 1 {
+		if n > 1 && exchange {
 			if base, err = peersBase(merged, addrs[i], addrs, 0); err != nil {
 				stopAll()
 				return nil, err

@@ -12,20 +12,25 @@ import (
 )
 
 func TestReplicaLabels(t *testing.T) {
-	labels := replicaLabels([]string{"tandem", "prefix"}, []int{1, 3})
-	if diff := cmp.Diff([]string{"tandem/r1", "tandem/r3", "prefix/r1", "prefix/r3"}, labels); diff != "" {
+	counts, err := ParseReplicas("1, 3,3-alone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := replicaLabels([]string{"tandem", "prefix"}, counts)
+	if diff := cmp.Diff([]string{"tandem/r1", "tandem/r3", "tandem/r3-alone", "prefix/r1", "prefix/r3", "prefix/r3-alone"}, labels); diff != "" {
 		t.Errorf("labels (-want +got):\n%s", diff)
 	}
 	type split struct {
 		Policy string
-		N      int
+		R      Replicas
 	}
 	var got []split
-	for _, l := range append(labels, "tandem", "odd/rx") {
-		p, n := splitLabel(l)
-		got = append(got, split{p, n})
+	for _, l := range append(labels[:3], "tandem", "odd/rx") {
+		p, r := splitLabel(l)
+		got = append(got, split{p, r})
 	}
-	want := []split{{"tandem", 1}, {"tandem", 3}, {"prefix", 1}, {"prefix", 3}, {"tandem", 0}, {"odd/rx", 0}}
+	want := []split{{"tandem", Replicas{N: 1}}, {"tandem", Replicas{N: 3}}, {"tandem", Replicas{N: 3, Alone: true}},
+		{"tandem", Replicas{}}, {"odd/rx", Replicas{}}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("splitLabel (-want +got):\n%s", diff)
 	}
