@@ -66,7 +66,7 @@ const (
 	DefaultTTL            = time.Second
 	DefaultResolve        = 5 * time.Second
 	DefaultMaxBatchHashes = 1 << 18
-	DefaultSnapshotBlocks = 1 << 20
+	DefaultSnapshotBlocks = 1 << 18 // 2 MiB of hashes per endpoint
 	// forgetAfter drops a silent peer's state (and its metric series).
 	forgetAfter = time.Minute
 	// snapshotRetry and snapshotFor: how often and how long a starting
@@ -208,8 +208,21 @@ func (x *Exchange) Run(ctx context.Context) {
 	}
 }
 
-// push encodes the batch of this interval and queues it for every peer.
+// push encodes the batch of this interval and queues it for every peer;
+// with no peer it only empties the buffer.
 func (x *Exchange) push(now time.Time, buf []byte) []byte {
+	x.pmu.Lock()
+	targets := make([]*sender, 0, len(x.target))
+	for _, s := range x.target {
+		targets = append(targets, s)
+	}
+	x.pmu.Unlock()
+	if len(targets) == 0 {
+		x.mu.Lock()
+		x.hashes, x.spans, x.dropped = x.hashes[:0], x.spans[:0], 0
+		x.mu.Unlock()
+		return buf
+	}
 	b := Batch{From: x.cfg.ID, Sent: now, Loads: x.ownLoads()}
 	x.mu.Lock()
 	off := 0
@@ -224,12 +237,6 @@ func (x *Exchange) push(now time.Time, buf []byte) []byte {
 		x.dropped = 0
 	}
 	x.mu.Unlock()
-	x.pmu.Lock()
-	targets := make([]*sender, 0, len(x.target))
-	for _, s := range x.target {
-		targets = append(targets, s)
-	}
-	x.pmu.Unlock()
 	for _, s := range targets {
 		select {
 		case s.queue <- slices.Clone(buf):

@@ -84,7 +84,10 @@ func TestBatchTeachesIndexAndIsNotEchoed(t *testing.T) {
 		t.Errorf("%d learned chains queued to be sent on; want none", queued)
 	}
 	e0.Index.Insert([]uint64{8, 9})
-	b, err := Decode(x.push(time.Now(), nil))
+	peer := &sender{addr: "peer", queue: make(chan []byte, 1)}
+	x.target[peer.addr] = peer
+	x.push(time.Now(), nil)
+	b, err := Decode(<-peer.queue)
 	if err != nil {
 		t.Fatal(err)
 	}
