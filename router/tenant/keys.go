@@ -125,8 +125,10 @@ func (t *Tenants) ReloadKeys() (changed bool, err error) {
 	return true, nil
 }
 
-// Run rereads the keys file every keysReload until ctx ends.
+// Run logs the identity rule in force, then rereads the keys file every
+// keysReload until ctx ends.
 func (t *Tenants) Run(ctx context.Context, log logr.Logger) {
+	log.Info("Tenant identity", "rule", t.String())
 	if t.cfg.KeysFile == "" {
 		return
 	}

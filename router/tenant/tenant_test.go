@@ -309,3 +309,21 @@ func TestForwardable(t *testing.T) {
 		})
 	}
 }
+
+func TestString(t *testing.T) {
+	keys := writeKeys(t, "keys: {sk-a: a}\n")
+	cases := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{KeysFile: keys}, "API keys from " + keys},
+		{Config{Header: "X-Tenant", TrustedPeers: []string{"10.0.0.0/8"}}, "header X-Tenant from 1 trusted networks"},
+		{Config{Header: "X-Tenant"}, "header X-Tenant from any peer"},
+		{DefaultConfig(), "every request is tenant default"},
+	}
+	for _, tc := range cases {
+		if got := mustNew(t, tc.cfg).String(); got != tc.want {
+			t.Errorf("String() = %q, want %q", got, tc.want)
+		}
+	}
+}
