@@ -124,6 +124,12 @@ type Exchange struct {
 	target map[string]*sender // by address
 	self   map[string]bool    // addresses found to be this replica
 
+	// lastLoads and lastPush are the loads of the last batch pushed and
+	// when: an interval with no insertion and the same loads sends
+	// nothing, except a heartbeat every TTL/4 that keeps the loads alive.
+	lastLoads []Load
+	lastPush  time.Time
+
 	stats stats
 }
 
@@ -225,6 +231,11 @@ func (x *Exchange) push(now time.Time, buf []byte) []byte {
 	}
 	b := Batch{From: x.cfg.ID, Sent: now, Loads: x.ownLoads()}
 	x.mu.Lock()
+	if len(x.spans) == 0 && slices.Equal(b.Loads, x.lastLoads) && now.Sub(x.lastPush) < x.cfg.TTL/4 {
+		x.mu.Unlock()
+		return buf // nothing new: the peers' view is current
+	}
+	x.lastLoads, x.lastPush = b.Loads, now
 	off := 0
 	for _, s := range x.spans {
 		b.Chains = append(b.Chains, Chain{Endpoint: s.e.Name, Hashes: x.hashes[off : off+s.n]})

@@ -146,3 +146,37 @@ func (x *Exchange) isSelf(addr string) bool {
 	defer x.pmu.Unlock()
 	return x.self[addr]
 }
+
+func TestIdleIntervalsSendOnlyHeartbeats(t *testing.T) {
+	reg := registry(t, "e0")
+	x := New(Config{ID: "me", TTL: time.Second}, reg, logr.Discard())
+	e0 := reg.Snapshot().Endpoint("e0")
+	e0.Index.Observe(func(h []uint64) { x.Record(e0, h) })
+	peer := &sender{addr: "peer", queue: make(chan []byte, 16)}
+	x.target[peer.addr] = peer
+	t0 := time.Unix(100, 0)
+	steps := []struct {
+		name string
+		at   time.Duration
+		do   func()
+		sent bool
+	}{
+		{"the first interval is sent", 0, func() {}, true},
+		{"nothing new: not sent", 25 * time.Millisecond, func() {}, false},
+		{"an insertion is sent", 50 * time.Millisecond, func() { e0.Index.Insert([]uint64{1}) }, true},
+		{"a load change is sent", 75 * time.Millisecond, func() { e0.InFlight.Add(1) }, true},
+		{"still nothing new: not sent", 100 * time.Millisecond, func() {}, false},
+		{"a quarter TTL after the last: a heartbeat", 325 * time.Millisecond, func() {}, true},
+	}
+	for _, s := range steps {
+		s.do()
+		x.push(t0.Add(s.at), nil)
+		sent := len(peer.queue) > 0
+		for len(peer.queue) > 0 {
+			<-peer.queue
+		}
+		if sent != s.sent {
+			t.Errorf("%s: sent %v, want %v", s.name, sent, s.sent)
+		}
+	}
+}
