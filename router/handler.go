@@ -98,6 +98,11 @@ func (rt *Router) identify(c *call, r *http.Request) *apiError {
 // admit resolves the priority and applies the tenant's limits.
 func (rt *Router) admit(c *call, r *http.Request) *apiError {
 	c.priority = rt.resolvePriority(c, r)
+	if c.req.HasPriority && c.req.Priority != c.priority {
+		if err := c.setBodyPriority(); err != nil {
+			return err
+		}
+	}
 	name := c.tenant
 	ticket, refused := rt.tenants.Admit(name, c.start)
 	switch refused {
@@ -158,6 +163,24 @@ func (rt *Router) resolvePriority(c *call, r *http.Request) int {
 		}
 	}
 	return c.who.Priority(c.req.Priority, c.req.HasPriority)
+}
+
+// setBodyPriority gives an engine that schedules by priority (vLLM
+// --scheduling-policy priority) no client value the router did not grant:
+// the body's priority member becomes the resolved priority for a tenant
+// that may set its own, and is removed for any other. The router never
+// adds the member: vLLM without priority scheduling refuses a non-zero
+// one.
+func (c *call) setBodyPriority() *apiError {
+	var extra [][]byte
+	if c.who.MaySetPriority() {
+		extra = append(extra, strconv.AppendInt([]byte(`"priority":`), int64(c.priority), 10))
+	}
+	c.body = c.req.AppendBody(make([]byte, 0, len(c.body)+24), request.FieldSet(0).Set(request.FieldPriority), extra...)
+	if err := request.Parse(c.kind, c.body, &c.req); err != nil {
+		return badRequest(err.Param, err.Msg) // cannot happen: the members were valid
+	}
+	return nil
 }
 
 // priority is the request's resolved priority (admit sets it).

@@ -2,6 +2,8 @@ package router
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -344,6 +346,73 @@ func TestKeysDoNotReachTheEngine(t *testing.T) {
 			}
 			if diff := cmp.Diff([]string{"r-1"}, reqID); diff != "" {
 				t.Errorf("X-Request-Id at the engine (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// The body an engine receives carries no client priority the router did
+// not grant: vLLM with priority scheduling reads it, so a client-set value
+// would otherwise escape the tenant's priority there.
+func TestEngineSeesTheResolvedPriority(t *testing.T) {
+	var mu sync.Mutex
+	var got []string // the priority member as the engine decoded it, or "none"
+	eng := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/completions" {
+			http.NotFound(w, r)
+			return
+		}
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		p, ok := body["priority"]
+		mu.Lock()
+		if ok {
+			got = append(got, fmt.Sprint(p))
+		} else {
+			got = append(got, "none")
+		}
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"x","object":"text_completion","choices":[{"index":0,"text":"ok","finish_reason":"stop"}]}`)
+	}))
+	defer eng.Close()
+	s := endpoint.Spec{Address: strings.TrimPrefix(eng.URL, "http://"), Models: []string{testModel}}
+	if err := s.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	cfg.Tenants = tenant.Config{
+		KeysFile: keysFile(t, "plain", "capped"),
+		List: []tenant.Entry{
+			{Name: "plain", Policy: tenant.Policy{Priority: 5}},
+			{Name: "capped", Policy: tenant.Policy{Priority: 5, AllowPriorityOverride: true, MaxPriority: 2}},
+		},
+	}
+	f := startRouter(t, cfg, []endpoint.Spec{s})
+	cases := []struct {
+		name, tenant, extra string
+		header              []string
+		want                string
+	}{
+		{"no priority in the body: none added", "plain", "", nil, "none"},
+		{"not allowed: removed", "plain", `,"priority":-10`, nil, "none"},
+		{"not allowed, equal to the tenant's: left", "plain", `,"priority":5`, nil, "5"},
+		{"allowed, within the cap: the client's", "capped", `,"priority":3`, nil, "3"},
+		{"allowed, past the cap: the cap", "capped", `,"priority":-10`, nil, "2"},
+		{"allowed, the header wins over the body", "capped", `,"priority":9`, []string{"X-Tandem-Priority", "4"}, "4"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			mu.Lock()
+			got = nil
+			mu.Unlock()
+			if resp, body := f.post(t, "/v1/completions", completionBody("x", tc.extra), append(bearer(tc.tenant), tc.header...)...); resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d: %s", resp.StatusCode, body)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if diff := cmp.Diff([]string{tc.want}, got); diff != "" {
+				t.Errorf("priority at the engine (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -122,6 +122,10 @@ func (id Identity) Priority(requested int, asked bool) int {
 	return max(requested, p.MaxPriority)
 }
 
+// MaySetPriority reports whether the tenant's requests may set their own
+// priority (Policy.AllowPriorityOverride).
+func (id Identity) MaySetPriority() bool { return id.policy != nil && id.policy.AllowPriorityOverride }
+
 // Identify names the tenant of r from its headers and peer address only;
 // ok is false when a key is required and r has no known one.
 func (t *Tenants) Identify(r *http.Request) (id Identity, ok bool) {
