@@ -100,9 +100,10 @@ func ParseReplicas(s string) ([]Replicas, error) {
 	return out, nil
 }
 
-// peersBase adds a peers section to the router's base configuration: this
-// replica's exchange address and every replica's.
-func peersBase(base []byte, self string, all []string, interval time.Duration) ([]byte, error) {
+// peersBase sets the peers section of the router's base configuration:
+// this replica's exchange address and every replica's. The base may tune
+// the rest of the section (interval, ttl), not those two.
+func peersBase(base []byte, self string, all []string) ([]byte, error) {
 	cfg := map[string]any{}
 	if err := yaml.Unmarshal(base, &cfg); err != nil {
 		return nil, fmt.Errorf("router config: %w", err)
@@ -110,13 +111,20 @@ func peersBase(base []byte, self string, all []string, interval time.Duration) (
 	if cfg == nil {
 		cfg = map[string]any{}
 	}
-	if _, ok := cfg["peers"]; ok {
-		return nil, errors.New(`router config: "peers" is set by the benchmark with --replicas; leave it out of the base`)
+	peers := map[string]any{}
+	if p, ok := cfg["peers"]; ok {
+		m, ok := p.(map[string]any)
+		if !ok {
+			return nil, errors.New("router config: peers must be a mapping")
+		}
+		for _, k := range []string{"address", "static", "service"} {
+			if _, set := m[k]; set {
+				return nil, fmt.Errorf("router config: peers.%s is set by the benchmark with --replicas; leave it out of the base", k)
+			}
+		}
+		peers = maps.Clone(m)
 	}
-	peers := map[string]any{"address": self, "static": all}
-	if interval > 0 {
-		peers["interval"] = interval.String()
-	}
+	peers["address"], peers["static"] = self, all
 	cfg = maps.Clone(cfg)
 	cfg["peers"] = peers
 	return yaml.Marshal(cfg)
@@ -196,7 +204,7 @@ func startReplicas(ctx context.Context, n int, exchange bool, spec RouterSpec, d
 		}
 		base := merged
 		if n > 1 && exchange {
-			if base, err = peersBase(merged, addrs[i], addrs, 0); err != nil {
+			if base, err = peersBase(merged, addrs[i], addrs); err != nil {
 				stopAll()
 				return nil, err
 			}

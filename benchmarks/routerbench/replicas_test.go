@@ -40,7 +40,7 @@ func TestReplicaLabels(t *testing.T) {
 }
 
 func TestPeersBase(t *testing.T) {
-	out, err := peersBase([]byte("policy: x\nprefix: {blockBytes: 32}\n"), "127.0.0.1:2", []string{"127.0.0.1:1", "127.0.0.1:2"}, 0)
+	out, err := peersBase([]byte("policy: x\nprefix: {blockBytes: 32}\npeers: {interval: 10ms}\n"), "127.0.0.1:2", []string{"127.0.0.1:1", "127.0.0.1:2"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,12 +49,12 @@ func TestPeersBase(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]any{"policy": "x", "prefix": map[string]any{"blockBytes": float64(32)},
-		"peers": map[string]any{"address": "127.0.0.1:2", "static": []any{"127.0.0.1:1", "127.0.0.1:2"}}}
+		"peers": map[string]any{"address": "127.0.0.1:2", "static": []any{"127.0.0.1:1", "127.0.0.1:2"}, "interval": "10ms"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-	if _, err := peersBase([]byte("peers: {}\n"), "a:1", nil, 0); err == nil {
-		t.Error("a base with its own peers section was accepted")
+	if _, err := peersBase([]byte("peers: {static: [x:1]}\n"), "a:1", nil); err == nil {
+		t.Error("a base with its own peer list was accepted")
 	}
 }
 
