@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os/exec"
 	"strings"
 	"testing"
@@ -29,7 +30,7 @@ func TestProductBinariesLinkNoBenchmarksOrTests(t *testing.T) {
 		out, err := cmd.Output()
 		if err != nil {
 			msg := ""
-			if ee, ok := err.(*exec.ExitError); ok {
+			if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 				msg = string(ee.Stderr)
 			}
 			t.Fatalf("go list -deps %s: %v\n%s", bin, err, msg)

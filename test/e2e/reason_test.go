@@ -47,8 +47,8 @@ func TestUnplacedUnitsSayWhy(t *testing.T) {
 			name: "gpus-per-pod",
 			// 12 GPUs per pod on nodes of 8: every node fails Volcano's
 			// resource check, which names only the resource.
-			group:   testutil.MakeServingGroup("gpus-per-pod").Role(testutil.MakeRole("engine").Replicas(3).GPU(12).Obj()),
-			reason:  v1alpha1.UnitInsufficientResources,
+			group:  testutil.MakeServingGroup("gpus-per-pod").Role(testutil.MakeRole("engine").Replicas(3).GPU(12).Obj()),
+			reason: v1alpha1.UnitInsufficientResources,
 			// The node count is left out: drills elsewhere in the suite
 			// remove nodes.
 			message: "needs 36 nvidia.com/gpu; the cluster cannot place it (role engine asks 12 per pod; ",
