@@ -288,11 +288,11 @@ func (rt *Router) endStream(w http.ResponseWriter, flusher http.Flusher, c *call
 	case errors.Is(cause, sse.ErrIdleTimeout):
 		d.end(false)
 		status, typ = http.StatusGatewayTimeout, "TimeoutError"
-		msg = "the engine sent no event for " + rt.cfg.Timeouts.StreamIdle.Duration.String() + " (timeouts.streamIdle)"
+		msg = "the engine sent no event for " + rt.cfg.Timeouts.StreamIdle.String() + " (timeouts.streamIdle)"
 	case errors.Is(cause, context.DeadlineExceeded):
 		d.release()
 		status, typ = http.StatusGatewayTimeout, "TimeoutError"
-		msg = "the request exceeded " + rt.cfg.Timeouts.Request.Duration.String() + " (timeouts.request)"
+		msg = "the request exceeded " + rt.cfg.Timeouts.Request.String() + " (timeouts.request)"
 	case cause != nil:
 		d.release() // canceled from the router's side (an SGLang prefill failed)
 		msg = "the stream was cut: " + cause.Error()

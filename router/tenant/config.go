@@ -87,7 +87,7 @@ func (c *Config) Validate() error {
 		check(seen[e.Name], "%s: duplicate tenant %q", where, e.Name)
 		check(e.Name == overflowTenant, "%s: %q is reserved", where, e.Name)
 		seen[e.Name] = true
-		errs = append(errs, e.Policy.validate(where))
+		errs = append(errs, e.validate(where))
 	}
 	return errors.Join(errs...)
 }
