@@ -113,6 +113,9 @@ func (c *call) engineBody() []byte {
 	return r.Body
 }
 
+// errPrefillTimeout is why a prefill that did not answer in time ended.
+var errPrefillTimeout = errors.New("no prefill answer within timeouts.firstByte")
+
 // maxPrefillAnswer bounds a prefill endpoint's answer.
 const maxPrefillAnswer = 4 << 20
 
@@ -202,7 +205,17 @@ func (rt *Router) sideRequest(ctx context.Context, c *call, p *schedule.Candidat
 	}
 	d := startDispatch(p.E, cost{uncached: p.UncachedTokens, queued: p.QueuedTokens}, probe)
 	p.E.Index.Insert(c.hashes)
-	resp, err := rt.transport.RoundTrip(rt.outbound(ctx, c, p.E, body))
+	// A prefill's whole answer is its first byte: timeouts.firstByte bounds
+	// it as it bounds a stream's first event. Past it the endpoint failed
+	// (rt.failed sees the request's own ctx still live); the transport's
+	// error carries the cause.
+	pctx := ctx
+	if fb := rt.cfg.Timeouts.FirstByte.Duration; fb > 0 {
+		var cancel context.CancelFunc
+		pctx, cancel = context.WithTimeoutCause(ctx, fb, errPrefillTimeout)
+		defer cancel()
+	}
+	resp, err := rt.transport.RoundTrip(rt.outbound(pctx, c, p.E, body))
 	if err != nil {
 		rt.failed(ctx, d, "prefill", err)
 		return nil, fmt.Errorf("%s: %w", p.E.Name, err)
