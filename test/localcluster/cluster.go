@@ -410,7 +410,12 @@ func (c *Cluster) startRouter(ctx context.Context) error {
 	err := c.run("tandem-router",
 		"--kubernetes",
 		"--kubeconfig="+c.Kubeconfig,
+		// Not in a pod: name the namespace the demo's groups live in.
+		"--namespace=default",
 		"--listen="+listen,
+		// /metrics beside the API: several local clusters (tests) run at
+		// once, so no fixed metrics port.
+		"--metrics-address=api",
 	)
 	if err != nil {
 		return err
