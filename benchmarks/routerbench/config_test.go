@@ -130,7 +130,7 @@ func TestParsePolicies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "discovery:\n  static:\n    file: e.yaml\nlisten: a:1\npenalty:\n  kvTokens: 1\nretry:\n  maxAttempts: 2\n"
+	want := "discovery:\n  static:\n    file: e.yaml\nlisten: a:1\nmetrics:\n  address: \"\"\npenalty:\n  kvTokens: 1\nretry:\n  maxAttempts: 2\n"
 	if diff := cmp.Diff(want, string(f.Config)); diff != "" {
 		t.Errorf("variant config (-want +got):\n%s", diff)
 	}
@@ -156,7 +156,7 @@ func TestProfiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "discovery:\n  static:\n    file: e.yaml\nkvEvents:\n  enabled: true\n  tokenizer: engine\nlisten: a:1\npolicy: tandem\n"
+	want := "discovery:\n  static:\n    file: e.yaml\nkvEvents:\n  enabled: true\n  tokenizer: engine\nlisten: a:1\nmetrics:\n  address: \"\"\npolicy: tandem\n"
 	if diff := cmp.Diff(want, string(f.Config)); diff != "" {
 		t.Errorf("tandem-exact config (-want +got):\n%s", diff)
 	}
