@@ -233,6 +233,12 @@ type FlowConfig struct {
 	// Tick is how often a non-empty queue is looked at besides when a
 	// request of its model ends.
 	Tick Duration `json:"tick"`
+	// OverloadAfter and OverloadWait: once a model's queue has not emptied
+	// for OverloadAfter, its requests that waited OverloadWait get 429 (a
+	// sustained overload is turned away fast, not served late); 0 turns
+	// it off.
+	OverloadAfter Duration `json:"overloadAfter"`
+	OverloadWait  Duration `json:"overloadWait"`
 }
 
 // KVEventsConfig turns on the exact prefix index fed by vLLM KV events
@@ -307,6 +313,7 @@ func DefaultConfig() Config {
 		Flow: FlowConfig{
 			MaxWait: Duration{5 * time.Second}, MaxQueue: 1024, QueueDelay: Duration{100 * time.Millisecond}, KVUsage: 0.9,
 			LIFOAfter: Duration{100 * time.Millisecond}, Tick: Duration{5 * time.Millisecond},
+			OverloadAfter: Duration{time.Second}, OverloadWait: Duration{50 * time.Millisecond},
 		},
 	}
 }
@@ -420,5 +427,6 @@ func (f *FlowConfig) validate() []error {
 	check(f.QueueDelay.Duration == 0 && f.KVUsage == 0, "flowControl: queueDelay and kvUsage are both 0; no endpoint would ever be at its efficient load")
 	check(f.LIFOAfter.Duration < 0, "flowControl.lifoAfter %s: must not be negative", f.LIFOAfter)
 	check(f.Tick.Duration <= 0, "flowControl.tick %s: must be positive", f.Tick)
+	check(f.OverloadAfter.Duration < 0 || f.OverloadWait.Duration < 0, "flowControl.overloadAfter and overloadWait must not be negative")
 	return errs
 }

@@ -39,6 +39,7 @@ func (rt *Router) newFlowGate() *flow.Gate {
 	}
 	return flow.NewGate(flow.Config{
 		MaxWait: f.MaxWait.Duration, MaxQueue: f.MaxQueue, Tick: f.Tick.Duration, LIFOAfter: f.LIFOAfter.Duration,
+		OverloadAfter: f.OverloadAfter.Duration, OverloadWait: f.OverloadWait.Duration,
 	}, room, flowObserver{rt.metrics})
 }
 
@@ -55,6 +56,8 @@ func (rt *Router) wait(ctx context.Context, c *call, r *http.Request) (flow.Tick
 	switch refused {
 	case flow.RefusedFull:
 		return ticket, tooMany(string(refused), "every endpoint of `"+c.req.Model+"` is at its efficient load and its queue is full; retry later")
+	case flow.RefusedOverload:
+		return ticket, tooMany(string(refused), "every endpoint of `"+c.req.Model+"` has been at its efficient load for flowControl.overloadAfter; retry later")
 	case flow.RefusedTimeout:
 		return ticket, tooMany(string(refused), "every endpoint of `"+c.req.Model+"` stayed at its efficient load for flowControl.maxWait ("+
 			rt.cfg.Flow.MaxWait.String()+"); retry later")

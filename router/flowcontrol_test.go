@@ -83,6 +83,9 @@ func flowConfig(maxWait time.Duration) Config {
 	cfg.Flow.KVUsage = 0
 	cfg.Flow.MaxWait = Duration{maxWait}
 	cfg.Flow.Tick = Duration{time.Millisecond}
+	// The queue stays busy while the test lines requests up: no shedding
+	// for sustained overload (flow's own tests cover it).
+	cfg.Flow.OverloadAfter = Duration{}
 	// The requests set their own priority (X-Tandem-Priority), which the
 	// router honours only for tenants allowed to (package tenant).
 	cfg.Tenants.Default.AllowPriorityOverride = true

@@ -96,7 +96,7 @@ func NewMetrics(snapshot func() *endpoint.Snapshot, staleAfter time.Duration) *M
 	}, []string{"model"})
 	m.reg.MustRegister(m.flowQueue)
 	m.flowWait = histogram("flow_wait_duration_seconds", "Flow control: time a request waited in its model's queue before it was let go, by model (requests that never waited and those refused are not counted).", flowWaitBuckets, "model")
-	m.flowDrops = counter("flow_dropped_total", "Flow control: requests that left the queue refused, by model and reason: queue-full (429 on arrival), queue-timeout (429 after flowControl.maxWait), canceled (the client went away).", "model", "reason")
+	m.flowDrops = counter("flow_dropped_total", "Flow control: requests that left the queue refused, by model and reason: queue-full (429 on arrival), queue-timeout (429 after flowControl.maxWait), queue-overload (429 after flowControl.overloadWait in a queue busy for flowControl.overloadAfter), canceled (the client went away).", "model", "reason")
 	m.tenantRequests = counter("tenant_requests_total", "Completion requests by the tenant the router identified (API key, or header from a trusted peer): a configured tenant's name, default, or unlisted for header-named tenants without an entry in tenants.list. Counted before limits and shedding.", "tenant")
 	m.reg.MustRegister(&endpointCollector{snapshot: snapshot, staleAfter: staleAfter})
 	return m

@@ -2,6 +2,7 @@ package routerbench
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -128,6 +129,26 @@ type OverloadGoal struct {
 	Refused float64 `json:"refused_share"`
 }
 
+// MarshalJSON writes figures not measured (NaN) as null.
+func (g OverloadGoal) MarshalJSON() ([]byte, error) {
+	type num = load.Num
+	return json.Marshal(struct {
+		Policy   string  `json:"policy"`
+		Factor   float64 `json:"factor"`
+		Peak     num     `json:"peak_req_s"`
+		PeakRate num     `json:"peak_offered"`
+		At       num     `json:"at_req_s"`
+		AtRatio  num     `json:"throughput_ratio"`
+		P90TTFT  num     `json:"p90_ttft_ms"`
+		BoundMs  num     `json:"bound_ms"`
+		HitKnee  num     `json:"hit_knee"`
+		HitAt    num     `json:"hit_at"`
+		HitRatio num     `json:"hit_ratio"`
+		Refused  num     `json:"refused_share"`
+	}{g.Policy, g.Factor, num(g.Peak), num(g.PeakRate), num(g.At), num(g.AtRatio), num(g.P90TTFT), num(g.BoundMs),
+		num(g.HitKnee), num(g.HitAt), num(g.HitRatio), num(g.Refused)})
+}
+
 // Met reports the three goals.
 func (g OverloadGoal) Met() (throughput, ttft, hit bool) {
 	return g.AtRatio >= 0.9, g.P90TTFT <= g.BoundMs, g.HitRatio >= 0.9
@@ -147,10 +168,11 @@ func OverloadGoals(rows []PolicyRow, policies []string, knee float64, factors []
 			if thr > g.Peak || g.PeakRate == 0 {
 				g.Peak, g.PeakRate = thr, r.Rate
 			}
-			switch rateKey(load.Num(r.Rate)) {
-			case rateKey(load.Num(knee)):
+			// The offered rate is the schedule's own mean, near the asked one.
+			switch nearestFactor(r.Rate/knee, factors) {
+			case 1:
 				g.HitKnee = r.value("hit rate")
-			case rateKey(load.Num(knee * top)):
+			case top:
 				g.At, g.P90TTFT, g.HitAt = thr, r.value("TTFT p90 ms"), r.value("hit rate")
 				if r.Requests > 0 {
 					g.Refused = float64(r.Requests-r.OK) / float64(r.Requests)
@@ -166,6 +188,17 @@ func OverloadGoals(rows []PolicyRow, policies []string, knee float64, factors []
 	return out
 }
 
+// nearestFactor is the factor closest to x.
+func nearestFactor(x float64, factors []float64) float64 {
+	best := factors[0]
+	for _, f := range factors {
+		if math.Abs(f-x) < math.Abs(best-x) {
+			best = f
+		}
+	}
+	return best
+}
+
 // FairRun is one tenant's figures in one fairness run.
 type FairRun struct {
 	Policy string `json:"policy"`
@@ -179,21 +212,21 @@ type FairRun struct {
 	Errors  map[string]int `json:"errors,omitempty"`
 	// ReqRate is successful requests over the run's span; TTFT of the
 	// successful ones, ms.
-	ReqRate float64      `json:"req_s"`
+	ReqRate load.Num     `json:"req_s"`
 	TTFT    load.Latency `json:"ttft_ms"`
 }
 
 // FairGoal is one policy's fairness figures: medians over repetitions of
 // the light tenant's p90 TTFT alone and beside the heavy tenant.
 type FairGoal struct {
-	Policy     string  `json:"policy"`
-	SoloP90    float64 `json:"light_solo_p90_ms"`
-	MixedP90   float64 `json:"light_mixed_p90_ms"`
-	Ratio      float64 `json:"ratio"`
-	LightOK    float64 `json:"light_ok_share"`
-	HeavyReqS  float64 `json:"heavy_req_s"`
-	HeavyOK    float64 `json:"heavy_ok_share"`
-	Repetition int     `json:"reps"`
+	Policy     string   `json:"policy"`
+	SoloP90    load.Num `json:"light_solo_p90_ms"`
+	MixedP90   load.Num `json:"light_mixed_p90_ms"`
+	Ratio      load.Num `json:"ratio"`
+	LightOK    load.Num `json:"light_ok_share"`
+	HeavyReqS  load.Num `json:"heavy_req_s"`
+	HeavyOK    load.Num `json:"heavy_ok_share"`
+	Repetition int      `json:"reps"`
 }
 
 // FairGoals folds fairness runs per policy; Ratio is the median of the
@@ -222,12 +255,13 @@ func FairGoals(runs []FairRun, policies []string) []FairGoal {
 				lightOK = append(lightOK, share(x.OK, x.Sent))
 			}
 			if h, ok := m["mixed/heavy"]; ok {
-				heavy, heavyOK = append(heavy, h.ReqRate), append(heavyOK, share(h.OK, h.Sent))
+				heavy, heavyOK = append(heavy, float64(h.ReqRate)), append(heavyOK, share(h.OK, h.Sent))
 			}
 		}
 		g.Repetition = len(ratio)
-		g.SoloP90, g.MixedP90, g.Ratio = load.Median(solo), load.Median(mixed), load.Median(ratio)
-		g.LightOK, g.HeavyReqS, g.HeavyOK = load.Median(lightOK), load.Median(heavy), load.Median(heavyOK)
+		med := func(v []float64) load.Num { return load.Num(load.Median(v)) }
+		g.SoloP90, g.MixedP90, g.Ratio = med(solo), med(mixed), med(ratio)
+		g.LightOK, g.HeavyReqS, g.HeavyOK = med(lightOK), med(heavy), med(heavyOK)
 		out = append(out, g)
 	}
 	return out
@@ -370,9 +404,9 @@ func fairRun(policy string, k int, label string, s tenantStream, results []load.
 	}
 	sum := load.Summarize(ttft)
 	r.TTFT = load.Latency{N: sum.N, Mean: load.Num(sum.Mean), P50: load.Num(sum.P50), P90: load.Num(sum.P90), P99: load.Num(sum.P99), Max: load.Num(sum.Max)}
-	r.ReqRate = math.NaN()
+	r.ReqRate = load.Num(math.NaN())
 	if span > 0 {
-		r.ReqRate = float64(r.OK) / span.Seconds()
+		r.ReqRate = load.Num(float64(r.OK) / span.Seconds())
 	}
 	return r
 }

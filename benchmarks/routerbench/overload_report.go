@@ -39,7 +39,7 @@ func PrintOverload(w io.Writer, res OverloadResult, cfg OverloadConfig) error {
 		fmt.Fprintln(tw, "policy\trep\tcase\ttenant\toffered\tok\terrors\treq/s\tTTFT p50 ms\tTTFT p90 ms\tTTFT p99 ms\t")
 		for _, r := range res.Fairness {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t\n", r.Policy, r.Rep, r.Case, r.Tenant, load.FormatNum(r.Offered), r.OK, r.Sent,
-				errorsText(r.Errors), load.FormatNum(r.ReqRate), load.FormatNum(float64(r.TTFT.P50)), load.FormatNum(float64(r.TTFT.P90)), load.FormatNum(float64(r.TTFT.P99)))
+				errorsText(r.Errors), load.FormatNum(float64(r.ReqRate)), load.FormatNum(float64(r.TTFT.P50)), load.FormatNum(float64(r.TTFT.P90)), load.FormatNum(float64(r.TTFT.P99)))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -51,8 +51,8 @@ func PrintOverload(w io.Writer, res OverloadResult, cfg OverloadConfig) error {
 			if g.Ratio <= 1.5 {
 				met = "yes"
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", g.Policy, g.Repetition, load.FormatNum(g.SoloP90), load.FormatNum(g.MixedP90),
-				load.FormatNum(g.Ratio), load.FormatNum(g.LightOK), load.FormatNum(g.HeavyReqS), load.FormatNum(g.HeavyOK), met)
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", g.Policy, g.Repetition, load.FormatNum(float64(g.SoloP90)), load.FormatNum(float64(g.MixedP90)),
+				load.FormatNum(float64(g.Ratio)), load.FormatNum(float64(g.LightOK)), load.FormatNum(float64(g.HeavyReqS)), load.FormatNum(float64(g.HeavyOK)), met)
 		}
 		if err := tw.Flush(); err != nil {
 			return err

@@ -57,6 +57,18 @@
 //     Retry-After (reason queue-timeout); for a stream this is before its
 //     first byte, as nothing was sent. A client that goes away leaves the
 //     queue at once (reason canceled).
+//  6. Sustained overload: once m's queue has not emptied for
+//     OverloadAfter (default 1 s), every request in it that has waited
+//     OverloadWait (default 50 ms, a quarter of the 200 ms TTFT bound) is
+//     refused the same way (reason queue-overload). A burst shorter than
+//     OverloadAfter is absorbed by the queue, up to MaxWait; a demand the
+//     fleet cannot serve is turned away fast instead of being served late.
+//     Waiting cannot be traded for throughput here: with clients that send
+//     again when answered (conversations), Little's law fixes the mean
+//     time in the system at clients ÷ throughput, so only refusals keep
+//     the TTFT of the requests served near the bound. This is the
+//     controlled-delay queue Facebook's "Fail at Scale" describes beside
+//     adaptive LIFO (there: 100 ms and 5 ms).
 //
 // The queue (Queue) is plain data with no clock or goroutine of its own;
 // Gate adds the lock, the timers and the waiting.

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -284,5 +285,60 @@ func TestGateDispatchesOnePerEndpointWithRoom(t *testing.T) {
 				t.Errorf("dispatched %d, want %d", got, tc.wantN)
 			}
 		})
+	}
+}
+
+func TestQueueExpireAndBusy(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	q := &Queue{}
+	if q.Busy(t0) != 0 {
+		t.Fatal("an empty queue is not busy")
+	}
+	labels := map[*Waiter]string{}
+	for _, w := range []struct {
+		label, tenant string
+		prio, ms      int
+	}{{"a0", "a", 0, 0}, {"a1", "a", 0, 40}, {"a2", "a", 0, 90}, {"b0", "b", 1, 10}, {"b1", "b", 1, 80}} {
+		x := &Waiter{Tenant: w.tenant, Priority: w.prio, Enqueued: at(w.ms)}
+		labels[x] = w.label
+		q.Push(x)
+	}
+	if got := q.Busy(at(100)); got != 100*time.Millisecond {
+		t.Errorf("busy %s, want 100ms (since the first push)", got)
+	}
+	var got []string
+	for _, w := range q.Expire(at(100), 50*time.Millisecond) {
+		got = append(got, labels[w])
+	}
+	slices.Sort(got)
+	if diff := cmp.Diff([]string{"a0", "a1", "b0"}, got); diff != "" {
+		t.Errorf("expired (-want +got):\n%s", diff)
+	}
+	if q.Len() != 2 {
+		t.Errorf("left %d, want 2 (a2, b1)", q.Len())
+	}
+	if w := q.Pop(at(100)); labels[w] != "a2" {
+		t.Errorf("next %q, want a2", labels[w])
+	}
+	q.Pop(at(100))
+	if q.Busy(at(200)) != 0 {
+		t.Error("emptied queue still busy")
+	}
+}
+
+// Under sustained overload the gate refuses requests that waited
+// OverloadWait, long before MaxWait.
+func TestGateShedsUnderSustainedOverload(t *testing.T) {
+	obs := &observer{}
+	g := NewGate(Config{MaxWait: time.Minute, MaxQueue: 8, Tick: time.Millisecond, OverloadAfter: 30 * time.Millisecond, OverloadWait: 10 * time.Millisecond},
+		func(string, time.Time) int { return 0 }, obs)
+	start := time.Now()
+	_, why := g.Admit(context.Background(), "m", "a", 0)
+	if why != RefusedOverload || time.Since(start) > 20*time.Second {
+		t.Errorf("refusal %q after %s, want %q well before maxWait", why, time.Since(start), RefusedOverload)
+	}
+	if waited := time.Since(start); waited < 30*time.Millisecond {
+		t.Errorf("refused after %s, before the queue had been busy for overloadAfter (30ms)", waited)
 	}
 }

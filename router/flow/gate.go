@@ -17,6 +17,10 @@ type Config struct {
 	Tick time.Duration
 	// LIFOAfter switches a tenant to newest first (Queue.LIFOAfter).
 	LIFOAfter time.Duration
+	// OverloadAfter and OverloadWait: once a queue has not emptied for
+	// OverloadAfter, requests in it that waited OverloadWait are refused
+	// (doc.go, step 6); 0 turns it off.
+	OverloadAfter, OverloadWait time.Duration
 }
 
 // Refusal is why a request left the queue without being dispatched.
@@ -26,6 +30,7 @@ const (
 	RefusedFull     Refusal = "queue-full"
 	RefusedTimeout  Refusal = "queue-timeout"
 	RefusedCanceled Refusal = "canceled"
+	RefusedOverload Refusal = "queue-overload"
 )
 
 // Observer hears what the gate does, for metrics; every method is called
@@ -114,6 +119,9 @@ func (g *Gate) Admit(ctx context.Context, model, tenant string, priority int) (T
 	why := RefusedTimeout
 	select {
 	case <-w.ready:
+		if w.refused != "" {
+			return Ticket{}, w.refused
+		}
 		return Ticket{g: g, m: m, tenant: tenant}, ""
 	case <-timer.C:
 	case <-ctx.Done():
@@ -122,7 +130,10 @@ func (g *Gate) Admit(ctx context.Context, model, tenant string, priority int) (T
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !m.q.Remove(w) {
-		// Dispatched while the timer fired: it has its turn.
+		// Dispatched or refused while the timer fired.
+		if w.refused != "" {
+			return Ticket{}, w.refused
+		}
 		return Ticket{g: g, m: m, tenant: tenant}, ""
 	}
 	g.obs.Length(model, m.q.Len())
@@ -163,12 +174,30 @@ func (g *Gate) dispatch(m *modelQueue, now time.Time) {
 	}
 }
 
+// shed refuses the requests that waited OverloadWait once m's queue has
+// not emptied for OverloadAfter; m is locked.
+func (g *Gate) shed(m *modelQueue, now time.Time) {
+	if g.cfg.OverloadAfter <= 0 || m.q.Busy(now) < g.cfg.OverloadAfter {
+		return
+	}
+	expired := m.q.Expire(now, g.cfg.OverloadWait)
+	for _, w := range expired {
+		w.refused = RefusedOverload
+		close(w.ready)
+		g.obs.Dropped(m.model, RefusedOverload)
+	}
+	if len(expired) > 0 {
+		g.obs.Length(m.model, m.q.Len())
+	}
+}
+
 // tick looks at m every Tick until its queue is empty.
 func (g *Gate) tick(m *modelQueue) {
 	t := time.NewTicker(g.cfg.Tick)
 	defer t.Stop()
 	for now := range t.C {
 		m.mu.Lock()
+		g.shed(m, now)
 		g.dispatch(m, now)
 		if m.q.Len() == 0 {
 			m.ticking = false

@@ -11,7 +11,8 @@ type Waiter struct {
 	Priority int
 	Enqueued time.Time
 
-	ready chan struct{} // Gate: closed when dispatched
+	ready   chan struct{} // Gate: closed when dispatched or refused
+	refused Refusal       // Gate: set before ready is closed on a refusal
 }
 
 // Queue is one model's waiting requests and its tenants' requests in
@@ -23,6 +24,7 @@ type Queue struct {
 
 	levels   []level // by priority, most important first
 	n        int
+	since    time.Time // when the queue last became non-empty
 	inFlight map[string]int
 	served   map[string]uint64 // the dispatch number of each tenant's last turn
 	turn     uint64
@@ -38,6 +40,9 @@ func (q *Queue) Len() int { return q.n }
 
 // Push adds w at the back of its tenant's line.
 func (q *Queue) Push(w *Waiter) {
+	if q.n == 0 {
+		q.since = w.Enqueued
+	}
 	i, found := slices.BinarySearchFunc(q.levels, w.Priority, func(l level, p int) int { return l.priority - p })
 	if !found {
 		q.levels = slices.Insert(q.levels, i, level{priority: w.Priority, tenants: map[string][]*Waiter{}})
@@ -63,6 +68,36 @@ func (q *Queue) Remove(w *Waiter) bool {
 		return true
 	}
 	return false
+}
+
+// Busy is how long the queue has held requests without emptying; 0 when
+// it is empty.
+func (q *Queue) Busy(now time.Time) time.Duration {
+	if q.n == 0 {
+		return 0
+	}
+	return now.Sub(q.since)
+}
+
+// Expire removes and returns every request that has waited wait or longer.
+func (q *Queue) Expire(now time.Time, wait time.Duration) []*Waiter {
+	var out []*Waiter
+	for i := len(q.levels) - 1; i >= 0; i-- {
+		for t, line := range q.levels[i].tenants {
+			k := 0 // a tenant's line is oldest first
+			for k < len(line) && now.Sub(line[k].Enqueued) >= wait {
+				k++
+			}
+			if k == 0 {
+				continue
+			}
+			out = append(out, line[:k]...)
+			for range k {
+				q.take(i, t, 0)
+			}
+		}
+	}
+	return out
 }
 
 // Pop removes and returns the request to dispatch next (doc.go, step 4),
