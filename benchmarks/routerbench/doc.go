@@ -38,6 +38,23 @@
 // are separate from the process and HTTP I/O (StartRouter, Loop,
 // RunOverhead, RunPolicies).
 //
+// # router-policies --overload: flow control
+//
+// Given the knee K (req/s, from a plain --sweep of the same fleet and
+// workload), the workload (multi-turn chat by default) runs at K × each
+// --overload-factors (0.5, 1, 2, 4), the same requests at every rate,
+// through the tandem preset with flow control off (tandem-noflow) and on
+// (tandem-flow), alternating within each repetition and rate. The goals
+// are read from the medians (OverloadGoals): at the highest factor,
+// throughput against the same policy's peak over the sweep, p90 TTFT of
+// the requests served against --ttft-bound, and the fleet's hit rate
+// against its value at factor 1. Then the fairness case: on a fresh fleet
+// per run, a light tenant alone (--fairness-light × K), then beside a heavy
+// one (--fairness-heavy × K), each stream a Poisson schedule of its own
+// conversations whose requests carry the tenant header, which the router
+// config of these runs trusts (tenants.header); the goal compares the
+// light tenant's p90 TTFT beside the heavy one with its own alone.
+//
 // # router-pd
 //
 // Prefill/decode disaggregation against aggregated serving, both through
