@@ -215,6 +215,8 @@ type ShedConfig struct {
 // model is at its efficient load, its requests wait in the router, most
 // important priority first and fair across tenants, for up to MaxWait.
 type FlowConfig struct {
+	// Enabled turns flow control on (the default: router/README.md says
+	// why).
 	Enabled bool `json:"enabled"`
 	// MaxWait is the longest a request waits; then 429 with Retry-After.
 	MaxWait Duration `json:"maxWait"`
