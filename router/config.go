@@ -312,11 +312,14 @@ func DefaultConfig() Config {
 			Port: 5557, Topic: "kv-events", Tokenizer: "engine", TokenizeTimeout: Duration{50 * time.Millisecond},
 			TokenizeWhen: "undecided", TokenizeCacheTokens: 2 << 20, BlockTokens: 16, SilenceAfter: Duration{5 * time.Second},
 		},
-		// Flow control is on: at and below the knee it cost nothing
-		// measurable, past it it kept throughput and hit rate
+		// Flow control is off until a dispatch stall seen in tests is
+		// understood (a queued request was not let go after the engine
+		// answered, only when a router test ran after others in one
+		// process). Measured on, it cost nothing at or below the knee and
+		// kept throughput and hit rate past it
 		// (../benchmarks/results/router.md, "Flow control").
 		Flow: FlowConfig{
-			Enabled: true, MaxWait: Duration{5 * time.Second}, MaxQueue: 1024, QueueDelay: Duration{100 * time.Millisecond}, KVUsage: 0.9,
+			Enabled: false, MaxWait: Duration{5 * time.Second}, MaxQueue: 1024, QueueDelay: Duration{100 * time.Millisecond}, KVUsage: 0.9,
 			LIFOAfter: Duration{100 * time.Millisecond}, Tick: Duration{5 * time.Millisecond},
 			OverloadAfter: Duration{time.Second}, OverloadWait: Duration{50 * time.Millisecond},
 		},
