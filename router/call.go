@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tandem-serving/tandem/router/endpoint"
+	"github.com/tandem-serving/tandem/router/flow"
 	"github.com/tandem-serving/tandem/router/request"
 	"github.com/tandem-serving/tandem/router/schedule"
 	"github.com/tandem-serving/tandem/router/sse"
@@ -45,6 +46,7 @@ type call struct {
 	pool         *endpoint.Pool
 	model        string // metric label: a served model, or ""
 	ticket       tenant.Ticket
+	slot         flow.Ticket // flow control's; Placed once an endpoint counts the request
 	tenant       string
 	// who is the resolved identity and priority the resolved priority
 	// (handler.go: identify, admit); nothing reads the client's own.
@@ -98,7 +100,7 @@ func (rt *Router) putCall(c *call) {
 		c.presp = nil
 	}
 	c.kind, c.in, c.path, c.body, c.hashes, c.engineHashes = 0, nil, "", c.body[:0], c.hashes[:0], c.engineHashes[:0]
-	c.tokKeys = c.tokKeys[:0]
+	c.tokKeys, c.slot = c.tokKeys[:0], flow.Ticket{}
 	c.sreq, c.order, c.pool, c.model, c.ticket, c.tenant, c.id = schedule.Request{}, nil, nil, "", tenant.Ticket{}, "", ""
 	c.out, c.out2, c.kvMember, c.presp = c.out[:0], c.out2[:0], c.kvMember[:0], c.presp[:0]
 	c.status, c.firstByte, c.streamed, c.noPD, c.prefilledBy = 0, 0, false, false, ""

@@ -59,6 +59,7 @@ func (rt *Router) serveCompletion(w http.ResponseWriter, r *http.Request, kind r
 		rt.refuse(w, c, err)
 		return
 	}
+	c.slot = slot
 	defer slot.Done() // lets the next queued request of the model go
 	if err := rt.pick(c, r); err != nil {
 		rt.refuse(w, c, err)

@@ -204,6 +204,7 @@ func (rt *Router) sideRequest(ctx context.Context, c *call, p *schedule.Candidat
 		return nil, fmt.Errorf("%s: %w", p.E.Name, errBreakerOpen)
 	}
 	d := startDispatch(p.E, cost{uncached: p.UncachedTokens, queued: p.QueuedTokens}, probe)
+	c.slot.Placed()
 	p.E.Index.Insert(c.hashes)
 	// A prefill's whole answer is its first byte: timeouts.firstByte bounds
 	// it as it bounds a stream's first event. Past it the endpoint failed

@@ -101,6 +101,7 @@ func (rt *Router) attempt(ctx context.Context, w http.ResponseWriter, c *call, e
 		return result{cause: "breaker", err: fmt.Errorf("%s: %w", e.Name, errBreakerOpen)}
 	}
 	d := startDispatch(e, k, probe)
+	c.slot.Placed()
 	e.Index.Insert(c.hashes)
 	// A stream's first event is bounded by the first-byte timeout and
 	// each later silence by the stream idle timeout; a whole answer

@@ -288,6 +288,46 @@ func TestGateDispatchesOnePerEndpointWithRoom(t *testing.T) {
 	}
 }
 
+// Tickets let go count against room until Placed: room reads endpoint
+// counters that move only once a request is sent, so a second reading
+// before that (the next tick) must not let another request go.
+func TestGateCountsLaunchedTicketsUntilPlaced(t *testing.T) {
+	g := NewGate(Config{MaxWait: time.Minute, MaxQueue: 16, Tick: time.Hour}, func(string, time.Time) int { return 1 }, &observer{})
+	m := g.queue("m")
+	now := time.Now()
+	waiters := make([]*Waiter, 3)
+	for i := range waiters {
+		waiters[i] = &Waiter{Tenant: "a", Enqueued: now, ready: make(chan struct{})}
+		m.q.Push(waiters[i])
+	}
+	m.mu.Lock()
+	g.dispatch(m, now)
+	g.dispatch(m, now) // a tick before the first request was sent
+	m.mu.Unlock()
+	if got := m.q.Len(); got != 2 {
+		t.Fatalf("%d still waiting after two readings before Placed, want 2 (one let go)", got)
+	}
+	first := waiters[0].ticket
+	first.Placed()
+	first.Placed() // idempotent: must not free a second slot
+	m.mu.Lock()
+	g.dispatch(m, now)
+	m.mu.Unlock()
+	if got := m.q.Len(); got != 1 {
+		t.Fatalf("%d still waiting after the first was placed, want 1", got)
+	}
+	// Done on a ticket never placed (its request failed before it was sent)
+	// frees its launch slot too.
+	second := waiters[1].ticket
+	second.Done()
+	if got := m.q.Len(); got != 0 {
+		t.Errorf("%d still waiting after the second ended unplaced, want 0", got)
+	}
+	if got := m.launching; got != 1 {
+		t.Errorf("launching %d, want 1 (the third, not yet placed)", got)
+	}
+}
+
 func TestQueueExpireAndBusy(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }

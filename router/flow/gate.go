@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"math"
 	"sync"
 	"time"
 )
@@ -61,6 +62,10 @@ type modelQueue struct {
 	mu      sync.Mutex
 	q       Queue
 	ticking bool
+	// launching counts tickets let go whose request has not yet moved an
+	// endpoint's counters (Ticket.Placed): room does not see them yet, so
+	// they are taken from it, or one reading would let go more than fits.
+	launching int
 }
 
 // NewGate builds a gate; room says how many candidate endpoints of model
@@ -69,11 +74,40 @@ func NewGate(cfg Config, room func(model string, now time.Time) int, obs Observe
 	return &Gate{cfg: cfg, room: room, obs: obs, models: map[string]*modelQueue{}}
 }
 
-// Ticket is an admitted request; call Done once when it ends.
+// Ticket is an admitted request: call Placed once its endpoint's counters
+// count it, and Done once when it ends. The zero Ticket (flow control off)
+// ignores both.
 type Ticket struct {
 	g      *Gate
 	m      *modelQueue
 	tenant string
+	// launched is true until Placed or Done; shared by copies.
+	launched *bool
+}
+
+func (g *Gate) ticket(m *modelQueue, tenant string) Ticket {
+	m.launching++
+	launched := true
+	return Ticket{g: g, m: m, tenant: tenant, launched: &launched}
+}
+
+// Placed says the request now weighs on an endpoint's counters (room sees
+// it), so it no longer needs to be taken from room. Idempotent.
+func (k Ticket) Placed() {
+	if k.m == nil {
+		return
+	}
+	k.m.mu.Lock()
+	defer k.m.mu.Unlock()
+	k.land()
+}
+
+// land ends the ticket's launch; m is locked.
+func (k Ticket) land() {
+	if *k.launched {
+		*k.launched = false
+		k.m.launching--
+	}
 }
 
 // Done ends the request and lets the next waiting one of its model go if
@@ -84,8 +118,19 @@ func (k Ticket) Done() {
 	}
 	k.m.mu.Lock()
 	defer k.m.mu.Unlock()
+	k.land()
 	k.m.q.Done(k.tenant)
 	k.g.dispatch(k.m, time.Now())
+}
+
+// free is how many more requests of m fit now: endpoints with room less
+// tickets let go that room does not count yet; m is locked.
+func (g *Gate) free(m *modelQueue, now time.Time) int {
+	room := g.room(m.model, now)
+	if room == math.MaxInt {
+		return room
+	}
+	return room - m.launching
 }
 
 // Admit returns when the request may go on: at once if there is room and
@@ -95,10 +140,11 @@ func (g *Gate) Admit(ctx context.Context, model, tenant string, priority int) (T
 	m := g.queue(model)
 	now := time.Now()
 	m.mu.Lock()
-	if m.q.Len() == 0 && g.room(model, now) > 0 {
+	if m.q.Len() == 0 && g.free(m, now) > 0 {
 		m.q.Start(tenant)
+		k := g.ticket(m, tenant)
 		m.mu.Unlock()
-		return Ticket{g: g, m: m, tenant: tenant}, ""
+		return k, ""
 	}
 	if m.q.Len() >= g.cfg.MaxQueue {
 		g.obs.Dropped(model, RefusedFull)
@@ -122,7 +168,7 @@ func (g *Gate) Admit(ctx context.Context, model, tenant string, priority int) (T
 		if w.refused != "" {
 			return Ticket{}, w.refused
 		}
-		return Ticket{g: g, m: m, tenant: tenant}, ""
+		return w.ticket, ""
 	case <-timer.C:
 	case <-ctx.Done():
 		why = RefusedCanceled
@@ -134,7 +180,7 @@ func (g *Gate) Admit(ctx context.Context, model, tenant string, priority int) (T
 		if w.refused != "" {
 			return Ticket{}, w.refused
 		}
-		return Ticket{g: g, m: m, tenant: tenant}, ""
+		return w.ticket, ""
 	}
 	g.obs.Length(model, m.q.Len())
 	g.obs.Dropped(model, why)
@@ -163,9 +209,10 @@ func (g *Gate) dispatch(m *modelQueue, now time.Time) {
 	if m.q.Len() == 0 {
 		return
 	}
-	n := min(g.room(m.model, now), m.q.Len())
+	n := min(g.free(m, now), m.q.Len())
 	for range n {
 		w := m.q.Pop(now)
+		w.ticket = g.ticket(m, w.Tenant)
 		close(w.ready)
 		g.obs.Waited(m.model, now.Sub(w.Enqueued))
 	}

@@ -13,6 +13,7 @@ type Waiter struct {
 
 	ready   chan struct{} // Gate: closed when dispatched or refused
 	refused Refusal       // Gate: set before ready is closed on a refusal
+	ticket  Ticket        // Gate: set before ready is closed on a dispatch
 }
 
 // Queue is one model's waiting requests and its tenants' requests in
