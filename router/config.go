@@ -244,6 +244,10 @@ type FlowConfig struct {
 }
 
 // KVEventsConfig turns on the exact prefix index fed by vLLM KV events
+	// TTFTTarget: an endpoint learns a concurrency limit from first tokens
+	// slower than this plus their own prefill (endpoint.Limit); at it, the
+	// endpoint is at its efficient load. 0 turns the test off.
+	TTFTTarget Duration `json:"ttftTarget"`
 // (package kvindex), matched by token ids from the engines' own /tokenize
 // (package tokenize).
 type KVEventsConfig struct {
@@ -325,6 +329,7 @@ func DefaultConfig() Config {
 		},
 	}
 }
+			TTFTTarget: Duration{150 * time.Millisecond},
 
 // LoadConfig reads a YAML file over the defaults; unknown fields are errors.
 func LoadConfig(path string) (Config, error) {
@@ -438,3 +443,4 @@ func (f *FlowConfig) validate() []error {
 	check(f.OverloadAfter.Duration < 0 || f.OverloadWait.Duration < 0, "flowControl.overloadAfter and overloadWait must not be negative")
 	return errs
 }
+	check(f.TTFTTarget.Duration < 0, "flowControl.ttftTarget %s: must not be negative", f.TTFTTarget)

@@ -67,6 +67,20 @@ func (rt *Router) wait(ctx context.Context, c *call, r *http.Request) (flow.Tick
 	return ticket, nil
 }
 
+// teach tells d's endpoint's concurrency limit how long its first token
+// took, once it came: slow is later than flowControl.ttftTarget plus the
+// request's own prefill at the learned rate, so a long prompt's honest
+// TTFT is not taken for congestion.
+func (rt *Router) teach(d *dispatch) {
+	target := rt.cfg.Flow.TTFTTarget.Duration
+	if rt.flow == nil || target <= 0 {
+		return
+	}
+	ttft := time.Since(d.sent)
+	own := time.Duration(float64(d.queued) / d.e.Rate.TokensPerSecond() * float64(time.Second))
+	d.e.Limit.Observe(time.Now(), d.e.InFlight.Load()+d.e.Peers.InFlight.Load(), ttft > target+own, target)
+}
+
 // statusClientClosed is nginx's 499: the client closed the connection
 // before the answer (only metrics see it).
 const statusClientClosed = 499

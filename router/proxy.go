@@ -234,6 +234,9 @@ func (rt *Router) relayStream(ctx, actx context.Context, w http.ResponseWriter, 
 		return rt.failed(ctx, d, "first-byte", fmt.Errorf("%s: %w", d.e.Name, err))
 	}
 	d.first(learn)
+	if learn {
+		rt.teach(d)
+	}
 	c.firstByte, c.streamed, c.status = time.Since(c.start), true, resp.StatusCode
 	copyHeaders(w.Header(), resp.Header)
 	routeHeaders(w.Header(), c, d)

@@ -160,6 +160,8 @@ type Endpoint struct {
 	Breaker *breaker.Breaker
 	// Rate is the learned prefill rate.
 	Rate *Rate
+	// Limit is the concurrency limit learned from TTFT (flow control).
+	Limit Limit
 	// Exact is the exact prefix index fed by KV events; nil when KV
 	// events are off.
 	Exact *kvindex.Index

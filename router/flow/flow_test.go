@@ -28,6 +28,9 @@ func TestRuleAtLoad(t *testing.T) {
 		{"a stale scrape says nothing", rule, Load{Rate: 10000, Waiting: 9, KVUsage: 1}, ""},
 		{"backlog test off", Rule{KVUsage: 0.9}, Load{QueuedTokens: 1e9, Rate: 1}, ""},
 		{"KV test off", Rule{QueueDelay: time.Second}, Load{Rate: 10000, Fresh: true, Waiting: 9, KVUsage: 1}, ""},
+		{"in flight below the learned limit", rule, Load{Rate: 10000, InFlight: 11, Limit: 12}, ""},
+		{"in flight at the learned limit", rule, Load{Rate: 10000, InFlight: 12, Limit: 12}, ReasonLimit},
+		{"no limit learned yet", rule, Load{Rate: 10000, InFlight: 500}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

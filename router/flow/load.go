@@ -12,6 +12,10 @@ type Load struct {
 	// endpoint's learned prefill rate in tokens a second.
 	QueuedTokens float64
 	Rate         float64
+	// InFlight is the requests open there, this router's and its peers';
+	// Limit the endpoint's learned concurrency limit (0: none yet).
+	InFlight float64
+	Limit    float64
 	// Fresh says whether the engine's scrape is recent; Waiting and
 	// KVUsage are from it.
 	Fresh   bool
@@ -37,6 +41,9 @@ func (r Rule) AtLoad(l Load) (bool, Reason) {
 	if l.Fresh && r.KVUsage > 0 && l.Waiting > 0 && l.KVUsage >= r.KVUsage {
 		return true, ReasonKV
 	}
+	if l.Limit > 0 && l.InFlight >= l.Limit {
+		return true, ReasonLimit
+	}
 	return false, ""
 }
 
@@ -46,11 +53,19 @@ type Reason string
 const (
 	ReasonBacklog Reason = "backlog"
 	ReasonKV      Reason = "kv"
+	ReasonLimit   Reason = "limit"
 )
 
 // LoadOf reads e's load; scrapes older than staleAfter are not fresh.
 func LoadOf(e *endpoint.Endpoint, now time.Time, staleAfter time.Duration) Load {
-	l := Load{QueuedTokens: float64(e.QueuedTokens.Load()), Rate: e.Rate.TokensPerSecond()}
+	// Other replicas' requests weigh on the engine as much as this one's
+	// (package peers); without peers their share is zero.
+	l := Load{
+		QueuedTokens: float64(e.QueuedTokens.Load() + e.Peers.QueuedTokens.Load()),
+		Rate:         e.Rate.TokensPerSecond(),
+		InFlight:     float64(e.InFlight.Load() + e.Peers.InFlight.Load()),
+		Limit:        e.Limit.Value(),
+	}
 	if m, ok := e.Engine(now, staleAfter); ok {
 		l.Fresh, l.Waiting, l.KVUsage = true, m.Waiting, m.KVUsage
 	}
