@@ -241,13 +241,13 @@ type FlowConfig struct {
 	// it off.
 	OverloadAfter Duration `json:"overloadAfter"`
 	OverloadWait  Duration `json:"overloadWait"`
-}
-
-// KVEventsConfig turns on the exact prefix index fed by vLLM KV events
 	// TTFTTarget: an endpoint learns a concurrency limit from first tokens
 	// slower than this plus their own prefill (endpoint.Limit); at it, the
 	// endpoint is at its efficient load. 0 turns the test off.
 	TTFTTarget Duration `json:"ttftTarget"`
+}
+
+// KVEventsConfig turns on the exact prefix index fed by vLLM KV events
 // (package kvindex), matched by token ids from the engines' own /tokenize
 // (package tokenize).
 type KVEventsConfig struct {
@@ -326,10 +326,10 @@ func DefaultConfig() Config {
 			Enabled: false, MaxWait: Duration{5 * time.Second}, MaxQueue: 1024, QueueDelay: Duration{100 * time.Millisecond}, KVUsage: 0.9,
 			LIFOAfter: Duration{100 * time.Millisecond}, Tick: Duration{5 * time.Millisecond},
 			OverloadAfter: Duration{time.Second}, OverloadWait: Duration{50 * time.Millisecond},
+			TTFTTarget: Duration{150 * time.Millisecond},
 		},
 	}
 }
-			TTFTTarget: Duration{150 * time.Millisecond},
 
 // LoadConfig reads a YAML file over the defaults; unknown fields are errors.
 func LoadConfig(path string) (Config, error) {
@@ -441,6 +441,6 @@ func (f *FlowConfig) validate() []error {
 	check(f.LIFOAfter.Duration < 0, "flowControl.lifoAfter %s: must not be negative", f.LIFOAfter)
 	check(f.Tick.Duration <= 0, "flowControl.tick %s: must be positive", f.Tick)
 	check(f.OverloadAfter.Duration < 0 || f.OverloadWait.Duration < 0, "flowControl.overloadAfter and overloadWait must not be negative")
+	check(f.TTFTTarget.Duration < 0, "flowControl.ttftTarget %s: must not be negative", f.TTFTTarget)
 	return errs
 }
-	check(f.TTFTTarget.Duration < 0, "flowControl.ttftTarget %s: must not be negative", f.TTFTTarget)
