@@ -12,7 +12,9 @@
 //   - package engine: vLLM V1's scheduler and memory in miniature
 //     (continuous batching, chunked prefill within a per-step token budget,
 //     KV blocks of 16 tokens with a chained-hash prefix cache and LRU
-//     eviction, preemption by recompute, remote-prefill KV transfers) and a
+//     eviction, preemption by recompute, remote-prefill KV transfers,
+//     --scheduling-policy fcfs or priority on the request's priority
+//     field) and a
 //     step-time model calibrated on Llama-3.1-8B on one H100, with sources in
 //     that package's documentation;
 //   - package server: the HTTP API, metrics, prefill/decode hand-off and

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/tandem-serving/tandem/benchmarks/sim/engine"
 	"github.com/tandem-serving/tandem/benchmarks/sim/server"
 )
 
@@ -21,6 +22,23 @@ func (f roleFlag) Set(s string) error {
 	r, err := server.ParseRole(s)
 	if err == nil {
 		*f.r = r
+	}
+	return err
+}
+
+type policyFlag struct{ p *engine.Policy }
+
+func (f policyFlag) String() string {
+	if f.p == nil {
+		return ""
+	}
+	return string(*f.p)
+}
+
+func (f policyFlag) Set(s string) error {
+	p, err := engine.ParsePolicy(s)
+	if err == nil {
+		*f.p = p
 	}
 	return err
 }
@@ -47,6 +65,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&p.MaxNumSeqs, "max-num-seqs", p.MaxNumSeqs, "most sequences in the running batch")
 	fs.IntVar(&p.MaxBatchedTokens, "max-num-batched-tokens", p.MaxBatchedTokens, "token budget of one step (chunked prefill)")
 	fs.IntVar(&p.MaxModelLen, "max-model-len", p.MaxModelLen, "most prompt plus output tokens of a request")
+	fs.Var(policyFlag{&p.Policy}, "scheduling-policy", "waiting-queue order: fcfs (arrival; request priority ignored) or priority (by the request's priority field, lower first, then arrival)")
 	fs.BoolVar(&p.PrefixCaching, "enable-prefix-caching", p.PrefixCaching, "reuse cached KV blocks of equal prefixes")
 
 	fs.DurationVar(&cost.StepOverhead, "step-overhead", cost.StepOverhead, "fixed time of every step (weights read, launches)")

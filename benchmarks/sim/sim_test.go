@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tandem-serving/tandem/benchmarks/sim/engine"
 	"github.com/tandem-serving/tandem/benchmarks/sim/server"
 )
 
@@ -223,7 +224,7 @@ func TestBindFlags(t *testing.T) {
 	c.BindFlags(fs)
 	err := fs.Parse([]string{"--model=m", "--role=decode", "--time-scale=0.5", "--num-gpu-blocks=100",
 		"--max-num-batched-tokens=2048", "--prefill-per-token=20us", "--kv-transfer-bandwidth=5e10",
-		"--error-rate=0.1", "--crash-after=7", "--enable-prefix-caching=false", "--refuse"})
+		"--error-rate=0.1", "--crash-after=7", "--enable-prefix-caching=false", "--refuse", "--scheduling-policy=priority"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,11 +240,15 @@ func TestBindFlags(t *testing.T) {
 	want.Faults.CrashAfter = 7
 	want.Engine.PrefixCaching = false
 	want.Refuse = true
+	want.Engine.Policy = engine.PolicyPriority
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
 	}
 	if err := fs.Parse([]string{"--role=router"}); err == nil {
 		t.Error("bad role accepted")
+	}
+	if err := fs.Parse([]string{"--scheduling-policy=sjf"}); err == nil {
+		t.Error("bad scheduling policy accepted")
 	}
 }
 

@@ -35,8 +35,8 @@ type Core struct {
 	pool     *kv.Pool
 	seed     uint64
 	now      time.Duration
-	waiting  []*Seq // FIFO; preempted sequences return to the front
-	running  []*Seq // admission order; the last is preempted first
+	waiting  []*Seq // see queue
+	running  []*Seq // admission order
 	linkFree time.Duration
 	nextID   uint64
 	stats    Stats
@@ -110,7 +110,29 @@ func (c *Core) Add(req Request) (*Seq, error) {
 func (c *Core) enqueue(s *Seq) {
 	c.nextID++
 	s.id = c.nextID
-	c.waiting = append(c.waiting, s)
+	c.queue(s, false)
+}
+
+// queue puts a sequence into the waiting queue. Under PolicyFCFS the queue
+// is arrival order and a preempted sequence goes to its front; under
+// PolicyPriority it is sorted by (priority, arrival), preempted or not,
+// as vLLM's PriorityRequestQueue (a heap) orders it.
+func (c *Core) queue(s *Seq, preempted bool) {
+	if !c.p.priority() {
+		if preempted {
+			c.waiting = slices.Insert(c.waiting, 0, s)
+		} else {
+			c.waiting = append(c.waiting, s)
+		}
+		return
+	}
+	i, _ := slices.BinarySearchFunc(c.waiting, s, func(x, t *Seq) int {
+		if x.before(t) {
+			return -1
+		}
+		return 1
+	})
+	c.waiting = slices.Insert(c.waiting, i, s)
 }
 
 // Abort drops a sequence wherever it is and frees its blocks.

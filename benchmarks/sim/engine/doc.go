@@ -31,6 +31,38 @@
 // (OutputWord); the engine never samples an end-of-sequence token, so every
 // request generates exactly max_tokens.
 //
+// # Scheduling policy
+//
+// Params.Policy is vLLM's --scheduling-policy, with vLLM V1's semantics
+// (vllm/v1/core/sched/request_queue.py at local-inference-lab/vllm commit
+// 4c346da, a vLLM main fork; vllm/v1/core/sched/scheduler.py, the
+// preemption in Scheduler.schedule):
+//
+//   - fcfs (the default): the waiting queue is a deque in arrival order, a
+//     preempted request goes back to its front, and the victim of a
+//     memory shortage is the newest running request. Request priorities
+//     are ignored.
+//   - priority: the waiting queue is a heap on (priority, arrival time),
+//     lower first, and a preempted request re-enters it by that key. The
+//     victim is the running request with the largest (priority, arrival);
+//     if it was already scheduled this step it leaves the step and gives
+//     its tokens back to the budget, and if it is the request asking for
+//     memory the running loop stops there. A more urgent waiting request
+//     does not preempt a running one: preemption happens only when a
+//     running request needs blocks.
+//
+// The request's priority is the OpenAI request's integer "priority" field
+// (default 0). vLLM V1 accepts a non-zero priority under fcfs and ignores
+// it: InputProcessor.process_inputs (vllm/v1/engine/input_processor.py at
+// local-inference-lab/vllm commit 79121b1; Processor.process_inputs in
+// vllm/v1/engine/processor.py of the v0.11 line, njhill/vllm commit
+// 7db3690) passes it on without looking at the policy. Only the V0 engine
+// (vllm/engine/llm_engine.py and async_llm_engine.py) refused it with
+// ValueError "Got priority N but Priority scheduling is not enabled.",
+// which the OpenAI server answers with 400; vllm-project/vllm PR #23043,
+// which would have restored that check in V1, was closed unmerged. The
+// simulator follows V1: fcfs accepts and ignores the field.
+//
 // # Step time
 //
 //	step = StepOverhead + PrefillPerToken × prefill tokens

@@ -27,6 +27,9 @@ type Params struct {
 	MaxModelLen int
 	// PrefixCaching turns the prefix cache on (vLLM V1 default: on).
 	PrefixCaching bool
+	// Policy orders the waiting queue and picks preemption victims (vLLM:
+	// --scheduling-policy, default fcfs). Empty means PolicyFCFS.
+	Policy Policy
 	// Cost is the step-time model.
 	Cost CostModel
 }
@@ -96,6 +99,7 @@ func DefaultParams() Params {
 		MaxBatchedTokens: 8192,
 		MaxModelLen:      131072,
 		PrefixCaching:    true,
+		Policy:           PolicyFCFS,
 		Cost: CostModel{
 			StepOverhead:      7400 * time.Microsecond,
 			PrefillPerToken:   30 * time.Microsecond,
@@ -108,11 +112,37 @@ func DefaultParams() Params {
 	}
 }
 
+// Policy is vLLM's scheduling policy (SchedulerConfig.policy).
+type Policy string
+
+const (
+	// PolicyFCFS serves the waiting queue in arrival order and preempts
+	// the newest running sequence; request priorities are ignored.
+	PolicyFCFS Policy = "fcfs"
+	// PolicyPriority serves the waiting queue by (priority, arrival),
+	// lower values first, and preempts the running sequence with the
+	// largest (priority, arrival).
+	PolicyPriority Policy = "priority"
+)
+
+// ParsePolicy reads a --scheduling-policy value.
+func ParsePolicy(s string) (Policy, error) {
+	switch p := Policy(s); p {
+	case PolicyFCFS, PolicyPriority:
+		return p, nil
+	}
+	return "", fmt.Errorf("scheduling policy %q: must be fcfs or priority", s)
+}
+
+func (p Params) priority() bool { return p.Policy == PolicyPriority }
+
 // Validate reports the first impossible setting.
 func (p Params) Validate() error {
 	switch {
 	case p.Model == "":
 		return errors.New("model name is empty")
+	case p.Policy != "" && p.Policy != PolicyFCFS && p.Policy != PolicyPriority:
+		return fmt.Errorf("scheduling policy %q: must be fcfs or priority", p.Policy)
 	case p.BlockSize <= 0:
 		return fmt.Errorf("block size %d: must be positive", p.BlockSize)
 	case p.NumBlocks <= 0:

@@ -30,6 +30,23 @@ type Plan struct {
 // Empty reports whether the step computes nothing.
 func (p *Plan) Empty() bool { return len(p.Items) == 0 }
 
+// remove takes a sequence's item out of the plan and returns its tokens.
+func (p *Plan) remove(s *Seq) int {
+	i := slices.IndexFunc(p.Items, func(it Item) bool { return it.Seq == s })
+	if i < 0 {
+		return 0
+	}
+	it := p.Items[i]
+	p.Items = slices.Delete(p.Items, i, i+1)
+	if it.Prefill {
+		p.Shape.PrefillTokens -= it.Tokens
+	} else {
+		p.Shape.DecodeSeqs--
+	}
+	p.Shape.ContextTokens -= s.numComputed + it.Tokens
+	return it.Tokens
+}
+
 func (p *Plan) add(s *Seq, n int) {
 	prefill := n > 1 || s.numComputed < s.numPrompt
 	p.Items = append(p.Items, Item{Seq: s, Tokens: n, Prefill: prefill})
@@ -46,10 +63,13 @@ func (p *Plan) add(s *Seq, n int) {
 //  1. Running sequences, oldest first, each get the tokens they still need
 //     (one for a decode, the rest of the prompt for a prefill) within the
 //     step's token budget, so long prompts are prefilled in chunks. When KV
-//     memory runs out, the newest running sequence is preempted: its blocks
-//     are freed and it returns to the front of the queue, to be recomputed
-//     later (its prefix may still be cached).
-//  2. If nothing was preempted, waiting sequences are admitted in order while
+//     memory runs out, a running sequence is preempted (the newest; under
+//     PolicyPriority the one with the largest (priority, arrival), see
+//     grow): its blocks are freed and it returns to the queue (the front;
+//     under PolicyPriority its place by priority), to be recomputed later
+//     (its prefix may still be cached).
+//  2. If nothing was preempted, waiting sequences are admitted in queue order
+//     (arrival; under PolicyPriority (priority, arrival)) while
 //     budget, running slots and memory last. Admission looks up the longest
 //     cached prefix (whole blocks, always leaving one token to compute) and
 //     allocates blocks for the rest of this step's chunk. A sequence that does
@@ -75,8 +95,11 @@ func (c *Core) scheduleRunning(plan *Plan, budget int) int {
 		if n <= 0 {
 			continue
 		}
-		if !c.grow(s, n, plan) {
-			break // s itself was preempted; everything after it too
+		fits, earlier, back := c.grow(s, n, plan)
+		i -= earlier
+		budget += back
+		if !fits {
+			break // s itself was preempted
 		}
 		plan.add(s, n)
 		budget -= n
@@ -85,32 +108,58 @@ func (c *Core) scheduleRunning(plan *Plan, budget int) int {
 }
 
 // grow allocates blocks for n more tokens of a running sequence, preempting
-// the newest running sequences until they fit. It returns false if s itself
-// had to be preempted.
-func (c *Core) grow(s *Seq, n int, plan *Plan) bool {
+// victims until they fit. It reports whether s fits (false: s itself was
+// the victim), how many victims stood before s in the running batch, and
+// the token budget given back by victims already scheduled this step.
+//
+// The victim is vLLM's (Scheduler.schedule in vllm/v1/core/sched/
+// scheduler.py): under PolicyFCFS the newest running sequence, which has
+// not been scheduled yet this step; under PolicyPriority the running
+// sequence with the largest (priority, arrival), which may have been, and
+// then loses its share of the step.
+func (c *Core) grow(s *Seq, n int, plan *Plan) (fits bool, earlier, back int) {
 	need := c.p.BlocksFor(s.numComputed+n) - len(s.blocks)
 	for need > c.pool.NumFree() {
-		victim := c.running[len(c.running)-1]
-		c.preempt(victim)
+		at := c.victim()
+		victim := c.running[at]
+		if victim != s && slices.IndexFunc(c.running, func(x *Seq) bool { return x == s }) > at {
+			earlier++
+		}
+		back += plan.remove(victim)
+		c.preempt(at)
 		plan.Preempted = append(plan.Preempted, victim)
 		if victim == s {
-			return false
+			return false, earlier, back
 		}
 	}
 	if need > 0 {
 		ids, _ := c.pool.Allocate(need)
 		s.blocks = append(s.blocks, ids...)
 	}
-	return true
+	return true, earlier, back
 }
 
-func (c *Core) preempt(s *Seq) {
-	c.running = c.running[:len(c.running)-1]
+// victim is the index in the running batch of the sequence to preempt.
+func (c *Core) victim() int {
+	at := len(c.running) - 1
+	if c.p.priority() {
+		for i, x := range c.running {
+			if c.running[at].before(x) {
+				at = i
+			}
+		}
+	}
+	return at
+}
+
+func (c *Core) preempt(at int) {
+	s := c.running[at]
+	c.running = slices.Delete(c.running, at, at+1)
 	c.freeBlocks(s)
 	s.state = stateWaiting
 	s.preemptions++
 	c.stats.Preemptions++
-	c.waiting = slices.Insert(c.waiting, 0, s)
+	c.queue(s, true)
 }
 
 func (c *Core) scheduleWaiting(plan *Plan, budget int) {

@@ -18,6 +18,9 @@ type Request struct {
 	// RemotePrefill says the prompt's KV comes from a prefill instance: the
 	// engine pays a transfer instead of computing the prompt.
 	RemotePrefill bool
+	// Priority is the OpenAI request's vLLM extension field: under
+	// PolicyPriority lower values are served first; PolicyFCFS ignores it.
+	Priority int
 }
 
 type seqState uint8
@@ -63,6 +66,14 @@ func newSeq(req Request) *Seq {
 	toks := make([]uint32, len(req.Prompt), len(req.Prompt)+req.MaxTokens)
 	copy(toks, req.Prompt)
 	return &Seq{req: req, toks: toks, numPrompt: len(req.Prompt)}
+}
+
+// before orders sequences by (priority, arrival), vLLM's Request.__lt__.
+func (s *Seq) before(t *Seq) bool {
+	if s.req.Priority != t.req.Priority {
+		return s.req.Priority < t.req.Priority
+	}
+	return s.id < t.id
 }
 
 // ID is the engine's arrival number of the sequence, from 1.

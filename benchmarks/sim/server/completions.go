@@ -116,7 +116,7 @@ func (s *Server) prepare(req *Request) (job, *APIError) {
 		seed = engine.SeedFor(uint64(*req.Seed), nil)
 	}
 	return job{
-		req:     engine.Request{Prompt: toks, MaxTokens: maxTokens, OutputSeed: seed, RemotePrefill: ho.remote},
+		req:     engine.Request{Prompt: toks, MaxTokens: maxTokens, OutputSeed: seed, RemotePrefill: ho.remote, Priority: req.Priority},
 		prefill: ho.answerKV,
 	}, nil
 }

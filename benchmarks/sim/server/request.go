@@ -31,6 +31,9 @@ type Request struct {
 	N                   *int                `json:"n"`
 	Seed                *int64              `json:"seed"`
 	IgnoreEOS           bool                `json:"ignore_eos"`
+	// Priority is vLLM's extension (default 0): with --scheduling-policy
+	// priority lower values are served first; with fcfs it is ignored.
+	Priority int `json:"priority"`
 	// Chat template switches (vLLM's ChatCompletionRequest and
 	// TokenizeChatRequest): add_generation_prompt defaults to true.
 	AddGenerationPrompt  *bool             `json:"add_generation_prompt"`
