@@ -41,6 +41,9 @@ func registerPlugins() *schedule.Plugins {
 	p := schedule.NewPlugins()
 	schedule.RegisterFilter(p, "healthy", schedule.NewHealthyFilter)
 	schedule.RegisterFilter(p, "saturation", schedule.NewSaturationFilter)
+	schedule.RegisterFilter(p, "utilization", schedule.NewUtilizationFilter)
+	schedule.RegisterFilter(p, "prefix-affinity", schedule.NewPrefixAffinityFilter)
+	schedule.RegisterFilter(p, "waiting", schedule.NewWaitingFilter)
 	schedule.RegisterScorer(p, "prefix", schedule.NewPrefixScorer)
 	schedule.RegisterScorer(p, "least-request", schedule.NewLeastRequestScorer)
 	schedule.RegisterScorer(p, "queue", schedule.NewQueueScorer)
@@ -48,6 +51,8 @@ func registerPlugins() *schedule.Plugins {
 	schedule.RegisterScorer(p, "ttft", schedule.NewTTFTScorer)
 	schedule.RegisterScorer(p, "cost", schedule.NewCostScorer)
 	schedule.RegisterScorer(p, "same-unit", schedule.NewSameUnitScorer)
+	schedule.RegisterScorer(p, "queue-depth", schedule.NewQueueDepthScorer)
+	schedule.RegisterScorer(p, "load", schedule.NewLoadScorer)
 	schedule.RegisterPicker(p, "max-score", schedule.NewMaxScorePicker)
 	schedule.RegisterPicker(p, "affinity", schedule.NewAffinityPicker)
 	schedule.RegisterPicker(p, "random", schedule.NewRandomPicker)
@@ -200,7 +205,7 @@ func startDiscovery(ctx context.Context, d router.DiscoveryConfig, rt *router.Ro
 			return err
 		}
 	}
-	k := &discovery.Kubernetes{Config: restCfg, Namespace: ns, Shared: d.Kubernetes.SharedModels, Sink: rt.Registry(), Log: log}
+	k := &discovery.Kubernetes{Config: restCfg, Namespace: ns, Shared: d.Kubernetes.SharedModels, Sink: rt.Registry(), Models: rt, Log: log}
 	go func() {
 		if err := k.Run(ctx); err != nil {
 			errc <- err

@@ -141,7 +141,7 @@ func (p *Plugins) Build(cfg ProfileConfig, f *Features) (*Profile, error) {
 }
 
 // Policies are the preset names.
-var Policies = []string{"random", "round-robin", "least-request", "prefix", "tandem"}
+var Policies = []string{"random", "round-robin", "least-request", "prefix", "tandem", "llm-d", "llm-d-sticky", "kthena"}
 
 // Preset is the profile of a named policy:
 //
@@ -153,7 +153,12 @@ var Policies = []string{"random", "round-robin", "least-request", "prefix", "tan
 //     within 3× the cheapest candidate's, else the cheapest; saturated
 //     endpoints avoided, 1% exploration among candidates within 80% of the
 //     best when not staying, ties placed consistently across router
-//     replicas.
+//     replicas;
+//   - llm-d, llm-d-sticky, kthena: peer baselines rebuilt from those
+//     routers' published defaults (baselines.go, with sources): llm-d's
+//     weighted scorers (queue 2, KV usage 2, prefix 3, max score); the same
+//     behind its saturation and prefix-affinity filters (sticky until
+//     saturated); Kthena's least-request filter and score plus prefix.
 func Preset(policy string) (ProfileConfig, error) {
 	healthy := []PluginConfig{{Name: "healthy"}}
 	switch policy {
@@ -165,6 +170,21 @@ func Preset(policy string) (ProfileConfig, error) {
 		return ProfileConfig{Filters: healthy, Scorers: []PluginConfig{{Name: "least-request"}}, Picker: PluginConfig{Name: "max-score"}}, nil
 	case "prefix":
 		return ProfileConfig{Filters: healthy, Scorers: []PluginConfig{{Name: "prefix"}}, Picker: PluginConfig{Name: "max-score"}}, nil
+	case "llm-d":
+		return ProfileConfig{Filters: healthy, Scorers: llmdScorers(), Picker: PluginConfig{Name: "max-score"}}, nil
+	case "llm-d-sticky":
+		return ProfileConfig{
+			Filters: append(healthy,
+				PluginConfig{Name: "utilization", Args: json.RawMessage(`{"queueDepth":5,"kvUsage":0.8}`)},
+				PluginConfig{Name: "prefix-affinity", Args: json.RawMessage(`{"threshold":0.8,"explore":0.01}`)}),
+			Scorers: llmdScorers(), Picker: PluginConfig{Name: "max-score"},
+		}, nil
+	case "kthena":
+		return ProfileConfig{
+			Filters: append(healthy, PluginConfig{Name: "waiting", Args: json.RawMessage(`{"below":10}`)}),
+			Scorers: []PluginConfig{{Name: "load", Weight: 1}, {Name: "prefix", Weight: 1}},
+			Picker:  PluginConfig{Name: "max-score"},
+		}, nil
 	case "tandem", "":
 		return ProfileConfig{
 			Filters: []PluginConfig{{Name: "healthy"}, {Name: "saturation"}},
@@ -176,12 +196,20 @@ func Preset(policy string) (ProfileConfig, error) {
 	return ProfileConfig{}, fmt.Errorf("unknown policy %q: want one of %v", policy, Policies)
 }
 
+// llmdScorers are llm-d's default scorers and weights (baselines.go).
+func llmdScorers() []PluginConfig {
+	return []PluginConfig{{Name: "queue-depth", Weight: 2}, {Name: "kv-usage", Weight: 2}, {Name: "prefix", Weight: 3}}
+}
+
 // DefaultPlugins registers every plugin of this package, as tandem-router's
 // main does; for tests and tools.
 func DefaultPlugins() *Plugins {
 	p := NewPlugins()
 	RegisterFilter(p, "healthy", NewHealthyFilter)
 	RegisterFilter(p, "saturation", NewSaturationFilter)
+	RegisterFilter(p, "utilization", NewUtilizationFilter)
+	RegisterFilter(p, "prefix-affinity", NewPrefixAffinityFilter)
+	RegisterFilter(p, "waiting", NewWaitingFilter)
 	RegisterScorer(p, "prefix", NewPrefixScorer)
 	RegisterScorer(p, "least-request", NewLeastRequestScorer)
 	RegisterScorer(p, "queue", NewQueueScorer)
@@ -189,6 +217,8 @@ func DefaultPlugins() *Plugins {
 	RegisterScorer(p, "ttft", NewTTFTScorer)
 	RegisterScorer(p, "cost", NewCostScorer)
 	RegisterScorer(p, "same-unit", NewSameUnitScorer)
+	RegisterScorer(p, "queue-depth", NewQueueDepthScorer)
+	RegisterScorer(p, "load", NewLoadScorer)
 	RegisterPicker(p, "max-score", NewMaxScorePicker)
 	RegisterPicker(p, "affinity", NewAffinityPicker)
 	RegisterPicker(p, "random", NewRandomPicker)

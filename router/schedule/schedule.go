@@ -6,7 +6,8 @@
 // Plugins are typed: each is built once from its own argument struct
 // (Plugins, RegisterFilter/Scorer/Picker), and the binary registers the
 // ones it offers explicitly. A Profile is one configured chain. The
-// policies random, round-robin, least-request, prefix and tandem are
+// policies random, round-robin, least-request, prefix and tandem, and the
+// peer baselines llm-d, llm-d-sticky and kthena (baselines.go), are
 // presets of profiles (Preset).
 //
 // Plugins never compute per-endpoint features themselves: Features fills a
