@@ -76,6 +76,9 @@ type Config struct {
 	ForwardHeaders          []string       `json:"forwardHeaders"`
 	KVEvents                KVEventsConfig `json:"kvEvents"`
 	Flow                    FlowConfig     `json:"flowControl"`
+	// ScaleFromZero holds requests for known models without a ready
+	// endpoint (hold.go).
+	ScaleFromZero ScaleFromZeroConfig `json:"scaleFromZero"`
 	// Peers shares prefix knowledge and load between replicas (peers.go).
 	Peers PeersConfig `json:"peers"`
 }
@@ -328,6 +331,7 @@ func DefaultConfig() Config {
 			OverloadAfter: Duration{time.Second}, OverloadWait: Duration{50 * time.Millisecond},
 			TTFTTarget: Duration{150 * time.Millisecond},
 		},
+		ScaleFromZero: defaultScaleFromZero(),
 	}
 }
 
@@ -386,6 +390,7 @@ func (c *Config) Validate() error {
 		check(c.KVEvents.SilenceAfter.Duration <= 0, "kvEvents.silenceAfter must be positive")
 	}
 	errs = append(errs, c.Flow.validate()...)
+	errs = append(errs, c.ScaleFromZero.validate()...)
 	errs = append(errs, c.Peers.validate()...)
 	check(c.Peers.Address != "" && c.Peers.Address == c.Listen, "peers.address %q: must differ from listen", c.Peers.Address)
 	check(c.Metrics.Address != "" && c.Metrics.Address == c.Listen,

@@ -16,6 +16,8 @@ type apiError struct {
 	Param   string
 	// Reason labels the refusal in metrics (e.g. why a 429).
 	Reason string
+	// RetryAfter is the Retry-After of a 429 or 503 in seconds; 0 is 1.
+	RetryAfter int
 }
 
 func (e *apiError) Error() string { return e.Message }
@@ -65,7 +67,7 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	if e.Status == http.StatusTooManyRequests || e.Status == http.StatusServiceUnavailable {
-		h.Set("Retry-After", "1")
+		h.Set("Retry-After", e.retryAfter())
 	}
 	w.WriteHeader(e.Status)
 	_, _ = w.Write(body)

@@ -22,7 +22,9 @@ import (
 //     (package request), rendering the prompt on the way;
 //  2. admit: the request's priority (the tenant's, or its own value when
 //     the tenant may set it) and the tenant's rate and concurrency limits;
-//  3. wait: while every endpoint of the model is at its efficient load,
+//  3. wait: for a model whose ServingGroup has no ready endpoint yet,
+//     until one is ready (hold.go, bounded by scaleFromZero.maxWait);
+//     while every endpoint of the model is at its efficient load,
 //     in the router's queue for the model (flowcontrol.go, package flow);
 //  4. pick: hash the prompt's blocks, score the model's endpoints, order
 //     them (first choice, then fallbacks);
@@ -51,6 +53,10 @@ func (rt *Router) serveCompletion(w http.ResponseWriter, r *http.Request, kind r
 		return
 	}
 	if err := rt.admit(c, r); err != nil {
+		rt.refuse(w, c, err)
+		return
+	}
+	if err := rt.hold(ctx, c, r); err != nil { // hold.go: no ready endpoint yet
 		rt.refuse(w, c, err)
 		return
 	}

@@ -54,6 +54,8 @@ type Metrics struct {
 	flowQueue      *prometheus.GaugeVec
 	flowWait       *prometheus.HistogramVec
 	flowDrops      *prometheus.CounterVec
+	zeroHeld       *prometheus.GaugeVec
+	zeroWait       *prometheus.HistogramVec
 }
 
 // NewMetrics registers the router's metrics in a new registry; snapshot
@@ -97,6 +99,11 @@ func NewMetrics(snapshot func() *endpoint.Snapshot, staleAfter time.Duration) *M
 	m.reg.MustRegister(m.flowQueue)
 	m.flowWait = histogram("flow_wait_duration_seconds", "Flow control: time a request waited in its model's queue before it was let go, by model (requests that never waited and those refused are not counted).", flowWaitBuckets, "model")
 	m.flowDrops = counter("flow_dropped_total", "Flow control: requests that left the queue refused, by model and reason: queue-full (429 on arrival), queue-timeout (429 after flowControl.maxWait), queue-overload (429 after flowControl.overloadWait in a queue busy for flowControl.overloadAfter), canceled (the client went away).", "model", "reason")
+	m.zeroHeld = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "tandem_router_scale_from_zero_held_requests", Help: "Requests held in the router, by model, because the model's ServingGroup has no ready endpoint (scaled to zero or starting); the autoscaler reads it as demand.",
+	}, []string{"model"})
+	m.reg.MustRegister(m.zeroHeld)
+	m.zeroWait = histogram("scale_from_zero_wait_seconds", "Time a request was held for a model without a ready endpoint, by model and outcome: served (an endpoint appeared), timeout (503 after scaleFromZero.maxWait), gone (the model's group went away: 404), canceled (the client left).", flowWaitBuckets, "model", "outcome")
 	m.tenantRequests = counter("tenant_requests_total", "Completion requests by the tenant the router identified (API key, or header from a trusted peer): a configured tenant's name, default, or unlisted for header-named tenants without an entry in tenants.list. Counted before limits and shedding.", "tenant")
 	m.reg.MustRegister(&endpointCollector{snapshot: snapshot, staleAfter: staleAfter})
 	return m

@@ -62,6 +62,8 @@ func TestMetricsGolden(t *testing.T) {
 	m.flowQueue.WithLabelValues("m").Set(2)
 	m.flowWait.WithLabelValues("m").Observe(0.03)
 	m.flowDrops.WithLabelValues("m", "queue-timeout").Inc()
+	m.zeroHeld.WithLabelValues("m").Set(1)
+	m.zeroWait.WithLabelValues("m", holdServed).Observe(42)
 
 	families, err := m.Registry().Gather()
 	if err != nil {

@@ -65,6 +65,8 @@ type Router struct {
 	// peers shares index insertions and load with the other replicas;
 	// nil when peers.address is "".
 	peers *peers.Exchange
+	// held knows the models of groups without ready endpoints (hold.go).
+	held *holder
 }
 
 // New builds a router from cfg (validated here).
@@ -106,6 +108,7 @@ func New(cfg Config, opts Options) (*Router, error) {
 		},
 	})
 	metrics = NewMetrics(rt.reg.Snapshot, cfg.Scrape.StaleAfter.Duration)
+	rt.held = newHolder(rt.reg)
 	rt.metrics = metrics
 	if err := rt.newPeers(); err != nil {
 		return nil, err

@@ -43,7 +43,16 @@ type Kubernetes struct {
 	// list/watch. Without it only Namespace is watched.
 	Shared bool
 	Sink   Sink
+	// Models, if set, hears the model names the groups of the scope
+	// declare, ready pods or not (Scope.Models), after every change.
+	Models ModelSink
 	Log    logr.Logger
+}
+
+// ModelSink receives the model names known from ServingGroups, including
+// those of groups with no ready endpoint (the router's SetKnownModels).
+type ModelSink interface {
+	SetKnownModels(models []string)
 }
 
 // serviceAccountNamespace is where a pod's own namespace is mounted.
@@ -154,6 +163,11 @@ func (k *Kubernetes) sync(ctx context.Context, c client.Reader) error {
 		return err
 	}
 	specs := k.scope().Endpoints(groups.Items, pods.Items)
+	if k.Models != nil {
+		// Before the endpoints: a request held for a model that just lost
+		// its group is answered 404, not let through to a stale pool.
+		k.Models.SetKnownModels(k.scope().Models(groups.Items))
+	}
 	added, removed := k.Sink.Update(specs)
 	if len(added)+len(removed) > 0 {
 		k.Log.Info("Endpoints changed", "endpoints", len(specs), "added", len(added), "removed", len(removed))

@@ -68,6 +68,26 @@ func Endpoints(groups []v1alpha1.ServingGroup, pods []corev1.Pod) []endpoint.Spe
 	return Scope{}.Endpoints(groups, pods)
 }
 
+// Models are the model names the scope's groups declare
+// (servedModelNames), sorted, whether or not any of their pods is ready:
+// the router holds a request for one of them while its group scales up
+// from zero, and answers 404 for any other name without endpoints. A
+// group that leaves its names to the engine declares none.
+func (sc Scope) Models(groups []v1alpha1.ServingGroup) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range sc.models(groups) {
+		for _, m := range s.models {
+			if !seen[m] {
+				seen[m] = true
+				out = append(out, m)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 type served struct {
 	group  *v1alpha1.ServingGroup
 	models []string // nil: the engine's own list

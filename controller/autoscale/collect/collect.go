@@ -9,6 +9,7 @@
 //	tandem_router_endpoint_in_flight_requests{endpoint}   gauge, per engine
 //	tandem_router_endpoint_queued_tokens{endpoint}        gauge, per engine
 //	tandem_router_flow_queue_length{model}                gauge, requests held in the router
+//	tandem_router_scale_from_zero_held_requests{model}    gauge, requests held for a model with no ready endpoint
 //	tandem_router_requests_total{model,code}              counter
 //	tandem_router_time_to_first_token_seconds_bucket{model,le}  histogram
 //

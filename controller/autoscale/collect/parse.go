@@ -12,6 +12,7 @@ const (
 	seriesInFlight = "tandem_router_endpoint_in_flight_requests"
 	seriesQueued   = "tandem_router_endpoint_queued_tokens"
 	seriesHeld     = "tandem_router_flow_queue_length"
+	seriesHeldZero = "tandem_router_scale_from_zero_held_requests"
 	seriesRequests = "tandem_router_requests_total"
 	seriesTTFT     = "tandem_router_time_to_first_token_seconds_bucket"
 )
@@ -34,7 +35,7 @@ func parse(text []byte) *sample {
 			if e, ok := promtext.Label(labels, "endpoint"); ok {
 				s.queued[e] += v
 			}
-		case seriesHeld:
+		case seriesHeld, seriesHeldZero:
 			if m, ok := promtext.Label(labels, "model"); ok {
 				s.held[m] += v
 			}
