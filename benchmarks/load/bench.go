@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -234,7 +235,7 @@ func (r *runner) one(ctx context.Context, k runKey) (RunSummary, error) {
 	if s.Engines.PrefixQueries > 0 {
 		s.HitRate = Num(s.Engines.PrefixHits / s.Engines.PrefixQueries)
 	}
-	s.Oracle = r.oracle(after)
+	s.Oracle = r.oracle(after, results)
 	r.logf("%s rep %d%s: %d/%d ok, %.1f req/s, TTFT p90 %.1f ms, hit rate %.3f (oracle: infinite %.3f, LRU %.3f)",
 		k.policy, k.rep, rateNote(k.rate), s.OK, s.Requests, float64(s.RequestRate), float64(s.TTFT.P90),
 		float64(s.HitRate), s.Oracle.Infinite, s.Oracle.LRU)
@@ -300,7 +301,12 @@ func (r *runner) scrape(ctx context.Context, engines []string) (EngineMetrics, e
 	return total, nil
 }
 
-func (r *runner) oracle(m EngineMetrics) OracleResult {
+// oracle computes the hit-rate oracles once per block size and capacity,
+// with the output lengths of the first run that asks: engines end answers
+// where they like, so the lengths are known only from the usage reported
+// (the same every run on the simulator, where they depend on the prompt
+// alone). A request that failed counts as its max_tokens.
+func (r *runner) oracle(m EngineMetrics, results []Result) OracleResult {
 	bs, capacity := r.cfg.BlockSize, r.cfg.CapacityBlocks
 	if bs == 0 {
 		bs = m.BlockSize
@@ -315,7 +321,13 @@ func (r *runner) oracle(m EngineMetrics) OracleResult {
 	if o, ok := r.oracles[key]; ok {
 		return o
 	}
-	o := Oracle(r.prompts, r.outputs, bs, capacity)
+	outputs := slices.Clone(r.outputs)
+	for _, res := range results {
+		if res.Err == "" && res.Index >= 0 && res.Index < len(outputs) {
+			outputs[res.Index] = res.OutputTokens
+		}
+	}
+	o := Oracle(r.prompts, outputs, bs, capacity)
 	r.oracles[key] = o
 	return o
 }

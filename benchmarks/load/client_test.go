@@ -71,7 +71,7 @@ func TestClientMeasuresAStream(t *testing.T) {
 		t.Errorf("TTFT %v, E2E %v", res.TTFT, res.E2E)
 	}
 	want := map[string]any{
-		"model": "m", "max_tokens": 3.0, "stream": true, "ignore_eos": true, "temperature": 0.0,
+		"model": "m", "max_tokens": 3.0, "stream": true, "temperature": 0.0,
 		"stream_options": map[string]any{"include_usage": true},
 		"messages": []any{
 			map[string]any{"role": "system", "content": "s"},

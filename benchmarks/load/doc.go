@@ -17,15 +17,22 @@
 //     rounds of a seeded Fisher–Yates shuffle of all Groups×Users prompts.
 //   - chat: Conversations open at once; each request continues a random
 //     open one with its whole history, the previous answer (synthetic text
-//     of OutputTokens words, so the workload does not depend on what an
-//     engine said) and a new question; after Turns turns it is replaced.
+//     of a seeded long-tailed length, mean 0.3 × OutputTokens, so the
+//     workload does not depend on what an engine said) and a new question;
+//     after Turns turns it is replaced.
 //     A turn is sent only after the previous turn of its conversation ends.
 //   - random: unique prompts; long: a few long documents, unique questions.
 //   - trace: Mooncake-style JSONL records (timestamp ms, input_length,
 //     output_length, hash_ids): block id h becomes TraceBlockTokens words of
-//     stream h, so records sharing ids share text block by block.
+//     stream h, so records sharing ids share text block by block;
+//     output_length is sent only with FixedOutput.
 //
-// Every request asks for exactly MaxTokens with vLLM's ignore_eos.
+// Every request's max_tokens is OutputTokens, a cap: the engine ends the
+// answer where it likes (tandem-sim draws a long-tailed length averaging
+// about 0.27 of the cap), so a router that reads max_tokens learns only the
+// cap. Spec.FixedOutput sends vLLM's ignore_eos instead and every request
+// generates exactly OutputTokens (a trace record its output_length): for
+// calibration, since the router then knows each output in advance.
 //
 // # Arrivals
 //

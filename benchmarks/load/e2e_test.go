@@ -47,16 +47,20 @@ func runBench(t *testing.T, cfg Config) *Report {
 }
 
 // checkCounts holds for any run on the simulator: every request succeeds
-// with its output length, the engines were asked about exactly the prompt
-// tokens the oracle counted (same tokenizer, same template), and no engine
-// hit more than the infinite-cache oracle allows.
-func checkCounts(t *testing.T, s RunSummary, outputTokens int) {
+// with at most max_tokens (exactly, with fixed outputs), one gap between
+// each two tokens, the engines were asked about exactly the prompt tokens
+// the oracle counted (same tokenizer, same template), and no engine hit
+// more than the infinite-cache oracle allows.
+func checkCounts(t *testing.T, s RunSummary, w Spec) {
 	t.Helper()
 	if s.OK != s.Requests || len(s.Errors) > 0 {
 		t.Errorf("%s: %d/%d ok, errors %v", s.Policy, s.OK, s.Requests, s.Errors)
 	}
-	if s.TTFT.N != s.OK || s.ITL.N != s.OK*(outputTokens-1) {
-		t.Errorf("%s: %d TTFTs and %d gaps for %d requests of %d tokens", s.Policy, s.TTFT.N, s.ITL.N, s.OK, outputTokens)
+	if s.TTFT.N != s.OK || s.ITL.N != s.OutputTokens-s.OK {
+		t.Errorf("%s: %d TTFTs and %d gaps for %d requests of %d tokens in all", s.Policy, s.TTFT.N, s.ITL.N, s.OK, s.OutputTokens)
+	}
+	if w.FixedOutput && s.OutputTokens != s.OK*w.OutputTokens || s.OutputTokens > s.OK*w.OutputTokens {
+		t.Errorf("%s: %d tokens from %d requests of max_tokens %d (fixed %v)", s.Policy, s.OutputTokens, s.OK, w.OutputTokens, w.FixedOutput)
 	}
 	if int64(s.Engines.PrefixQueries) != s.Oracle.PromptTokens {
 		t.Errorf("%s: engines queried %v prompt tokens, oracle counted %d", s.Policy, s.Engines.PrefixQueries, s.Oracle.PromptTokens)
@@ -75,6 +79,7 @@ func checkCounts(t *testing.T, s RunSummary, outputTokens int) {
 func TestLoadAgainstSimulatedEngines(t *testing.T) {
 	w := DefaultSpec(Shared)
 	w.Groups, w.Users, w.SystemTokens, w.QuestionTokens, w.OutputTokens, w.Requests = 4, 4, 160, 8, 4, 32
+	w.FixedOutput = true
 	rep := runBench(t, Config{
 		Workload: w, API: APICompletions, Policies: []string{PolicyRandom, PolicySticky},
 		Arrival: Arrival{Kind: Concurrency, Concurrency: 1},
@@ -84,7 +89,7 @@ func TestLoadAgainstSimulatedEngines(t *testing.T) {
 	}
 	random, sticky := rep.Runs[0], rep.Runs[1]
 	for _, s := range rep.Runs {
-		checkCounts(t, s, w.OutputTokens)
+		checkCounts(t, s, w)
 	}
 	if int64(sticky.Engines.PrefixHits) != sticky.Oracle.InfiniteHits {
 		t.Errorf("sticky hit %v tokens, want the oracle's %d", sticky.Engines.PrefixHits, sticky.Oracle.InfiniteHits)
@@ -102,13 +107,18 @@ func TestLoadAgainstSimulatedEngines(t *testing.T) {
 // counts still match the oracle's.
 func TestLoadChatOpenLoop(t *testing.T) {
 	w := DefaultSpec(Chat)
-	w.Conversations, w.Turns, w.SystemTokens, w.QuestionTokens, w.OutputTokens, w.Requests = 4, 3, 64, 8, 4, 24
+	w.Conversations, w.Turns, w.SystemTokens, w.QuestionTokens, w.OutputTokens, w.Requests = 4, 3, 64, 8, 40, 24
 	rep := runBench(t, Config{
 		Workload: w, API: APIChat, Policies: []string{PolicyRoundRobin},
 		Arrival: Arrival{Kind: Poisson, Steps: []RateStep{{Rate: 200}}},
 	})
 	s := rep.Runs[0]
-	checkCounts(t, s, w.OutputTokens)
+	checkCounts(t, s, w)
+	// The engines end answers on their own: a mean of about 0.27 ×
+	// max_tokens, 10.8 tokens here; far below 40 whatever the 24 draws.
+	if mean := float64(s.OutputTokens) / float64(s.OK); mean > 0.6*float64(w.OutputTokens) || mean < 2 {
+		t.Errorf("mean output %.1f tokens of max_tokens %d: want answers that end on their own", mean, w.OutputTokens)
+	}
 	if s.PerTarget[0]+s.PerTarget[1] != w.Requests || s.PerTarget[0] != w.Requests/2 {
 		t.Errorf("round-robin spread %v", s.PerTarget)
 	}

@@ -57,7 +57,8 @@ func Tokens(api string, msgs []Message) ([]uint32, error) {
 }
 
 // body is the JSON of one streaming request. ignore_eos is vLLM's: it makes
-// a real engine generate exactly max_tokens, as the simulator always does.
+// an engine generate exactly max_tokens; without it the engine ends the
+// answer where it likes, at most max_tokens.
 type body struct {
 	Model         string         `json:"model"`
 	Messages      []Message      `json:"messages,omitempty"`
@@ -65,14 +66,14 @@ type body struct {
 	MaxTokens     int            `json:"max_tokens"`
 	Stream        bool           `json:"stream"`
 	StreamOptions map[string]any `json:"stream_options"`
-	IgnoreEOS     bool           `json:"ignore_eos"`
+	IgnoreEOS     bool           `json:"ignore_eos,omitempty"`
 	Temperature   float64        `json:"temperature"`
 }
 
 // Body is the request's JSON for the API.
 func Body(api, model string, r *Request) ([]byte, error) {
 	b := body{
-		Model: model, MaxTokens: r.MaxTokens, Stream: true, IgnoreEOS: true,
+		Model: model, MaxTokens: r.MaxTokens, Stream: true, IgnoreEOS: r.IgnoreEOS,
 		StreamOptions: map[string]any{"include_usage": true},
 	}
 	if api == APICompletions {

@@ -51,6 +51,7 @@ const (
 	purposeFiller
 	purposeArrival
 	purposePolicy
+	purposeAnswerLength
 )
 
 // Words returns n words of synthetic text from stream (seed, path...). Each

@@ -106,8 +106,12 @@ func (s Spec) trace() []Request {
 		if len(rec.HashIDs) > 0 {
 			key = rec.HashIDs[0]
 		}
+		maxTokens := s.OutputTokens // a client does not know the output length
+		if s.FixedOutput {
+			maxTokens = rec.OutputLength
+		}
 		reqs[i] = Request{
-			Index: i, Key: key, After: -1, MaxTokens: rec.OutputLength,
+			Index: i, Key: key, After: -1, MaxTokens: maxTokens,
 			Messages: []Message{{Role: "user", Content: text.String()}},
 			At:       time.Duration(rec.Timestamp * float64(time.Millisecond)),
 		}

@@ -77,8 +77,13 @@ func TestTraceWorkloadSharesBlocks(t *testing.T) {
 	if words := tokenizer.Count(a[:common]); words < 1024 || words >= 1024+2 {
 		t.Errorf("prompts sharing two 512-token blocks share %d tokens", words)
 	}
-	if reqs[1].At != 27482*time.Millisecond || reqs[1].MaxTokens != 52 || reqs[0].Key != 46 {
-		t.Errorf("request 1: At %v MaxTokens %d; request 0 Key %d", reqs[1].At, reqs[1].MaxTokens, reqs[0].Key)
+	if reqs[1].At != 27482*time.Millisecond || reqs[1].MaxTokens != s.OutputTokens || reqs[1].IgnoreEOS || reqs[0].Key != 46 {
+		t.Errorf("request 1: At %v MaxTokens %d IgnoreEOS %v; request 0 Key %d", reqs[1].At, reqs[1].MaxTokens, reqs[1].IgnoreEOS, reqs[0].Key)
+	}
+	// A client does not know output_length; only fixed outputs replay it.
+	s.FixedOutput = true
+	if r := generate(t, s)[1]; r.MaxTokens != 52 || !r.IgnoreEOS {
+		t.Errorf("fixed outputs: request 1 MaxTokens %d IgnoreEOS %v, want the record's 52 with ignore_eos", r.MaxTokens, r.IgnoreEOS)
 	}
 	s.Requests = 2
 	if got := len(generate(t, s)); got != 2 {

@@ -49,8 +49,11 @@ type Request struct {
 	// sent (the previous turn of a conversation), or -1.
 	After    int
 	Messages []Message
-	// MaxTokens is the exact output length asked for (with ignore_eos).
+	// MaxTokens is the request's max_tokens: a cap the engine's own end of
+	// sequence usually comes before, or with IgnoreEOS the exact length.
 	MaxTokens int
+	// IgnoreEOS asks for exactly MaxTokens tokens (vLLM's ignore_eos).
+	IgnoreEOS bool
 	// At is the arrival offset a trace recorded; zero for other kinds.
 	At time.Duration
 }
@@ -72,7 +75,16 @@ type Spec struct {
 	Skew           float64 `json:",omitempty"`
 	SystemTokens   int
 	QuestionTokens int
-	OutputTokens   int
+	// OutputTokens is every request's max_tokens (trace: unless
+	// FixedOutput). The engine decides where an answer ends; the tandem-sim
+	// default is a long-tailed length averaging about 0.27 of it.
+	OutputTokens int
+	// FixedOutput sends ignore_eos so that every request generates exactly
+	// OutputTokens (trace: its record's output_length), as the harness did
+	// before engines ended answers on their own. It also tells a router
+	// the output length in advance: use it for calibration, not to compare
+	// routers.
+	FixedOutput bool `json:",omitempty"`
 	// Chat.
 	Conversations int
 	Turns         int
@@ -88,7 +100,7 @@ type Spec struct {
 
 // DefaultSpec is a workload of the kind sized for a few simulated engines.
 func DefaultSpec(kind string) Spec {
-	s := Spec{Kind: kind, Seed: 1, Requests: 512, QuestionTokens: 100, OutputTokens: 64, Groups: 1}
+	s := Spec{Kind: kind, Seed: 1, Requests: 512, QuestionTokens: 100, OutputTokens: 200, Groups: 1}
 	switch kind {
 	case Shared:
 		s.Groups, s.Users, s.SystemTokens = 16, 32, 2000
@@ -97,7 +109,7 @@ func DefaultSpec(kind string) Spec {
 	case Random:
 		s.InputTokens = 1000
 	case Long:
-		s.Requests, s.Groups, s.SystemTokens, s.QuestionTokens, s.OutputTokens = 128, 4, 16000, 64, 32
+		s.Requests, s.Groups, s.SystemTokens, s.QuestionTokens, s.OutputTokens = 128, 4, 16000, 64, 100
 	case Trace:
 		s.Requests, s.TraceBlockTokens = 0, 512
 	}
@@ -132,6 +144,9 @@ func (s Spec) Validate() error {
 			return errors.New("workload trace: the trace is empty")
 		}
 		need = []field{{"trace block tokens", s.TraceBlockTokens}}
+		if !s.FixedOutput {
+			need = append(need, field{"output tokens", s.OutputTokens})
+		}
 	}
 	for _, f := range need {
 		if f.v < 1 {
@@ -169,9 +184,20 @@ func (s Spec) Describe() string {
 		if s.Requests > 0 {
 			used = min(n, s.Requests)
 		}
-		return fmt.Sprintf("trace of %d records, %d sent, blocks of %d tokens, seed %d", n, used, s.TraceBlockTokens, s.Seed)
+		out := fmt.Sprintf("max_tokens %d", s.OutputTokens)
+		if s.FixedOutput {
+			out = "outputs exactly the records' output_length"
+		}
+		return fmt.Sprintf("trace of %d records, %d sent, blocks of %d tokens, %s, seed %d", n, used, s.TraceBlockTokens, out, s.Seed)
 	}
-	return fmt.Sprintf("%s: %s, output %d tokens, %d requests, seed %d", s.Kind, d, s.OutputTokens, s.Requests, s.Seed)
+	return fmt.Sprintf("%s: %s, %s, %d requests, seed %d", s.Kind, d, s.describeOutput(), s.Requests, s.Seed)
+}
+
+func (s Spec) describeOutput() string {
+	if s.FixedOutput {
+		return fmt.Sprintf("output exactly %d tokens (ignore_eos)", s.OutputTokens)
+	}
+	return fmt.Sprintf("max_tokens %d (the engine ends answers)", s.OutputTokens)
 }
 
 // Generate returns the workload's requests in order. The same Spec always
@@ -180,17 +206,47 @@ func (s Spec) Generate() ([]Request, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
+	var reqs []Request
 	switch s.Kind {
 	case Shared:
-		return s.shared(), nil
+		reqs = s.shared()
 	case Chat:
-		return s.chat(), nil
+		reqs = s.chat()
 	case Random:
-		return s.random(), nil
+		reqs = s.random()
 	case Long:
-		return s.long(), nil
+		reqs = s.long()
+	default:
+		reqs = s.trace()
 	}
-	return s.trace(), nil
+	for i := range reqs {
+		reqs[i].IgnoreEOS = s.FixedOutput
+	}
+	return reqs, nil
+}
+
+// answerTokens is the length of the synthetic answer a conversation's
+// history carries for an earlier turn: OutputTokens with FixedOutput, else
+// the workload's own long-tailed draw (log-normal, mean 0.3 × OutputTokens,
+// σ 1, capped), independent of what any engine generated.
+func (s Spec) answerTokens(path ...uint64) int {
+	if s.FixedOutput {
+		return s.OutputTokens
+	}
+	r := newRNG(s.Seed, path...)
+	return logNormalTokens(r, 0.3*float64(s.OutputTokens), 1, s.OutputTokens)
+}
+
+// logNormalTokens draws a log-normal count of tokens with this mean and
+// shape, rounded and clamped to [1, limit].
+func logNormalTokens(r *rng, mean, sigma float64, limit int) int {
+	u1 := 1 - r.float() // (0, 1]
+	z := math.Sqrt(-2*math.Log(u1)) * math.Cos(2*math.Pi*r.float())
+	n := math.Round(math.Exp(math.Log(mean) - sigma*sigma/2 + sigma*z))
+	if !(n < float64(limit)) {
+		return limit
+	}
+	return max(1, int(n))
 }
 
 func (s Spec) system(group int) Message {
@@ -293,7 +349,7 @@ func (s Spec) random() []Request {
 }
 
 // chat keeps Conversations open. A turn appends the previous turn's answer
-// (synthetic text of OutputTokens words: the harness does not wait for the
+// (synthetic text of answerTokens words: the harness does not wait for the
 // engine's words, so the workload stays fixed and the oracle can see it)
 // and a new question to the conversation's history.
 func (s Spec) chat() []Request {
@@ -318,7 +374,8 @@ func (s Spec) chat() []Request {
 		c := active[k]
 		id, turn := uint64(c.id), uint64(c.turns)
 		if c.turns > 0 {
-			c.history = append(c.history, Message{Role: "assistant", Content: Words(s.OutputTokens, s.Seed, purposeAnswer, id, turn-1)})
+			n := s.answerTokens(purposeAnswerLength, id, turn-1)
+			c.history = append(c.history, Message{Role: "assistant", Content: Words(n, s.Seed, purposeAnswer, id, turn-1)})
 		}
 		c.history = append(c.history, Message{Role: "user", Content: Words(s.QuestionTokens, s.Seed, purposeQuestion, id, turn)})
 		reqs[i] = Request{

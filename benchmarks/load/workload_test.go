@@ -115,7 +115,7 @@ func TestChatShape(t *testing.T) {
 		if diff := cmp.Diff(prev.Messages, r.Messages[:len(prev.Messages)]); diff != "" {
 			t.Errorf("request %d does not extend its previous turn (-prev +this):\n%s", i, diff)
 		}
-		if a := r.Messages[len(prev.Messages)]; a.Role != "assistant" || tokenizer.Count(a.Content) != s.OutputTokens {
+		if a := r.Messages[len(prev.Messages)]; a.Role != "assistant" || tokenizer.Count(a.Content) > s.OutputTokens || a.Content == "" {
 			t.Errorf("request %d: answer %+v", i, a)
 		}
 	}
@@ -201,5 +201,37 @@ func TestSharedSkew(t *testing.T) {
 	s.Skew = -1
 	if err := s.Validate(); err == nil {
 		t.Error("negative skew: want an error")
+	}
+}
+
+// Without FixedOutput a conversation's earlier answers have long-tailed
+// lengths below max_tokens and no request sends ignore_eos; with it every
+// answer is max_tokens long and every request sends ignore_eos.
+func TestChatAnswerLengths(t *testing.T) {
+	for _, fixed := range []bool{false, true} {
+		s := small(Chat)
+		s.OutputTokens, s.Requests, s.FixedOutput = 100, 200, fixed
+		lengths := map[int]bool{}
+		total, answers := 0, 0
+		for _, r := range generate(t, s) {
+			if r.IgnoreEOS != fixed {
+				t.Fatalf("fixed %v: request %d IgnoreEOS %v", fixed, r.Index, r.IgnoreEOS)
+			}
+			for _, m := range r.Messages {
+				if m.Role == "assistant" {
+					n := tokenizer.Count(m.Content)
+					lengths[n] = true
+					total += n
+					answers++
+				}
+			}
+		}
+		mean := float64(total) / float64(answers)
+		switch {
+		case fixed && (len(lengths) != 1 || !lengths[100]):
+			t.Errorf("fixed: answer lengths %v, want only 100", lengths)
+		case !fixed && (len(lengths) < 10 || mean < 15 || mean > 40):
+			t.Errorf("drawn: %d distinct lengths, mean %.1f; want many, mean near 27", len(lengths), mean)
+		}
 	}
 }

@@ -29,7 +29,9 @@
 // Every latency is the modelled one times Config.TimeScale; with 0 the
 // engine runs as fast as the host allows. Given the same requests in the same
 // order the engine schedules them identically (its state changes only at
-// steps), generated text depends only on the seed and the prompt, and faults
+// steps), generated text and where it ends (a seeded log-normal length
+// capped by max_tokens, or exactly max_tokens with ignore_eos or
+// --output-lengths fixed) depend only on the seed and the prompt, and faults
 // are drawn from a generator seeded per engine.
 //
 // With Config.KVEventsEndpoint set, an engine publishes vLLM's KV-cache

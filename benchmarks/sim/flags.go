@@ -53,7 +53,11 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.EngineID, "engine-id", c.EngineID, "remote_engine_id a prefill instance reports (default tandem-sim-<address>; -<i> appended per engine)")
 	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of generated text, response ids and fault draws")
 	fs.Float64Var(&c.TimeScale, "time-scale", c.TimeScale, "multiplies every latency: 1 real time, 0.01 a hundred times faster, 0 no waiting")
-	fs.IntVar(&c.DefaultMaxTokens, "default-max-tokens", c.DefaultMaxTokens, "tokens generated when a request sets no max_tokens")
+	fs.IntVar(&c.DefaultMaxTokens, "default-max-tokens", c.DefaultMaxTokens, "max_tokens of a request that sets none")
+	fs.StringVar(&c.Lengths.Dist, "output-lengths", c.Lengths.Dist,
+		"lognormal: a request without ignore_eos stops on its own after a seeded log-normal number of tokens, capped by max_tokens; fixed: every request generates max_tokens")
+	fs.Float64Var(&c.Lengths.MeanFraction, "output-mean-fraction", c.Lengths.MeanFraction, "mean of the log-normal output length as a fraction of max_tokens, before the cap")
+	fs.Float64Var(&c.Lengths.Sigma, "output-sigma", c.Lengths.Sigma, "shape of the log-normal output length (standard deviation of its logarithm)")
 	fs.StringVar(&c.KVEventsEndpoint, "kv-events-endpoint", c.KVEventsEndpoint,
 		"publish vLLM-format KV events (ZeroMQ PUB, msgpack) bound at this endpoint, e.g. tcp://127.0.0.1:5557; engine i uses port+i (empty: off)")
 	fs.StringVar(&c.KVEventsTopic, "kv-events-topic", c.KVEventsTopic, "topic frame of KV events messages")

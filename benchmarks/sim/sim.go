@@ -36,6 +36,9 @@ type Config struct {
 	TimeScale float64
 	// DefaultMaxTokens applies to requests without max_tokens.
 	DefaultMaxTokens int
+	// Lengths draws where requests without ignore_eos stop on their own
+	// (engine.Lengths; the zero value generates exactly max_tokens).
+	Lengths engine.Lengths
 	// Faults are injected failures.
 	Faults server.Faults
 	// Refuse starts the engine with its listener closed: connections are
@@ -65,6 +68,7 @@ func DefaultConfig() Config {
 		Seed:             1,
 		TimeScale:        1,
 		DefaultMaxTokens: 16,
+		Lengths:          engine.DefaultLengths(),
 		KVEventsTopic:    DefaultKVEventsTopic,
 		KVEventsFormat:   "array",
 	}
@@ -86,6 +90,9 @@ func (c Config) Validate() error {
 	}
 	if c.DefaultMaxTokens < 1 {
 		return fmt.Errorf("default max tokens %d: must be at least 1", c.DefaultMaxTokens)
+	}
+	if err := c.Lengths.Validate(); err != nil {
+		return err
 	}
 	return c.Faults.Validate()
 }
@@ -143,7 +150,7 @@ func Start(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	handler, err := server.New(server.Options{
 		Model: cfg.Engine.Model, Role: cfg.Role, EngineID: cfg.EngineID, Host: host, Port: port,
-		DefaultMaxTokens: cfg.DefaultMaxTokens, Seed: cfg.Seed, FaultStream: uint64(cfg.Index),
+		DefaultMaxTokens: cfg.DefaultMaxTokens, Lengths: cfg.Lengths, Seed: cfg.Seed, FaultStream: uint64(cfg.Index),
 		Faults: cfg.Faults, TimeScale: cfg.TimeScale, Crash: e.Crash, Stopping: e.eng.Done(),
 	}, e.eng, metrics)
 	if err != nil {

@@ -19,10 +19,11 @@ import (
 
 // workload is n requests with unique prompts of in tokens (load's random
 // workload, sent to /v1/completions so that the prompt is exactly the
-// words, no chat template), each generating out tokens, and the prompts'
-// token ids as the engine will see them.
+// words, no chat template), each generating exactly out tokens (ignore_eos:
+// calibration needs fixed shapes), and the prompts' token ids as the engine
+// will see them.
 func workload(n, in, out int, seed uint64) ([]load.Request, [][]uint32, error) {
-	reqs, err := load.Spec{Kind: load.Random, Requests: n, InputTokens: in, OutputTokens: out, Seed: seed}.Generate()
+	reqs, err := load.Spec{Kind: load.Random, Requests: n, InputTokens: in, OutputTokens: out, Seed: seed, FixedOutput: true}.Generate()
 	if err != nil {
 		return nil, nil, err
 	}

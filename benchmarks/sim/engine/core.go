@@ -20,7 +20,8 @@ type Stats struct {
 	PromptTokens uint64
 	// GenerationTokens counts generated tokens.
 	GenerationTokens uint64
-	// Finished counts requests that generated all their tokens.
+	// Finished counts requests that generated all their tokens (reached
+	// max_tokens or their end of sequence).
 	Finished uint64
 	// Steps counts engine steps.
 	Steps uint64
@@ -227,7 +228,7 @@ func (c *Core) Complete(plan *Plan) Outcome {
 		s.toks = append(s.toks, OutputToken(s.req.OutputSeed, s.NumOutput()))
 		c.stats.GenerationTokens++
 		out.Tokens = append(out.Tokens, s)
-		if s.NumOutput() >= s.req.MaxTokens {
+		if s.NumOutput() >= s.req.outputLen() {
 			s.finalBlocks = slices.Clone(s.blocks)
 			c.freeBlocks(s)
 			s.state = stateFinished

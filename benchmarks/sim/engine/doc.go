@@ -28,8 +28,13 @@
 // last prompt token itself and decodes.
 //
 // Generated text is a deterministic function of a seed and the token index
-// (OutputWord); the engine never samples an end-of-sequence token, so every
-// request generates exactly max_tokens.
+// (OutputWord). Where a request ends is decided when it arrives
+// (Request.StopAfter, drawn by Lengths from the same seed): by default a
+// log-normal number of tokens with a mean of 0.3 × max_tokens and σ = 1,
+// capped by max_tokens, so most requests end on their own (finish reason
+// "stop") long before the cap a router sees, and a few run to it
+// ("length"); with ignore_eos or LengthsFixed, exactly max_tokens. The last
+// token is an ordinary word: no end-of-sequence text is produced.
 //
 // # Scheduling policy
 //
@@ -112,7 +117,8 @@
 // TransferBandwidth 25 GB/s and TransferLatency 1 ms — estimates for NIXL
 // over one 200–400 Gb/s RDMA NIC.
 //
-// Not modelled: end-of-sequence sampling, speculative decoding, CUDA-graph
+// Not modelled: output lengths that depend on the prompt's content (they
+// depend only on its seed), speculative decoding, CUDA-graph
 // batch padding, CPU tokenisation, asynchronous scheduling, and a prefill
 // instance pinning finished blocks until the decode instance pulls them
 // (here they simply stay in the prefix cache, evictable).

@@ -1,6 +1,11 @@
 package engine
 
-import "github.com/tandem-serving/tandem/benchmarks/sim/tokenizer"
+import (
+	"fmt"
+	"math"
+
+	"github.com/tandem-serving/tandem/benchmarks/sim/tokenizer"
+)
 
 // outputWords are the generated vocabulary. Each is a space and three
 // letters: exactly one token under the simulator's tokenizer, so generated
@@ -59,4 +64,70 @@ func SeedFor(engineSeed uint64, prompt []uint32) uint64 {
 		h = splitmix64(h ^ uint64(t))
 	}
 	return h
+}
+
+// Output length distributions.
+const (
+	// LengthsFixed: every request generates max_tokens, as with vLLM's
+	// ignore_eos.
+	LengthsFixed = "fixed"
+	// LengthsLogNormal: a request stops on its own after a log-normally
+	// distributed number of tokens, capped by max_tokens.
+	LengthsLogNormal = "lognormal"
+)
+
+// Lengths is how many tokens a request generates before its end of
+// sequence. The zero value is LengthsFixed.
+type Lengths struct {
+	// Dist is LengthsFixed ("" too) or LengthsLogNormal.
+	Dist string
+	// MeanFraction is the log-normal's mean as a fraction of max_tokens,
+	// before the cap. A fraction rather than a count of tokens, so that
+	// every workload's max_tokens is a cap well above its typical answer.
+	MeanFraction float64
+	// Sigma is the log-normal's shape (the standard deviation of the
+	// length's logarithm): 1 gives a long tail, a median 0.61 of the mean.
+	Sigma float64
+}
+
+// DefaultLengths are tandem-sim's default: a mean of 0.3 × max_tokens and
+// σ = 1, so about 4 % of requests reach max_tokens and the mean after the
+// cap is about 0.27 × max_tokens (TestLogNormalLengths measures both).
+func DefaultLengths() Lengths {
+	return Lengths{Dist: LengthsLogNormal, MeanFraction: 0.3, Sigma: 1}
+}
+
+// Validate reports an impossible distribution.
+func (l Lengths) Validate() error {
+	switch l.Dist {
+	case "", LengthsFixed:
+		return nil
+	case LengthsLogNormal:
+		if !(l.MeanFraction > 0) || !(l.Sigma >= 0) || math.IsInf(l.MeanFraction, 0) || math.IsInf(l.Sigma, 0) {
+			return fmt.Errorf("log-normal output lengths need a positive mean fraction and a non-negative sigma, got %g and %g",
+				l.MeanFraction, l.Sigma)
+		}
+		return nil
+	}
+	return fmt.Errorf("output lengths %q: want %s or %s", l.Dist, LengthsFixed, LengthsLogNormal)
+}
+
+// Draw is the number of tokens a request with this output seed generates
+// when it may stop on its own: a function of the seed alone (so the same
+// prompt stops at the same length on every engine), from 1 to maxTokens.
+// The engine learns it; a router sees only max_tokens.
+func (l Lengths) Draw(seed uint64, maxTokens int) int {
+	if l.Dist != LengthsLogNormal || maxTokens <= 1 {
+		return maxTokens
+	}
+	// Box–Muller on two uniforms in (0, 1] drawn from the seed.
+	u1 := (float64(splitmix64(seed^0x6c656e677468)>>11) + 1) / (1 << 53)
+	u2 := float64(splitmix64(seed^0x7461696c)>>11) / (1 << 53)
+	z := math.Sqrt(-2*math.Log(u1)) * math.Cos(2*math.Pi*u2)
+	mu := math.Log(l.MeanFraction*float64(maxTokens)) - l.Sigma*l.Sigma/2
+	n := math.Round(math.Exp(mu + l.Sigma*z))
+	if !(n < float64(maxTokens)) { // also NaN
+		return maxTokens
+	}
+	return max(1, int(n))
 }

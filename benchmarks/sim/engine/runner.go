@@ -334,6 +334,9 @@ type Result struct {
 	PromptTokens     int
 	CompletionTokens int
 	CachedTokens     int
+	// Stopped: the request ended on its end of sequence (finish reason
+	// "stop"), not at max_tokens ("length").
+	Stopped bool
 	// Blocks are the KV blocks that held the sequence, for P/D hand-off.
 	Blocks []kv.BlockID
 	// Err is set if the request did not finish.
@@ -351,6 +354,7 @@ func (h *Handle) publish(generated int, err error) {
 			PromptTokens:     s.numPrompt,
 			CompletionTokens: s.NumOutput(),
 			CachedTokens:     s.cachedTokens,
+			Stopped:          s.Stopped(),
 			Blocks:           s.finalBlocks,
 			Err:              err,
 		}

@@ -10,9 +10,12 @@ import (
 type Request struct {
 	// Prompt is the prompt's token ids; it must not be empty.
 	Prompt []uint32
-	// MaxTokens is the exact number of tokens to generate: the simulator
-	// never samples an end-of-sequence token, as with ignore_eos.
+	// MaxTokens caps the tokens generated (max_tokens).
 	MaxTokens int
+	// StopAfter, if positive and below MaxTokens, is where the sequence
+	// samples its end of sequence: it stops after that many tokens, with
+	// finish reason "stop". 0 generates exactly MaxTokens (ignore_eos).
+	StopAfter int
 	// OutputSeed picks the generated words (see OutputWord).
 	OutputSeed uint64
 	// RemotePrefill says the prompt's KV comes from a prefill instance: the
@@ -63,10 +66,22 @@ type Seq struct {
 }
 
 func newSeq(req Request) *Seq {
-	toks := make([]uint32, len(req.Prompt), len(req.Prompt)+req.MaxTokens)
+	toks := make([]uint32, len(req.Prompt), len(req.Prompt)+req.outputLen())
 	copy(toks, req.Prompt)
 	return &Seq{req: req, toks: toks, numPrompt: len(req.Prompt)}
 }
+
+// outputLen is how many tokens the request generates.
+func (r Request) outputLen() int {
+	if r.StopAfter > 0 && r.StopAfter < r.MaxTokens {
+		return r.StopAfter
+	}
+	return r.MaxTokens
+}
+
+// Stopped reports whether the sequence ended on its own end of sequence
+// rather than at max_tokens.
+func (s *Seq) Stopped() bool { return s.state == stateFinished && s.NumOutput() < s.req.MaxTokens }
 
 // before orders sequences by (priority, arrival), vLLM's Request.__lt__.
 func (s *Seq) before(t *Seq) bool {

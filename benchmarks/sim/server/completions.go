@@ -115,8 +115,14 @@ func (s *Server) prepare(req *Request) (job, *APIError) {
 	if req.Seed != nil {
 		seed = engine.SeedFor(uint64(*req.Seed), nil)
 	}
+	stop := 0
+	if !req.IgnoreEOS && !ho.firstTokenOnly {
+		// Seeded by the output seed, so a P/D pair's two halves agree.
+		stop = s.opts.Lengths.Draw(seed, maxTokens)
+	}
 	return job{
-		req:     engine.Request{Prompt: toks, MaxTokens: maxTokens, OutputSeed: seed, RemotePrefill: ho.remote, Priority: req.Priority},
+		req: engine.Request{Prompt: toks, MaxTokens: maxTokens, StopAfter: stop, OutputSeed: seed,
+			RemotePrefill: ho.remote, Priority: req.Priority},
 		prefill: ho.answerKV,
 	}, nil
 }

@@ -98,7 +98,7 @@ func (o *response) whole(w http.ResponseWriter, ctx context.Context) {
 		return
 	}
 	text := engine.OutputText(o.h.OutputSeed(), 0, res.CompletionTokens)
-	c := choice{FinishReason: "length"}
+	c := choice{FinishReason: finishReason(res)}
 	if o.kind == Chat {
 		c.Message = &chatMessage{Role: "assistant", Content: text, ToolCalls: []any{}}
 	} else {
@@ -124,4 +124,13 @@ func writeJSON(w http.ResponseWriter, v any) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	_, _ = w.Write(body)
+}
+
+// finishReason is vLLM's: "stop" at an end of sequence, "length" at
+// max_tokens.
+func finishReason(res engine.Result) string {
+	if res.Stopped {
+		return "stop"
+	}
+	return "length"
 }

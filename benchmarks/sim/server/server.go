@@ -56,6 +56,9 @@ type Options struct {
 	Port     int
 	// DefaultMaxTokens applies when a request sets no max_tokens.
 	DefaultMaxTokens int
+	// Lengths draws where a request stops on its own; a request with
+	// ignore_eos, or the zero value, generates exactly max_tokens.
+	Lengths engine.Lengths
 	// Seed derives output text and response ids.
 	Seed uint64
 	// FaultStream separates the fault generators of engines sharing a seed.

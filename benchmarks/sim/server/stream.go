@@ -38,7 +38,8 @@ func (c *chunker) role(b []byte) []byte {
 }
 
 // token is one generated word; the output vocabulary needs no JSON escaping.
-func (c *chunker) token(b []byte, word string, last bool) []byte {
+// finish is the last word's finish reason, "" for the others.
+func (c *chunker) token(b []byte, word, finish string) []byte {
 	b = append(b, c.head...)
 	if c.kind == Chat {
 		b = append(b, `[{"index":0,"delta":{"content":"`...)
@@ -49,8 +50,10 @@ func (c *chunker) token(b []byte, word string, last bool) []byte {
 		b = append(b, word...)
 		b = append(b, `","logprobs":null,"finish_reason":`...)
 	}
-	if last {
-		b = append(b, `"length"`...)
+	if finish != "" {
+		b = append(b, '"')
+		b = append(b, finish...)
+		b = append(b, '"')
 	} else {
 		b = append(b, `null`...)
 	}
@@ -93,7 +96,11 @@ func (o *response) stream(w http.ResponseWriter, ctx context.Context, includeUsa
 				}
 			}
 			for i := sent; i < n; i++ {
-				buf = c.token(buf, engine.OutputWord(seed, i), done && res.Err == nil && i == n-1)
+				finish := ""
+				if done && res.Err == nil && i == n-1 {
+					finish = finishReason(res)
+				}
+				buf = c.token(buf, engine.OutputWord(seed, i), finish)
 			}
 			sent = n
 		}
