@@ -258,9 +258,7 @@ func MainPolicies(ctx context.Context, args []string) error {
 	if cfg.Sim.KVEventsEndpoint != "" {
 		extra = ", publishing KV events (vLLM's format) for every policy"
 	}
-	if cfg.SweepFor > 0 {
-		extra += fmt.Sprintf(", each sweep rate's runs %s of arrivals (rate × %s requests, not --requests)", cfg.SweepFor, cfg.SweepFor)
-	}
+	extra += sweepNote(cfg)
 	env := load.NewEnv(c.seed, fmt.Sprintf("%d in-process tandem-sim engines (Llama-3.1-8B on H100 model), time scale %g, %d KV blocks of 16 tokens each%s, "+
 		"fresh for every run, behind a fresh tandem-router process per run: %s; client, engines and router share the machine's %d cores",
 		cfg.Engines, cfg.Sim.TimeScale, cfg.Sim.Engine.NumBlocks, extra, routerNote(bin), runtime.NumCPU()))
@@ -288,11 +286,33 @@ func MainPolicies(ctx context.Context, args []string) error {
 	return err
 }
 
+// sweepNote says how long each sweep point ran, after what warm-up, and
+// how far the sweep may extend.
+func sweepNote(cfg PoliciesConfig) string {
+	var out string
+	if cfg.SweepFor > 0 {
+		out += fmt.Sprintf(", each sweep rate's runs %s of arrivals (rate × %s requests, not --requests", cfg.SweepFor, cfg.SweepFor)
+		if cfg.SweepMaxRequests > 0 {
+			out += fmt.Sprintf(", at most %d", cfg.SweepMaxRequests)
+		}
+		out += ")"
+	}
+	if cfg.Warmup > 0 {
+		out += fmt.Sprintf(" after a warm-up of %s of arrivals at the same rate (the same workload under another seed; not measured, its stragglers finish inside the measurement)", cfg.Warmup)
+	}
+	if cfg.SweepExtend > 0 {
+		out += fmt.Sprintf("; the sweep extends by up to %d rates for policies whose p90 TTFT has not crossed the bound", cfg.SweepExtend)
+	}
+	return out
+}
+
 // policyFlags are router-policies' workload and arrival flags.
 type policyFlags struct {
 	workloads, rate, sweep, arrival string
 	concurrency                     int
 	w                               load.Spec
+	// short is --short; overload says --overload made the sweep.
+	short, overload bool
 }
 
 // bindPolicyFlags defines router-policies' own flags, into cfg where they
@@ -315,7 +335,11 @@ func bindPolicyFlags(fs *flag.FlagSet, cfg *PoliciesConfig) *policyFlags {
 	fs.StringVar(&f.rate, "rate", "300", `requests/s, or steps "R1@D1,...,Rn" (poisson, constant)`)
 	fs.IntVar(&f.concurrency, "concurrency", 32, "concurrency arrivals: requests in flight")
 	fs.StringVar(&f.sweep, "sweep", "", `sweep poisson rates instead: "LO:HI:N" (N rates, geometric) or "R1,R2,..."`)
-	fs.DurationVar(&cfg.SweepFor, "sweep-for", 0, "sweep: give every rate this long of arrivals (rate × it requests, instead of --requests)")
+	fs.DurationVar(&cfg.SweepFor, "sweep-for", 30*time.Second, "sweep: give every rate this long of arrivals (rate × it requests, instead of --requests; at most --sweep-max-requests)")
+	fs.IntVar(&cfg.SweepMaxRequests, "sweep-max-requests", 5000, "sweep: at most this many requests per rate (a point ends at whichever of it and --sweep-for comes first; 0: no cap)")
+	fs.DurationVar(&cfg.Warmup, "warmup", 10*time.Second, "sweep: before each run's measured requests, this long of arrivals at the same rate (same workload, another seed; capped by --sweep-max-requests), not measured")
+	fs.IntVar(&cfg.SweepExtend, "sweep-extend", 3, "sweep: add up to this many rates beyond the sweep (one step further each) for the policies whose p90 TTFT has not crossed --ttft-bound; the report says which never did")
+	fs.BoolVar(&f.short, "short", false, "sweep: a smoke run, not a measurement: --sweep-for 3s --warmup 1s --sweep-max-requests 1000 unless given")
 	fs.DurationVar(&cfg.TTFTBound, "ttft-bound", 200*time.Millisecond, "sweep: the p90 TTFT bound that defines the knee")
 	fs.DurationVar(&cfg.Timeout, "timeout", 2*time.Minute, "timeout of one request")
 	fs.IntVar(&cfg.Engines, "engines", 4, "in-process tandem-sim engines, fresh for every run")
@@ -346,6 +370,18 @@ func (f *policyFlags) complete(fs *flag.FlagSet, cfg *PoliciesConfig, seed uint6
 	} else if f.arrival != load.Concurrency {
 		return fmt.Errorf("--arrival %q: want poisson, constant or concurrency", f.arrival)
 	}
+	if f.short {
+		setUnless(set, "sweep-for", &cfg.SweepFor, 3*time.Second)
+		setUnless(set, "warmup", &cfg.Warmup, time.Second)
+		setUnless(set, "sweep-max-requests", &cfg.SweepMaxRequests, 1000)
+	}
+	if f.sweep == "" || f.overload {
+		// Without a sweep the defaults do not apply; --overload sweeps a
+		// knee's multiples with the same requests at every rate.
+		setUnless(set, "sweep-for", &cfg.SweepFor, 0)
+		setUnless(set, "warmup", &cfg.Warmup, 0)
+		setUnless(set, "sweep-extend", &cfg.SweepExtend, 0)
+	}
 	if f.sweep != "" {
 		rates, err := load.ParseSweep(f.sweep)
 		if err != nil {
@@ -354,6 +390,13 @@ func (f *policyFlags) complete(fs *flag.FlagSet, cfg *PoliciesConfig, seed uint6
 		cfg.SweepRates = rates
 	}
 	return nil
+}
+
+// setUnless sets *dst to v unless the flag name was given.
+func setUnless[T any](set map[string]bool, name string, dst *T, v T) {
+	if !set[name] {
+		*dst = v
+	}
 }
 
 // workloadSpec is the workload's defaults with the flags given over them.
@@ -420,6 +463,7 @@ func (o *overloadFlags) complete(fs *flag.FlagSet, c *common, f *policyFlags) er
 		sweep = append(sweep, strconv.FormatFloat(v*o.knee, 'f', -1, 64))
 	}
 	f.sweep = strings.Join(sweep, ",") // checked by complete like any sweep
+	f.overload = true
 	return nil
 }
 

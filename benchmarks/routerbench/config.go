@@ -11,7 +11,10 @@ import (
 
 // Policies are tandem-router's policy presets (router/README.md), in the
 // order the policies benchmark runs them; the first is the baseline.
-var Policies = []string{"random", "round-robin", "least-request", "prefix", "tandem"}
+// llm-d, llm-d-sticky and kthena are the peer baselines, rebuilt in the
+// router from those projects' published defaults (router/schedule,
+// baselines.go, with sources and dates).
+var Policies = []string{"random", "round-robin", "least-request", "prefix", "llm-d", "llm-d-sticky", "kthena", "tandem"}
 
 // Profiles are router configurations the benchmarks know by name, used
 // like a NAME=FILE variant: tandem-exact is the tandem preset with the

@@ -26,8 +26,9 @@
 //
 // Each workload of package load (shared system prompts, no sharing, ...)
 // is run through the router once per policy (random, round-robin,
-// least-request, prefix, tandem), policies alternating within each
-// repetition, each run on fresh in-process tandem-sim engines with small KV
+// least-request, prefix, the peer baselines llm-d, llm-d-sticky and kthena,
+// tandem), policies alternating within each repetition and sweep rate
+// (A, B, C, A, B, C, ...), each run on fresh in-process tandem-sim engines with small KV
 // memory and a fresh router. load.Run drives every run (arrivals, streaming
 // client, engine hit rate, oracle); this package gathers the runs, adds the
 // router's own figures (CPU, peak RSS, estimated hit rate, picks by reason,
@@ -37,6 +38,20 @@
 // policy. The pure parts (configs, metric parsing, medians, ratios, tables)
 // are separate from the process and HTTP I/O (StartRouter, Loop,
 // RunOverhead, RunPolicies).
+//
+// A sweep point is, by default, 30 s of Poisson arrivals or 5,000 requests,
+// whichever comes first (--sweep-for, --sweep-max-requests), measured
+// after a 10 s warm-up at the same rate (--warmup): the same workload under
+// another seed, so queues, caches and learned rates reach their steady
+// state without the measured prompts being pre-cached. The warm-up is not
+// drained: its stragglers are the queue the first measured requests meet,
+// and the router's and engines' counters start after its arrivals. Knees
+// are looked for where they are: while some policy's p90 TTFT has not
+// crossed --ttft-bound at the highest rate (or crossed it already at the
+// lowest), the sweep extends one step for those policies, up to
+// --sweep-extend rates, and the report says which knees stayed outside
+// (KneeNotes). --short is a smoke run (3 s points, 1 s warm-up), not a
+// measurement.
 //
 // # router-policies --overload: flow control
 //

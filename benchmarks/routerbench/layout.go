@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -151,6 +152,20 @@ func readEngineStats(engines []*sim.Engine) []EngineStats {
 		s := e.Snapshot().Stats
 		out[i] = EngineStats{Role: string(e.Config().Role), Requests: s.Finished, PromptTokens: s.PromptTokens,
 			GenerationTokens: s.GenerationTokens, Preemptions: s.Preemptions}
+	}
+	return out
+}
+
+// subEngineStats is after − before, engine by engine (same fleet order).
+func subEngineStats(after, before []EngineStats) []EngineStats {
+	out := slices.Clone(after)
+	for i := range out {
+		if i < len(before) {
+			out[i].Requests -= min(before[i].Requests, out[i].Requests)
+			out[i].PromptTokens -= min(before[i].PromptTokens, out[i].PromptTokens)
+			out[i].GenerationTokens -= min(before[i].GenerationTokens, out[i].GenerationTokens)
+			out[i].Preemptions -= min(before[i].Preemptions, out[i].Preemptions)
+		}
 	}
 	return out
 }

@@ -334,7 +334,7 @@ func fairOnce(ctx context.Context, pc PoliciesConfig, cfg OverloadConfig, w load
 		streams = append(streams, tenantStream{name: "heavy", rate: cfg.Knee * cfg.HeavyFactor, seed: w.Seed})
 	}
 	pc.logf("fairness %s, rep %d of %d, router policy %s: %s", w.Kind, k, pc.Reps, policy, label)
-	fleet, err := newRoutedFleet(ctx, pc, policy, func(RouterRun) {})
+	fleet, err := newRoutedFleet(ctx, pc, policy, nil, func(RouterRun) {})
 	if err != nil {
 		return nil, err
 	}

@@ -94,7 +94,8 @@ func pdNotes(cfg *PDConfig, bin string) string {
 		"engine i of each role in unit i mod %d (the router prefers a prefill engine of the decode engine's unit); both behind a fresh tandem-router process per run (policy %s, default P/D threshold): %s. "+
 		"Same engine count, the same engine model (Llama-3.1-8B on H100 as calibrated) at time scale %g with %d KV blocks of %d tokens "+
 		"and max %d batched tokens each; only the role differs. KV transfer into a decode engine: %g GB/s + %s per transfer "+
-		"(an assumption: NIXL over one RDMA NIC). Client, engines and router share the machine's %d cores",
+		"(an assumption: NIXL over one RDMA NIC). Client, engines and router share the machine's %d cores%s",
 		ArmAggregated, cfg.Engines, cfg.PDLabel(), cfg.Prefill, cfg.Decode, min(cfg.Prefill, cfg.Decode), cfg.Policies[0], routerNote(bin),
-		cfg.Sim.TimeScale, e.NumBlocks, e.BlockSize, e.MaxBatchedTokens, cost.TransferBandwidth/1e9, cost.TransferLatency, runtime.NumCPU())
+		cfg.Sim.TimeScale, e.NumBlocks, e.BlockSize, e.MaxBatchedTokens, cost.TransferBandwidth/1e9, cost.TransferLatency, runtime.NumCPU(),
+		sweepNote(cfg.PoliciesConfig))
 }

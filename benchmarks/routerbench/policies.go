@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,9 +35,27 @@ type PoliciesConfig struct {
 	TTFTBound  time.Duration
 	// SweepFor, if set, sizes each sweep rate's runs to this long of
 	// arrivals (rate × SweepFor requests, Workload.Requests ignored), so
-	// that every rate reaches the same steady state.
-	SweepFor time.Duration
-	Reps     int
+	// that every rate reaches the same steady state; SweepMaxRequests, if
+	// set, caps that count (a point ends at whichever comes first).
+	SweepFor         time.Duration
+	SweepMaxRequests int
+	// Warmup, if set, precedes every sweep run's measured requests with
+	// this long of arrivals at the same rate (capped like a point by
+	// SweepMaxRequests) of the same workload under another seed: the same
+	// shape, other content, so that queues, caches and learned rates are
+	// at their steady state without handing the measured requests hits
+	// they would not have. The warm-up is not waited out: its last
+	// requests are still in flight when measurement begins, the queue the
+	// measured requests meet.
+	Warmup time.Duration
+	// SweepExtend, with a sweep, adds up to this many rates beyond it
+	// until every policy's p90 TTFT has crossed TTFTBound in every
+	// repetition (above the highest rate) and none crossed it already at
+	// the lowest (below it), each rate the last one times the sweep's
+	// step, run by the policies that have not crossed; the report says
+	// which never did (SweepExtension).
+	SweepExtend int
+	Reps        int
 	// Replicas, if set, runs every policy at each of these replica counts
 	// (labels POLICY/rN, replicas.go): N routers exchanging what they
 	// routed, behind a round-robin front.
@@ -82,6 +102,9 @@ func (c *PoliciesConfig) Validate() error {
 	}
 	if c.SweepFor < 0 || (c.SweepFor > 0 && len(c.SweepRates) == 0) {
 		return fmt.Errorf("a run length per rate needs a sweep")
+	}
+	if c.Warmup < 0 || (c.Warmup > 0 && len(c.SweepRates) == 0) || c.SweepExtend < 0 || c.SweepMaxRequests < 0 {
+		return fmt.Errorf("a warm-up needs a sweep; warm-up, sweep extension and request cap must not be negative")
 	}
 	return checkPolicies(c.Policies, c.RouterVariants)
 }
@@ -144,12 +167,24 @@ func runWorkload(ctx context.Context, cfg PoliciesConfig, w load.Spec, env load.
 	res := PoliciesResult{Report: rep}
 	for k := 1; k <= cfg.Reps; k++ {
 		for _, rate := range rates {
-			wr := w
-			if cfg.SweepFor > 0 && rate > 0 {
-				wr.Requests = int(math.Ceil(rate * cfg.SweepFor.Seconds()))
-			}
 			for _, policy := range labels {
-				if err := runOne(ctx, cfg, wr, env, policy, k, rate, &res); err != nil {
+				if err := runOne(ctx, cfg, cfg.point(w, rate), env, policy, k, rate, &res); err != nil {
+					return res, fmt.Errorf("workload %s, policy %s, rep %d: %w", w.Kind, policy, k, err)
+				}
+			}
+		}
+	}
+	for n := 0; len(cfg.SweepRates) > 0 && n < cfg.SweepExtend; n++ {
+		rate, policies := SweepExtension(rep.Runs, labels, cfg.Reps, rep.TTFTBound, rep.SweepRates)
+		if len(policies) == 0 {
+			break
+		}
+		rep.SweepRates = append(rep.SweepRates, rate)
+		cfg.logf("%s: extending the sweep to %s req/s for %s (p90 TTFT has not crossed %s ms on that side)",
+			w.Kind, load.FormatNum(rate), strings.Join(policies, ", "), load.FormatNum(rep.TTFTBound))
+		for k := 1; k <= cfg.Reps; k++ {
+			for _, policy := range policies {
+				if err := runOne(ctx, cfg, cfg.point(w, rate), env, policy, k, rate, &res); err != nil {
 					return res, fmt.Errorf("workload %s, policy %s, rep %d: %w", w.Kind, policy, k, err)
 				}
 			}
@@ -163,15 +198,78 @@ func runWorkload(ctx context.Context, cfg PoliciesConfig, w load.Spec, env load.
 	return res, nil
 }
 
+// point is the workload of one sweep rate: SweepFor of arrivals, at most
+// SweepMaxRequests requests (Workload.Requests without SweepFor).
+func (c *PoliciesConfig) point(w load.Spec, rate float64) load.Spec {
+	if c.SweepFor > 0 && rate > 0 {
+		w.Requests = c.capped(int(math.Ceil(rate * c.SweepFor.Seconds())))
+	}
+	return w
+}
+
+func (c *PoliciesConfig) capped(n int) int {
+	if c.SweepMaxRequests > 0 {
+		return min(n, c.SweepMaxRequests)
+	}
+	return n
+}
+
+// SweepExtension is the next rate of a sweep and the policies to run at
+// it: above the highest rate tried (rates, in any order) for the policies
+// whose p90 TTFT has not crossed boundMs in some repetition, or, once all
+// have, below the lowest for those that crossed it already there (Knees;
+// load.FindKnee's censoring). The step is the ratio of the sweep's two
+// highest (or lowest) rates, at least 1.25; no policies when every knee is
+// bracketed.
+func SweepExtension(runs []load.RunSummary, labels []string, reps int, boundMs float64, rates []float64) (float64, []string) {
+	if len(rates) == 0 {
+		return 0, nil
+	}
+	sorted := slices.Sorted(slices.Values(rates))
+	censored := func(side string) []string {
+		var out []string
+		for _, kn := range Knees(runs, labels, reps, boundMs) {
+			if kn.Censored == side && !slices.Contains(out, kn.Policy) {
+				out = append(out, kn.Policy)
+			}
+		}
+		return out
+	}
+	step := func(a, b float64) float64 { return max(b/a, 1.25) }
+	n := len(sorted)
+	if above := censored("above"); len(above) > 0 {
+		f := 1.5
+		if n > 1 {
+			f = step(sorted[n-2], sorted[n-1])
+		}
+		return sorted[n-1] * f, above
+	}
+	if below := censored("below"); len(below) > 0 {
+		f := 1.5
+		if n > 1 {
+			f = step(sorted[0], sorted[1])
+		}
+		return sorted[0] / f, below
+	}
+	return 0, nil
+}
+
 // runOne runs one policy once, at rate (Poisson) or, for rate 0, at the
 // configured arrival, and adds the run to res.
 func runOne(ctx context.Context, cfg PoliciesConfig, w load.Spec, env load.Env, policy string, k int, rate float64, res *PoliciesResult) error {
 	var routers []RouterRun
 	lc := load.Config{
 		Workload: w, Arrival: cfg.Arrival, API: load.APIChat, Model: cfg.Sim.Engine.Model, Policies: []string{policy}, Reps: 1,
-		TTFTBound: cfg.TTFTBound, Timeout: cfg.Timeout, ResetCache: true,
+		TTFTBound: cfg.TTFTBound, Timeout: cfg.Timeout,
+		// The engines are fresh for every run; after a warm-up a reset
+		// would empty caches the router's index still believes full.
+		ResetCache: cfg.Warmup == 0 || rate <= 0,
 		NewFleet: func(ctx context.Context) (load.Fleet, error) {
-			return newRoutedFleet(ctx, cfg, policy, func(r RouterRun) { routers = append(routers, r) })
+			var warm warmFunc
+			if cfg.Warmup > 0 && rate > 0 {
+				warm = cfg.warmUp(w, rate)
+			}
+			return newRoutedFleet(ctx, cfg, policy, warm, func(r RouterRun) { routers = append(routers, r) })
 		},
 		Logf: func(format string, args ...any) {
 			// load numbers its single repetition 1; say which it is.
@@ -193,6 +291,49 @@ func runOne(ctx context.Context, cfg PoliciesConfig, w load.Spec, env load.Env, 
 		}
 	}
 	return err
+}
+
+// warmFunc loads a fleet's targets before measurement; the function it
+// returns waits for the warm-up's last requests.
+type warmFunc func(ctx context.Context, targets []string) (wait func(), err error)
+
+// WarmupSpec is the warm-up workload of a sweep point (PoliciesConfig.Warmup):
+// w under another seed, rate × warmup requests, capped like the point.
+func (c *PoliciesConfig) WarmupSpec(w load.Spec, rate float64) load.Spec {
+	w.Seed ^= 0x5741524d // "WARM"
+	w.Requests = c.capped(max(int(math.Ceil(rate*c.Warmup.Seconds())), 1))
+	return w
+}
+
+// warmUp sends WarmupSpec's requests as Poisson arrivals at rate and
+// returns when the last has arrived, leaving the slow ones in flight.
+func (c *PoliciesConfig) warmUp(w load.Spec, rate float64) warmFunc {
+	return func(ctx context.Context, targets []string) (func(), error) {
+		spec := c.WarmupSpec(w, rate)
+		reqs, err := spec.Generate()
+		if err != nil {
+			return nil, fmt.Errorf("warm-up: %w", err)
+		}
+		offsets, err := load.Arrival{Kind: load.Poisson, Steps: []load.RateStep{{Rate: rate}}}.Schedule(reqs, spec.Seed)
+		if err != nil {
+			return nil, fmt.Errorf("warm-up: %w", err)
+		}
+		client := &load.Client{HTTP: &http.Client{Transport: load.NewTransport()}, API: load.APIChat, Model: c.Sim.Engine.Model}
+		done := make(chan struct{})
+		start := time.Now()
+		go func() {
+			defer close(done)
+			defer client.HTTP.CloseIdleConnections()
+			load.Execute(ctx, load.Plan{Requests: reqs, Offsets: offsets, Targets: targets, Assigned: make([]int, len(reqs)),
+				Client: client, Timeout: c.Timeout})
+		}()
+		select {
+		case <-time.After(time.Until(start.Add(offsets[len(offsets)-1]))):
+		case <-done:
+		case <-ctx.Done():
+		}
+		return func() { <-done }, nil
+	}
 }
 
 // Knees finds every policy's knee in every repetition of a sweep: the
@@ -217,7 +358,7 @@ func Knees(runs []load.RunSummary, policies []string, reps int, boundMs float64)
 // (a policy, or POLICY/rN: N replicas behind a front) in front of them;
 // closing the fleet reports the routers' figures, summed, to done, then
 // stops them all.
-func newRoutedFleet(ctx context.Context, cfg PoliciesConfig, label string, done func(RouterRun)) (load.Fleet, error) {
+func newRoutedFleet(ctx context.Context, cfg PoliciesConfig, label string, warm warmFunc, done func(RouterRun)) (load.Fleet, error) {
 	policy, replicas := splitLabel(label)
 	layout := cfg.Layouts[policy]
 	engines, err := startEngines(ctx, cfg.Sim, cfg.Engines, layout)
@@ -249,21 +390,11 @@ func newRoutedFleet(ctx context.Context, cfg PoliciesConfig, label string, done 
 			r.Stop()
 		}
 	}
-	befores := make([]RouterMetrics, len(routers))
-	u0s := make([]Usage, len(routers))
-	for i, router := range routers {
+	for _, router := range routers {
 		if err := waitExact(ctx, cfg, router, policy, len(engines)); err != nil {
 			stopRouters()
 			closeEngines()
 			return load.Fleet{}, err
-		}
-		var err1, err2 error
-		befores[i], err1 = router.Metrics(ctx)
-		u0s[i], err2 = router.Usage()
-		if err1 != nil || err2 != nil {
-			stopRouters()
-			closeEngines()
-			return load.Fleet{}, fmt.Errorf("read the router's state: %w", errors.Join(err1, err2))
 		}
 	}
 	targets := []string{routers[0].URL}
@@ -280,14 +411,44 @@ func newRoutedFleet(ctx context.Context, cfg PoliciesConfig, label string, done 
 		}
 		targets = []string{front.URL}
 	}
+	stopAll := func() {
+		if front != nil {
+			front.Close()
+		}
+		stopRouters()
+		closeEngines()
+	}
+	// The router's and engines' counters start after the warm-up's
+	// arrivals; its stragglers finish inside the measurement.
+	warmed := func() {}
+	if warm != nil {
+		if warmed, err = warm(ctx, targets); err != nil {
+			stopAll()
+			return load.Fleet{}, err
+		}
+	}
+	engines0 := readEngineStats(engines)
+	befores := make([]RouterMetrics, len(routers))
+	u0s := make([]Usage, len(routers))
+	for i, router := range routers {
+		var err1, err2 error
+		befores[i], err1 = router.Metrics(ctx)
+		u0s[i], err2 = router.Usage()
+		if err1 != nil || err2 != nil {
+			warmed()
+			stopAll()
+			return load.Fleet{}, fmt.Errorf("read the router's state: %w", errors.Join(err1, err2))
+		}
+	}
 	closeFleet := func() {
 		defer closeEngines()
 		defer stopRouters()
 		if front != nil {
 			defer front.Close()
 		}
+		warmed()
 		nan := load.Num(math.NaN())
-		r := RouterRun{CPU: nan, PeakRSSMB: nan, Engines: readEngineStats(engines)}
+		r := RouterRun{CPU: nan, PeakRSSMB: nan, Engines: subEngineStats(readEngineStats(engines), engines0)}
 		var cpu, rss float64
 		okUsage := true
 		for i, router := range routers {

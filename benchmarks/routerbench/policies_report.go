@@ -265,6 +265,12 @@ func PrintPolicies(w io.Writer, res PoliciesResult) error {
 			return err
 		}
 	}
+	if notes := KneeNotes(r.Knees, r.Runs, r.Policies); len(notes) > 0 {
+		fmt.Fprintf(w, "\nknees: throughput where p90 TTFT crosses %s ms, median over repetitions\n", load.FormatNum(r.TTFTBound))
+		for _, n := range notes {
+			fmt.Fprintln(w, "  "+n)
+		}
+	}
 	if checks := Checks(r.Workload.Kind, rows, r.Knees); len(checks) > 0 {
 		fmt.Fprintln(w, "\nissue 6's goals (medians of this run)")
 		for _, c := range checks {
@@ -276,6 +282,50 @@ func PrintPolicies(w io.Writer, res PoliciesResult) error {
 	}
 	fmt.Fprintln(w, "\n--- every run, as tandem-bench load reports it (policy = the router's)")
 	return r.Print(w)
+}
+
+// KneeNotes says per policy where its knee is and whether the sweep found
+// it: crossed in every repetition, not crossed up to the highest rate it
+// ran (the knee is above), or crossed already at its lowest (below).
+func KneeNotes(knees []load.KneeRun, runs []load.RunSummary, policies []string) []string {
+	var out []string
+	for _, p := range policies {
+		var tput []float64
+		above, below, n := 0, 0, 0
+		for _, k := range knees {
+			if k.Policy != p {
+				continue
+			}
+			n++
+			tput = append(tput, k.Throughput)
+			switch k.Censored {
+			case "above":
+				above++
+			case "below":
+				below++
+			}
+		}
+		if n == 0 {
+			continue
+		}
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, r := range runs {
+			if r.Policy == p && !math.IsNaN(float64(r.Rate)) {
+				lo, hi = min(lo, float64(r.Rate)), max(hi, float64(r.Rate))
+			}
+		}
+		s := fmt.Sprintf("%s: %s req/s", p, load.FormatNum(load.Median(tput)))
+		switch {
+		case above > 0:
+			s += fmt.Sprintf(" — did NOT cross the bound in %d of %d repetitions up to %s req/s offered (its highest rate): the knee is higher", above, n, load.FormatNum(hi))
+		case below > 0:
+			s += fmt.Sprintf(" — crossed the bound already at its lowest rate, %s req/s offered, in %d of %d repetitions: the knee is lower", load.FormatNum(lo), below, n)
+		default:
+			s += fmt.Sprintf(" — crossed inside the sweep in all %d repetitions", n)
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // headlineTable writes rows (foldRows over metrics) as a table whose

@@ -232,6 +232,24 @@ func TestPolicyFlags(t *testing.T) {
 				t.Errorf("arrival %+v", c.Arrival)
 			}
 		}},
+		{name: "a sweep point is 30 s of arrivals (at most 5,000 requests) after a 10 s warm-up, extended up to 3 rates",
+			args: []string{"--sweep", "100,200"}, check: func(t *testing.T, c PoliciesConfig) {
+				got := []any{c.SweepFor, c.SweepMaxRequests, c.Warmup, c.SweepExtend}
+				if diff := cmp.Diff([]any{30 * time.Second, 5000, 10 * time.Second, 3}, got); diff != "" {
+					t.Errorf("sweep-for, max requests, warm-up, extend (-want +got):\n%s", diff)
+				}
+			}},
+		{name: "--short makes a smoke run", args: []string{"--sweep", "100,200", "--short", "--warmup", "0"}, check: func(t *testing.T, c PoliciesConfig) {
+			got := []any{c.SweepFor, c.SweepMaxRequests, c.Warmup}
+			if diff := cmp.Diff([]any{3 * time.Second, 1000, time.Duration(0)}, got); diff != "" {
+				t.Errorf("sweep-for, max requests, warm-up (-want +got):\n%s", diff)
+			}
+		}},
+		{name: "without a sweep no point length, warm-up or extension", args: []string{"--rate", "100"}, check: func(t *testing.T, c PoliciesConfig) {
+			if c.SweepFor != 0 || c.Warmup != 0 || c.SweepExtend != 0 {
+				t.Errorf("sweep-for %s, warm-up %s, extend %d; want none", c.SweepFor, c.Warmup, c.SweepExtend)
+			}
+		}},
 		{name: "bad arrival", args: []string{"--arrival", "burst"}, wantErr: true},
 		{name: "bad rate", args: []string{"--rate", "x"}, wantErr: true},
 		{name: "bad workload", args: []string{"--workloads", "trace"}, wantErr: true},
