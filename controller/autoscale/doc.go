@@ -58,4 +58,75 @@
 // load, but it only ever shrinks by one unit: TTFT at light load is the
 // prefill time, flat in the load, so the ratio says nothing about how many
 // units could go.
+//
+// # Prefill and decode
+//
+// Decision: a disaggregated group changes its prefill:decode ratio with
+// elastic instances inside the units it has, above each role's gang
+// minimum; the unit stays the step of whole-gang growth. Not whole units
+// with a per-unit shape. Why:
+//
+//   - The gang is minReplicas: a unit's PodGroup asks for
+//     minMember = Σ minReplicas × size and minResources for those pods
+//     only (controller/plan, build_unit.go), and each instance is its own
+//     sub-gang (subGroupPolicy, subGroupSize = size). An instance above
+//     minReplicas joins the PodGroup without changing either, so adding it
+//     restarts nothing and Volcano places it as a whole instance near its
+//     unit's other instances (the KV-transfer proximity score); removing
+//     one never breaks the gang.
+//   - Per-unit shapes move capacity only a whole unit at a time: a ratio
+//     change waits for new units (a full unit's GPUs and cold start), or
+//     replaces serving units, which is the restart the issue forbids.
+//   - Prefill and decode load move independently (a burst of long prompts
+//     with short answers needs prefill only), so reshaping must be cheaper
+//     than a unit: one instance's GPUs and cold start.
+//
+// DecideShape (ratio.go) is the pure decision, in steps:
+//
+//  1. No units, or no router answered: the shape is kept.
+//  2. Bounds: each role's instances per unit are clamped to its
+//     [min, max] at once (min at least the role's minReplicas).
+//  3. Prefill: the uncached prompt tokens per second the routers sent to
+//     the group's models, predicted one cold start ahead while it grows,
+//     over what one prefill instance sustains (the routers' learned
+//     prefill rate, prefill_rate_tokens_per_second, × a planned
+//     utilisation below 1, since a prefill queue fed at its rate makes TTFT
+//     grow without bound) is the prefill instances needed; per unit,
+//     ceil(needed / units). Until a rate is measured prefill keeps its
+//     instances.
+//  4. Decode: the running requests at the decode endpoints over the
+//     requests one decode instance carries within the ITL bound (an
+//     operator figure from a profile of the engine), the same way.
+//  5. ITL (when measured): p90 over the bound by more than 10% grows
+//     decode in proportion, ceil(decode × p90/bound); it never shrinks
+//     decode, since at light load ITL is the step time, flat in the load.
+//  6. Units: a role whose need exceeds its per-unit maximum in every unit
+//     asks for ceil(need / max) units (UnitsWanted), one more target for
+//     Decide, so the group grows by whole units only when reshaping cannot
+//     absorb the load.
+//  7. Stabilise per role: growth at once (the new instance's cold start
+//     is the delay already), one instance less per scaleDownWindow, and
+//     no shrinking while a router did not answer.
+//
+// Not wired yet; what is left, in order:
+//
+//  1. controller/plan: roles[].replicas out of the revision hash
+//     (minReplicas stays in: it is the gang), with the legacy revision of
+//     the same spec accepted as current so an upgrade rolls no unit; a
+//     reshape step that creates the missing instances of a current unit
+//     and deletes the highest ones above the new count (not-ready first,
+//     never below minReplicas), and updates the PodGroup's role-replicas
+//     annotation in place (the executor has no PodGroup update yet).
+//  2. API: spec.autoscaling per-role bounds and the decode capacity (and
+//     ITL bound); status per-role desired instances.
+//  3. Signals: the collector reads prompt_tokens_total and
+//     cached_tokens_total (window rate of their difference),
+//     prefill_rate_tokens_per_second of prefill endpoints and in-flight
+//     requests of decode endpoints (split by the pods' role label); the
+//     routers expose no ITL yet (step 5 abstains without it).
+//  4. The autoscaler writes roles[i].replicas with the group's
+//     resourceVersion, after the unit decision, and feeds UnitsWanted to it.
+//
+// Until step 1 lands, writing roles[].replicas would replace every unit,
+// so the autoscaler does not call DecideShape.
 package autoscale
