@@ -8,21 +8,24 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Loop is the overhead benchmark's load of small non-streaming requests
-// for Warmup and then a measured Window. Closed loop (Rate 0):
+// Loop is the overhead benchmark's load of small requests for Warmup and then a measured Window. Closed loop (Rate 0):
 // Concurrency workers, each sending one request after another. Open loop
 // (Rate > 0): a request every 1/Rate seconds, whatever is in flight, so
 // latency is measured at a fixed offered rate. Request k (counted over
 // all) goes to URLs[k mod len] with Bodies[k mod len]: a round-robin
 // spread when the URLs are engines, one URL when it is a router.
 type Loop struct {
-	URLs        []string
-	Bodies      [][]byte
+	URLs   []string
+	Bodies [][]byte
+	// Stream says the bodies ask for streamed answers: an answer that is
+	// not an event stream is then an error ("not_stream").
+	Stream      bool
 	Concurrency int
 	Rate        float64
 	Warmup      time.Duration
@@ -79,7 +82,7 @@ func (c Loop) Run(ctx context.Context, hc *http.Client) LoopResult {
 	one := func(k uint64, lat *[]time.Duration, errs map[string]int) {
 		url, body := c.URLs[k%uint64(len(c.URLs))], c.Bodies[k%uint64(len(c.Bodies))]
 		start := time.Now()
-		kind := send(ctx, hc, url, body)
+		kind := send(ctx, hc, url, body, c.Stream)
 		d := time.Since(start)
 		if phase.Load() != phaseWindow {
 			return
@@ -166,9 +169,9 @@ func sleep(ctx context.Context, d time.Duration) {
 
 var jsonType = []string{"application/json"}
 
-// send posts body to url and reads the whole answer; it returns the error
-// kind, "" for a 200 answer.
-func send(ctx context.Context, hc *http.Client, url string, body []byte) string {
+// send posts body to url and reads the whole answer (for a stream, to its
+// end); it returns the error kind, "" for a 200 answer of the kind asked.
+func send(ctx context.Context, hc *http.Client, url string, body []byte, stream bool) string {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return "request"
@@ -189,6 +192,8 @@ func send(ctx context.Context, hc *http.Client, url string, body []byte) string 
 		return "http_" + strconv.Itoa(resp.StatusCode)
 	case err != nil:
 		return "read"
+	case stream && !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream"):
+		return "not_stream"
 	}
 	return ""
 }

@@ -22,17 +22,18 @@ func TestLoopAgainstStubEngines(t *testing.T) {
 		defer s.Close()
 		urls = append(urls, "http://"+s.Addr()+"/v1/chat/completions")
 	}
-	bodies, err := OverheadBodies("m", 4, 64, 2, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct {
-		name string
-		rate float64
-	}{{"closed loop", 0}, {"open loop", 500}} {
+		name   string
+		rate   float64
+		stream bool
+	}{{"closed loop", 0, false}, {"open loop", 500, false}, {"closed loop, streaming", 0, true}} {
 		t.Run(tc.name, func(t *testing.T) {
+			bodies, err := OverheadBodies("m", 4, 64, 2, 1, tc.stream)
+			if err != nil {
+				t.Fatal(err)
+			}
 			var marks []bool
-			loop := Loop{URLs: urls, Bodies: bodies, Concurrency: 4, Rate: tc.rate, Warmup: 20 * time.Millisecond,
+			loop := Loop{URLs: urls, Bodies: bodies, Stream: tc.stream, Concurrency: 4, Rate: tc.rate, Warmup: 20 * time.Millisecond,
 				Window: 200 * time.Millisecond, Mark: func(end bool) { marks = append(marks, end) }}
 			res := loop.Run(ctx, &http.Client{Transport: NewLoadTransport(4)})
 			if len(res.Latencies) == 0 || len(res.Errors) > 0 {
@@ -45,6 +46,26 @@ func TestLoopAgainstStubEngines(t *testing.T) {
 				t.Errorf("window %v, want positive", res.Window)
 			}
 		})
+	}
+}
+
+// A streaming loop that gets whole answers counts them as errors: the
+// stream case must measure streams.
+func TestLoopWantsStreams(t *testing.T) {
+	s, err := StartStub(t.Context(), "127.0.0.1:0", "m", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	whole, err := OverheadBodies("m", 1, 64, 2, 1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loop := Loop{URLs: []string{"http://" + s.Addr() + "/v1/chat/completions"}, Bodies: whole, Stream: true, Concurrency: 1,
+		Window: 50 * time.Millisecond}
+	res := loop.Run(t.Context(), &http.Client{Transport: NewLoadTransport(1)})
+	if len(res.Latencies) != 0 || res.Errors["not_stream"] == 0 {
+		t.Errorf("%d successes, errors %v; want only not_stream errors", len(res.Latencies), res.Errors)
 	}
 }
 

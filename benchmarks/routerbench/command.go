@@ -118,6 +118,7 @@ func MainOverhead(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.Engine, "engine", EngineSim, "engines: sim (tandem-sim in this process, time scale 0) or stub (a fixed answer, no work)")
 	fs.IntVar(&cfg.Engines, "engines", 4, "number of engines")
 	fs.StringVar(&delays, "engine-delays", "0,20ms", "cases: a fixed per-request engine delay each, comma-separated")
+	answers := fs.String("answers", "whole,streaming", "cases: each delay with these answer modes, comma-separated: whole (one JSON answer) and streaming (an SSE chat stream, read to its end)")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 32, "requests in flight (closed loop)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "open loop instead: requests per second, however many are in flight (0: closed loop at --concurrency)")
 	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "load before each measured window (not measured)")
@@ -143,6 +144,16 @@ func MainOverhead(ctx context.Context, args []string) error {
 		}
 		cfg.Delays = append(cfg.Delays, v)
 	}
+	for _, a := range load.SplitList(*answers) {
+		switch a {
+		case "whole":
+			cfg.Streams = append(cfg.Streams, false)
+		case "streaming":
+			cfg.Streams = append(cfg.Streams, true)
+		default:
+			return fmt.Errorf("--answers: %q: want whole or streaming", a)
+		}
+	}
 	bin, base, policies, variants, cleanup, err := c.complete()
 	if err != nil {
 		return err
@@ -164,9 +175,9 @@ func MainOverhead(ctx context.Context, args []string) error {
 	}
 	rep := &OverheadReport{Env: Env{
 		Router: routerNote(bin),
-		Env: load.NewEnv(c.seed, fmt.Sprintf("%s; %s, non-streaming chat of ~%d bytes, max_tokens %d, %d distinct prompts; "+
+		Env: load.NewEnv(c.seed, fmt.Sprintf("%s; %s, chats of ~%d bytes (answers: %s; a streamed one is read to its last event), max_tokens %d, %d distinct prompts; "+
 			"warm-up %s then %s measured per run; direct = the client round-robins over the engines; router = a fresh tandem-router process per run",
-			engine, loop, cfg.PromptBytes, cfg.MaxTokens, cfg.Prompts, cfg.Warmup, cfg.Window)),
+			engine, loop, cfg.PromptBytes, *answers, cfg.MaxTokens, cfg.Prompts, cfg.Warmup, cfg.Window)),
 	}}
 	rep.Runs, err = RunOverhead(ctx, cfg)
 	rep.Ratios = OverheadRatios(rep.Runs)

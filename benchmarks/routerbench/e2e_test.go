@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/yaml"
 
 	"github.com/tandem-serving/tandem/benchmarks/load"
@@ -159,7 +160,7 @@ func fakeRouterBin(t *testing.T) string {
 func TestRunOverheadThroughFakeRouter(t *testing.T) {
 	cfg := OverheadConfig{
 		RouterBin: fakeRouterBin(t), Policies: []string{"round-robin"}, Engine: EngineStub, Engines: 2,
-		Delays: []time.Duration{0, time.Millisecond}, Concurrency: 4, Warmup: 20 * time.Millisecond, Window: 150 * time.Millisecond,
+		Delays: []time.Duration{0, time.Millisecond}, Streams: []bool{false, true}, Concurrency: 4, Warmup: 20 * time.Millisecond, Window: 150 * time.Millisecond,
 		Reps: 2, PromptBytes: 64, MaxTokens: 2, Prompts: 4, Seed: 1, Dir: t.TempDir(),
 	}
 	runs, err := RunOverhead(context.Background(), cfg)
@@ -177,17 +178,21 @@ func TestRunOverheadThroughFakeRouter(t *testing.T) {
 			t.Errorf("%s %s: router RSS %v; want a figure exactly for router runs", r.Case, r.Mode, r.RouterRSSMB)
 		}
 	}
-	want := "trivial engines/direct/1 trivial engines/router/round-robin/1 trivial engines/direct/2 trivial engines/router/round-robin/2 " +
-		"engines +1ms/direct/1 engines +1ms/router/round-robin/1 engines +1ms/direct/2 engines +1ms/router/round-robin/2"
-	if got := strings.Join(modes, " "); got != want {
-		t.Errorf("runs in order\n%s\nwant (alternating within each repetition)\n%s", got, want)
+	var want []string
+	for _, c := range []string{"trivial engines", "trivial engines, streaming", "engines +1ms", "engines +1ms, streaming"} {
+		for rep := 1; rep <= 2; rep++ {
+			want = append(want, fmt.Sprintf("%s/direct/%d", c, rep), fmt.Sprintf("%s/router/round-robin/%d", c, rep))
+		}
+	}
+	if diff := cmp.Diff(want, modes); diff != "" {
+		t.Errorf("runs in order, want alternating within each repetition (-want +got):\n%s", diff)
 	}
 }
 
 func TestRunOverheadSimEngines(t *testing.T) {
 	cfg := OverheadConfig{
 		RouterBin: fakeRouterBin(t), Policies: []string{"tandem"}, Engine: EngineSim, Engines: 2,
-		Delays: []time.Duration{2 * time.Millisecond}, Concurrency: 4, Warmup: 20 * time.Millisecond, Window: 150 * time.Millisecond,
+		Delays: []time.Duration{2 * time.Millisecond}, Streams: []bool{false, true}, Concurrency: 4, Warmup: 20 * time.Millisecond, Window: 150 * time.Millisecond,
 		Reps: 1, PromptBytes: 64, MaxTokens: 2, Prompts: 4, Seed: 1, Dir: t.TempDir(),
 	}
 	runs, err := RunOverhead(context.Background(), cfg)

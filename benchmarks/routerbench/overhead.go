@@ -49,8 +49,10 @@ type OverheadConfig struct {
 	// Engine is EngineSim or EngineStub; Engines how many.
 	Engine  string
 	Engines int
-	// Delays are the cases: a fixed per-request engine delay each.
+	// Delays are the cases: a fixed per-request engine delay each, run
+	// with each of Streams (false: whole answers, true: streamed chats).
 	Delays      []time.Duration
+	Streams     []bool
 	Concurrency int
 	// Rate, if positive, replaces the closed loop with an open one: a
 	// request every 1/Rate seconds, however many are in flight.
@@ -81,6 +83,8 @@ func (c *OverheadConfig) Validate() error {
 		return fmt.Errorf("the window must be positive and the warm-up not negative")
 	case len(c.Delays) == 0:
 		return fmt.Errorf("no engine delay given")
+	case len(c.Streams) == 0:
+		return fmt.Errorf("no answer mode (whole, streaming) given")
 	}
 	for _, d := range c.Delays {
 		if d < 0 {
@@ -102,9 +106,9 @@ func (c *OverheadConfig) Modes() []string {
 
 const routerMode = "router/"
 
-// OverheadBodies are the requests' JSON bodies: n small non-streaming
-// chats of about promptBytes each, with distinct seeded text.
-func OverheadBodies(model string, n, promptBytes, maxTokens int, seed uint64) ([][]byte, error) {
+// OverheadBodies are the requests' JSON bodies: n small chats of about
+// promptBytes each, with distinct seeded text, streamed or not.
+func OverheadBodies(model string, n, promptBytes, maxTokens int, seed uint64, stream bool) ([][]byte, error) {
 	type message struct {
 		Role    string `json:"role"`
 		Content string `json:"content"`
@@ -118,7 +122,7 @@ func OverheadBodies(model string, n, promptBytes, maxTokens int, seed uint64) ([
 	out := make([][]byte, n)
 	for i := range out {
 		words := max(1, promptBytes/4) // a word is a space and three letters
-		b, err := json.Marshal(body{Model: model, MaxTokens: maxTokens,
+		b, err := json.Marshal(body{Model: model, MaxTokens: maxTokens, Stream: stream,
 			Messages: []message{{Role: "user", Content: load.Words(words, seed, 0x0e7, uint64(i))}}})
 		if err != nil {
 			return nil, err
@@ -135,24 +139,26 @@ func RunOverhead(ctx context.Context, cfg OverheadConfig) ([]OverheadRun, error)
 	}
 	var runs []OverheadRun
 	for _, delay := range cfg.Delays {
-		out, err := overheadCase(ctx, cfg, delay)
-		runs = append(runs, out...)
-		if err != nil {
-			return runs, err
+		for _, stream := range cfg.Streams {
+			out, err := overheadCase(ctx, cfg, delay, stream)
+			runs = append(runs, out...)
+			if err != nil {
+				return runs, err
+			}
 		}
 	}
 	return runs, nil
 }
 
 // overheadCase runs every repetition of every mode against one fleet.
-func overheadCase(ctx context.Context, cfg OverheadConfig, delay time.Duration) ([]OverheadRun, error) {
+func overheadCase(ctx context.Context, cfg OverheadConfig, delay time.Duration, stream bool) ([]OverheadRun, error) {
 	model := sim.DefaultConfig().Engine.Model
 	addrs, closeFleet, err := startOverheadFleet(ctx, cfg, model, delay)
 	if err != nil {
 		return nil, err
 	}
 	defer closeFleet()
-	bodies, err := OverheadBodies(model, cfg.Prompts, cfg.PromptBytes, cfg.MaxTokens, cfg.Seed)
+	bodies, err := OverheadBodies(model, cfg.Prompts, cfg.PromptBytes, cfg.MaxTokens, cfg.Seed, stream)
 	if err != nil {
 		return nil, err
 	}
@@ -162,8 +168,8 @@ func overheadCase(ctx context.Context, cfg OverheadConfig, delay time.Duration) 
 			if err := ctx.Err(); err != nil {
 				return runs, err
 			}
-			r, err := overheadRun(ctx, cfg, mode, addrs, model, bodies)
-			r.Case, r.Rep = CaseName(delay), rep
+			r, err := overheadRun(ctx, cfg, mode, addrs, model, bodies, stream)
+			r.Case, r.Rep = CaseName(delay, stream), rep
 			if err != nil {
 				return runs, fmt.Errorf("%s, %s, rep %d: %w", r.Case, mode, rep, err)
 			}
@@ -175,12 +181,16 @@ func overheadCase(ctx context.Context, cfg OverheadConfig, delay time.Duration) 
 	return runs, nil
 }
 
-// CaseName names a case by its engine delay.
-func CaseName(delay time.Duration) string {
-	if delay == 0 {
-		return "trivial engines"
+// CaseName names a case by its engine delay and answer mode.
+func CaseName(delay time.Duration, stream bool) string {
+	name := "trivial engines"
+	if delay > 0 {
+		name = "engines +" + delay.String()
 	}
-	return "engines +" + delay.String()
+	if stream {
+		name += ", streaming"
+	}
+	return name
 }
 
 func startOverheadFleet(ctx context.Context, cfg OverheadConfig, model string, delay time.Duration) ([]string, func(), error) {
@@ -229,7 +239,7 @@ func startOverheadFleet(ctx context.Context, cfg OverheadConfig, model string, d
 
 // overheadRun measures one mode once: a fresh router process for a
 // policy, none for direct.
-func overheadRun(ctx context.Context, cfg OverheadConfig, mode string, engines []string, model string, bodies [][]byte) (OverheadRun, error) {
+func overheadRun(ctx context.Context, cfg OverheadConfig, mode string, engines []string, model string, bodies [][]byte, stream bool) (OverheadRun, error) {
 	r := OverheadRun{Mode: mode}
 	var urls []string
 	var router *RouterProcess
@@ -273,7 +283,7 @@ func overheadRun(ctx context.Context, cfg OverheadConfig, mode string, engines [
 			m.errs = append(m.errs, err)
 		}
 	}
-	loop := Loop{URLs: urls, Bodies: bodies, Concurrency: cfg.Concurrency, Rate: cfg.Rate, Warmup: cfg.Warmup, Window: cfg.Window, Mark: mark}
+	loop := Loop{URLs: urls, Bodies: bodies, Stream: stream, Concurrency: cfg.Concurrency, Rate: cfg.Rate, Warmup: cfg.Warmup, Window: cfg.Window, Mark: mark}
 	res := loop.Run(ctx, &http.Client{Transport: tr})
 	for _, m := range marks {
 		for _, err := range m.errs {

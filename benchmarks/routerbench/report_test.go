@@ -40,8 +40,10 @@ func TestOverheadMediansAndRatios(t *testing.T) {
 	if len(meds) != 2 || meds[0].Mode != "direct" || meds[1].Mode != "router/tandem" {
 		t.Fatalf("medians in order direct, router/tandem; got %+v", meds)
 	}
-	// Columns: req/s, p50, p90, p99, router CPU, cores, µs/req, RSS, peak, bench cores, machine busy.
-	wantRouter := []float64{800, 2.5, 2.5, 6, 2, 0.4, 2e6 / 10, 40, 50, 0, 1}
+	// Columns: req/s, p50, p90, p99, router CPU, cores, µs/req, cores per
+	// 1k req/s (0.4 cores at 0.5k, 1.5k and 0.8k req/s: 0.8, 0.27, 0.5),
+	// RSS, peak, bench cores, machine busy.
+	wantRouter := []float64{800, 2.5, 2.5, 6, 2, 0.4, 2e6 / 10, 0.5, 40, 50, 0, 1}
 	if diff := cmp.Diff(wantRouter, meds[1].Values); diff != "" {
 		t.Errorf("router medians (-want +got):\n%s", diff)
 	}
@@ -179,7 +181,7 @@ func TestWorkloadSpec(t *testing.T) {
 }
 
 func TestOverheadBodies(t *testing.T) {
-	bodies, err := OverheadBodies("m", 3, 256, 8, 1)
+	bodies, err := OverheadBodies("m", 3, 256, 8, 1, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,9 +204,13 @@ func TestOverheadBodies(t *testing.T) {
 		}
 		seen[c] = true
 	}
-	again, _ := OverheadBodies("m", 3, 256, 8, 1)
+	again, _ := OverheadBodies("m", 3, 256, 8, 1, false)
 	if diff := cmp.Diff(bodies, again); diff != "" {
 		t.Errorf("bodies are not deterministic (-first +second):\n%s", diff)
+	}
+	streamed, _ := OverheadBodies("m", 1, 256, 8, 1, true)
+	if !strings.Contains(string(streamed[0]), `"stream":true`) {
+		t.Errorf("streaming body %s: want stream true", streamed[0])
 	}
 }
 

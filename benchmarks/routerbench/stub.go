@@ -1,6 +1,7 @@
 package routerbench
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -13,8 +14,8 @@ import (
 )
 
 // StubEngine is the trivial engine of the overhead benchmark: it answers
-// every completion request with the same small non-streaming JSON after a
-// fixed delay, and serves vLLM-named /metrics, /v1/models and /health so a
+// every completion request with the same small JSON (or, for a streaming
+// request, the same few SSE events) after a fixed delay, and serves vLLM-named /metrics, /v1/models and /health so a
 // router treats it as a vLLM engine. It does no model work, so nearly all
 // of a run's CPU is the client's and the router's.
 type StubEngine struct {
@@ -24,6 +25,8 @@ type StubEngine struct {
 	addr     string
 	inFlight atomic.Int64
 	answer   []byte
+	// events are the streamed answer's SSE events.
+	events [][]byte
 }
 
 // StartStub starts a stub engine on listen (host:port, port 0 for a free
@@ -37,6 +40,17 @@ func StartStub(ctx context.Context, listen, model string, delay time.Duration) (
 	s.answer = []byte(`{"id":"chatcmpl-stub","object":"chat.completion","created":0,"model":` + strconv.Quote(model) +
 		`,"choices":[{"index":0,"message":{"role":"assistant","content":" stub answer"},"finish_reason":"length"}],` +
 		`"usage":{"prompt_tokens":64,"completion_tokens":2,"total_tokens":66}}`)
+	chunk := func(delta, finish, usage string) []byte {
+		return []byte(`data: {"id":"chatcmpl-stub","object":"chat.completion.chunk","created":0,"model":` + strconv.Quote(model) +
+			`,"choices":[{"index":0,"delta":` + delta + `,"finish_reason":` + finish + `}]` + usage + "}\n\n")
+	}
+	s.events = [][]byte{
+		chunk(`{"role":"assistant","content":""}`, "null", ""),
+		chunk(`{"content":" stub"}`, "null", ""),
+		chunk(`{"content":" answer"}`, "null", ""),
+		chunk(`{}`, `"length"`, `,"usage":{"prompt_tokens":64,"completion_tokens":2,"total_tokens":66}`),
+		[]byte("data: [DONE]\n\n"),
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", s.complete)
 	mux.HandleFunc("POST /v1/completions", s.complete)
@@ -62,7 +76,7 @@ func (s *StubEngine) Close() { _ = s.srv.Close() }
 func (s *StubEngine) complete(w http.ResponseWriter, r *http.Request) {
 	s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
-	_, _ = io.Copy(io.Discard, r.Body)
+	body, _ := io.ReadAll(r.Body)
 	if s.delay > 0 {
 		t := time.NewTimer(s.delay)
 		select {
@@ -73,9 +87,29 @@ func (s *StubEngine) complete(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h := w.Header()
+	if bytes.Contains(body, []byte(`"stream":true`)) {
+		s.stream(w)
+		return
+	}
 	h["Content-Type"] = []string{"application/json"}
 	h["Content-Length"] = []string{strconv.Itoa(len(s.answer))}
 	_, _ = w.Write(s.answer)
+}
+
+// stream answers as an OpenAI chat stream: a role chunk, two tokens, the
+// finish chunk with usage and [DONE], each event flushed on its own as an
+// engine sends them.
+func (s *StubEngine) stream(w http.ResponseWriter) {
+	w.Header()["Content-Type"] = []string{"text/event-stream"}
+	fl, _ := w.(http.Flusher)
+	for _, ev := range s.events {
+		if _, err := w.Write(ev); err != nil {
+			return
+		}
+		if fl != nil {
+			fl.Flush()
+		}
+	}
 }
 
 func (s *StubEngine) models(w http.ResponseWriter, _ *http.Request) {
