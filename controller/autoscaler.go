@@ -38,6 +38,10 @@ type Autoscaler struct {
 	// Signals returns the latest round's figures for a group's models and
 	// endpoints (<namespace>/<pod>).
 	Signals func(models, endpoints []string) autoscale.Signals
+	// EngineITL measures the p90 inter-token latency at a group's engines
+	// (collect.Engines.Group); asked only for groups with an
+	// itlP90Milliseconds target. Nil: such a target abstains.
+	EngineITL func(ctx context.Context, sg *v1alpha1.ServingGroup, pods []corev1.Pod) autoscale.ITL
 	// Interval is the collector's round; a group is decided once per round.
 	Interval time.Duration
 	Now      func() time.Time
@@ -66,14 +70,17 @@ func (a *Autoscaler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if sg.Spec.Autoscaling == nil {
 		return ctrl.Result{}, a.patchStatus(ctx, sg, nil) // drop a stale record
 	}
-	endpoints, err := a.endpoints(ctx, sg)
+	pods, err := a.pods(ctx, sg)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	sig := a.Signals(sg.Spec.ServedModelNames, endpoints)
+	sig := a.Signals(sg.Spec.ServedModelNames, endpoints(sg, pods))
 	prev := sg.Status.Autoscaling
 	if sig.At.IsZero() || prev != nil && prev.Signals != nil && !sig.At.Truncate(time.Second).After(prev.Signals.ObservedTime.Time) {
 		return ctrl.Result{RequeueAfter: a.untilNextRound(sig.At)}, nil // this round was decided already
+	}
+	if sg.Spec.Autoscaling.Targets.ITLP90Milliseconds != nil && a.EngineITL != nil {
+		sig = sig.WithITL(a.EngineITL(ctx, sg, pods)) // once per round, like the routers
 	}
 	now := a.Now()
 	current := ptrOr(sg.Spec.Replicas, 1)
@@ -119,18 +126,23 @@ func (a *Autoscaler) untilNextRound(last time.Time) time.Duration {
 	return max(last.Add(a.Interval).Sub(a.Now())+slack, a.Interval/4)
 }
 
-// endpoints are the group's pods as the router's Kubernetes discovery
-// names its endpoints.
-func (a *Autoscaler) endpoints(ctx context.Context, sg *v1alpha1.ServingGroup) ([]string, error) {
+// pods are the group's pods.
+func (a *Autoscaler) pods(ctx context.Context, sg *v1alpha1.ServingGroup) ([]corev1.Pod, error) {
 	var pods corev1.PodList
 	if err := a.Client.List(ctx, &pods, client.InNamespace(sg.Namespace), client.MatchingLabels{v1alpha1.LabelGroup: sg.Name}); err != nil {
 		return nil, fmt.Errorf("list pods: %w", err)
 	}
-	out := make([]string, 0, len(pods.Items))
-	for i := range pods.Items {
-		out = append(out, sg.Namespace+"/"+pods.Items[i].Name)
+	return pods.Items, nil
+}
+
+// endpoints are the group's pods as the router's Kubernetes discovery
+// names its endpoints.
+func endpoints(sg *v1alpha1.ServingGroup, pods []corev1.Pod) []string {
+	out := make([]string, 0, len(pods))
+	for i := range pods {
+		out = append(out, sg.Namespace+"/"+pods[i].Name)
 	}
-	return out, nil
+	return out
 }
 
 // scale writes spec.replicas through the scale subresource, as any other
@@ -196,6 +208,11 @@ func decisionStatus(prev *v1alpha1.AutoscalingStatus, d autoscale.Decision, sig 
 		ms := sig.TTFTP90.Milliseconds()
 		s.Signals.TTFTP90Milliseconds = &ms
 	}
+	if sig.HasITL {
+		ms := sig.ITLP90.Milliseconds()
+		s.Signals.ITLP90Milliseconds = &ms
+	}
+	s.Signals.Engines, s.Signals.EnginesFailed = int32(sig.Engines), int32(sig.EnginesFailed)
 	if prev != nil {
 		s.LastScaleTime = prev.LastScaleTime
 	}

@@ -58,7 +58,7 @@ type AutoscalingSpec struct {
 
 // AutoscalingTargets are per-unit targets an operator thinks in.
 //
-// +kubebuilder:validation:XValidation:rule="has(self.ttftP90Milliseconds) || has(self.inFlightRequestsPerUnit) || has(self.queuedTokensPerUnit)",message="autoscaling.targets needs at least one of ttftP90Milliseconds, inFlightRequestsPerUnit, queuedTokensPerUnit"
+// +kubebuilder:validation:XValidation:rule="has(self.ttftP90Milliseconds) || has(self.itlP90Milliseconds) || has(self.inFlightRequestsPerUnit) || has(self.queuedTokensPerUnit)",message="autoscaling.targets needs at least one of ttftP90Milliseconds, itlP90Milliseconds, inFlightRequestsPerUnit, queuedTokensPerUnit"
 type AutoscalingTargets struct {
 	// TTFTP90Milliseconds bounds the p90 time to first token the routers
 	// measured over the signal window, for streamed requests. Above it the
@@ -68,6 +68,17 @@ type AutoscalingTargets struct {
 	// +kubebuilder:validation:Maximum=3600000
 	// +optional
 	TTFTP90Milliseconds *int32 `json:"ttftP90Milliseconds,omitempty"`
+
+	// ITLP90Milliseconds bounds the p90 inter-token latency the group's
+	// engines measured over the signal window (vLLM's and SGLang's
+	// inter_token_latency_seconds histograms, scraped from the serving
+	// instances' leaders: the decode role's when the group is
+	// disaggregated). Above it the group grows in proportion; under half
+	// of it it may shrink by one unit.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=600000
+	// +optional
+	ITLP90Milliseconds *int32 `json:"itlP90Milliseconds,omitempty"`
 
 	// InFlightRequestsPerUnit is the open requests one unit should carry:
 	// the routers' in-flight requests at the group's engines plus the
@@ -146,4 +157,14 @@ type AutoscalingSignals struct {
 	// window; absent when no streamed request finished its first token.
 	// +optional
 	TTFTP90Milliseconds *int64 `json:"ttftP90Milliseconds,omitempty"`
+	// ITLP90Milliseconds is the p90 inter-token latency over the signal
+	// window at the engines; absent without an itlP90Milliseconds target
+	// or when no engine produced a token.
+	// +optional
+	ITLP90Milliseconds *int64 `json:"itlP90Milliseconds,omitempty"`
+	// Engines is how many engines answered the ITL scrape; EnginesFailed
+	// how many did not.
+	// +optional
+	Engines       int32 `json:"engines,omitempty"`
+	EnginesFailed int32 `json:"enginesFailed,omitempty"`
 }

@@ -29,6 +29,7 @@ const (
 type Policy struct {
 	Min, Max            int32
 	TTFTP90             time.Duration
+	ITLP90              time.Duration
 	InFlightPerUnit     float64
 	QueuedTokensPerUnit float64
 	UpWindow            time.Duration
@@ -46,6 +47,9 @@ func PolicyFrom(s *v1alpha1.AutoscalingSpec) Policy {
 	}
 	if t := s.Targets.TTFTP90Milliseconds; t != nil {
 		p.TTFTP90 = time.Duration(*t) * time.Millisecond
+	}
+	if t := s.Targets.ITLP90Milliseconds; t != nil {
+		p.ITLP90 = time.Duration(*t) * time.Millisecond
 	}
 	if t := s.Targets.InFlightRequestsPerUnit; t != nil {
 		p.InFlightPerUnit = float64(*t)
@@ -70,6 +74,25 @@ type Signals struct {
 	// TTFTP90 is valid when HasTTFT.
 	TTFTP90 time.Duration
 	HasTTFT bool
+	// ITLP90 is the engines' p90 inter-token latency, valid when HasITL;
+	// Engines answered its scrape, EnginesFailed did not.
+	ITLP90                 time.Duration
+	HasITL                 bool
+	Engines, EnginesFailed int
+}
+
+// ITL is the engines' p90 inter-token latency over the signal window.
+type ITL struct {
+	P90 time.Duration
+	OK  bool // some engine produced tokens in the window
+	// Engines answered the scrape; Failed did not.
+	Engines, Failed int
+}
+
+// WithITL is s with the engines' ITL measurement.
+func (s Signals) WithITL(m ITL) Signals {
+	s.ITLP90, s.HasITL, s.Engines, s.EnginesFailed = m.P90, m.OK, m.Engines, m.Failed
+	return s
 }
 
 func (s Signals) demand() bool { return s.InFlight > 0 || s.Held > 0 || s.Requests > 0 }
@@ -109,7 +132,8 @@ type Decision struct {
 // nothing about the trend.
 const growthHorizon = 10 * time.Minute
 
-// ttftTolerance keeps the TTFT bound from scaling up on noise.
+// ttftTolerance keeps a latency bound (TTFT, ITL) from scaling up on
+// noise.
 const ttftTolerance = 1.1
 
 // Decide returns the units for the group (see the package doc).
@@ -161,23 +185,33 @@ func recommend(in Input) (int32, string) {
 		consider(ceilUnits(load/p.QueuedTokensPerUnit), fmt.Sprintf("queued tokens %s per unit %g", describeLoad(sig.QueuedTokens, load, p.ColdStart), p.QueuedTokensPerUnit))
 	}
 	if p.TTFTP90 > 0 && sig.HasTTFT {
-		ratio := float64(sig.TTFTP90) / float64(p.TTFTP90)
-		n := in.Current
-		switch {
-		case ratio > ttftTolerance:
-			n = max(in.Current, ceilUnits(float64(max(in.Ready, 1))*ratio))
-		case ratio < 0.5:
-			n = in.Current - 1
-		}
-		consider(n, fmt.Sprintf("p90 TTFT %v against bound %v", sig.TTFTP90.Round(time.Millisecond), p.TTFTP90))
+		consider(byLatencyBound(in, sig.TTFTP90, p.TTFTP90), fmt.Sprintf("p90 TTFT %v against bound %v", sig.TTFTP90.Round(time.Millisecond), p.TTFTP90))
+	}
+	if p.ITLP90 > 0 && sig.HasITL {
+		consider(byLatencyBound(in, sig.ITLP90, p.ITLP90), fmt.Sprintf("p90 ITL %v against bound %v", sig.ITLP90.Round(time.Millisecond), p.ITLP90))
 	}
 	if !sig.demand() {
 		return p.Min, "no demand"
 	}
-	if best < 0 { // only a TTFT bound, and no streamed request finished in the window
-		return in.Current, "no TTFT samples"
+	if best < 0 { // only latency bounds, and no sample of either in the window
+		return in.Current, "no latency samples"
 	}
 	return clamp(best, p), strings.Join(parts, "; ")
+}
+
+// byLatencyBound is what a p90 latency bound asks for: over it by more
+// than the tolerance, the ready units scaled by p90/bound (never fewer
+// than the current units, so units still starting are not doubled while
+// they load); under half of it, one unit less; else the current units.
+func byLatencyBound(in Input, p90, bound time.Duration) int32 {
+	ratio := float64(p90) / float64(bound)
+	switch {
+	case ratio > ttftTolerance:
+		return max(in.Current, ceilUnits(float64(max(in.Ready, 1))*ratio))
+	case ratio < 0.5:
+		return in.Current - 1
+	}
+	return in.Current
 }
 
 // predict extrapolates a growing load by coldStart (step 4).

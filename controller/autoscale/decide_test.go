@@ -218,6 +218,38 @@ func TestDecide(t *testing.T) {
 				Signals: Signals{At: t0, Routers: 1, InFlight: 10, TTFTP90: 800 * time.Millisecond, HasTTFT: true}},
 			want: got{Replicas: 4, Desired: 4, Reason: ReasonWithinTargets},
 		},
+		{
+			// 75 ms against 50: 1.5 × 2 ready units.
+			name: "ITL over its bound grows the ready units in proportion",
+			in: Input{Now: t0, Policy: Policy{Min: 1, Max: 8, ITLP90: 50 * time.Millisecond}, Current: 2, Ready: 2,
+				Signals: Signals{At: t0, Routers: 1, InFlight: 40, ITLP90: 75 * time.Millisecond, HasITL: true, Engines: 2}},
+			want: got{Replicas: 3, Desired: 3, Reason: ReasonScaledUp},
+		},
+		{
+			name: "ITL within tolerance of its bound keeps the units",
+			in: Input{Now: t0, Policy: Policy{Min: 1, Max: 8, ITLP90: 50 * time.Millisecond}, Current: 2, Ready: 2,
+				Signals: Signals{At: t0, Routers: 1, InFlight: 40, ITLP90: 54 * time.Millisecond, HasITL: true, Engines: 2}},
+			want: got{Replicas: 2, Desired: 2, Reason: ReasonWithinTargets},
+		},
+		{
+			name: "ITL under half its bound may lose one unit",
+			in: Input{Now: t0, Policy: Policy{Min: 1, Max: 8, ITLP90: 50 * time.Millisecond}, Current: 3, Ready: 3,
+				Signals: Signals{At: t0, Routers: 1, InFlight: 4, ITLP90: 20 * time.Millisecond, HasITL: true, Engines: 3}},
+			want: got{Replicas: 2, Desired: 2, Reason: ReasonScaledDown, BelowSince: t0},
+		},
+		{
+			name: "ITL under its bound does not overrule a TTFT bound that is exceeded",
+			in: Input{Now: t0, Policy: Policy{Min: 1, Max: 8, ITLP90: 50 * time.Millisecond, TTFTP90: time.Second}, Current: 2, Ready: 2,
+				Signals: Signals{At: t0, Routers: 1, InFlight: 40, ITLP90: 10 * time.Millisecond, HasITL: true,
+					TTFTP90: 2 * time.Second, HasTTFT: true}},
+			want: got{Replicas: 4, Desired: 4, Reason: ReasonScaledUp},
+		},
+		{
+			name: "ITL bound without samples but with demand keeps the units",
+			in: Input{Now: t0, Policy: Policy{Min: 1, Max: 8, ITLP90: 50 * time.Millisecond}, Current: 2, Ready: 2,
+				Signals: Signals{At: t0, Routers: 1, InFlight: 40, EnginesFailed: 2}},
+			want: got{Replicas: 2, Desired: 2, Reason: ReasonWithinTargets},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -15,6 +15,10 @@
 // queued at its engines, requests answered for its models during the
 // signal window, and the p90 time to first token over that window,
 // computed from the delta of the routers' TTFT histograms (Quantile).
+// With an ITL bound, also the p90 inter-token latency over the window from
+// the engines' own histograms (the routers relay streams but see no token
+// steps): the decode leaders of a disaggregated group, every leader of an
+// aggregated one (collect.Engines).
 //
 // The p90 is interpolated inside the router's TTFT buckets (edges at 0.1,
 // 0.25, 0.5, 1, 2.5 s ...), so it is only as exact as a bucket is narrow.
@@ -43,7 +47,8 @@
 //     10% (never less than the current units, so units still starting are
 //     not doubled while they load), one unit less when p90 is under half
 //     the bound, and the current units otherwise; without TTFT samples it
-//     abstains. The most demanding target wins. A group with no demand at
+//     abstains. The ITL bound does the same with the engines' p90 ITL.
+//     The most demanding target wins. A group with no demand at
 //     all is recommended minReplicas. The result is clamped to the bounds.
 //  6. Stabilise: a recommendation above the current units must hold for
 //     scaleUpWindowSeconds (counted from aboveTargetSince), then the group

@@ -114,7 +114,8 @@ func (e *env) startAutoscaler() {
 		e.t.Fatal(err)
 	}
 	a := &controller.Autoscaler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
-		Recorder: mgr.GetEventRecorderFor("tandem-autoscaler"), Signals: c.Signals, Interval: time.Second}
+		Recorder: mgr.GetEventRecorderFor("tandem-autoscaler"), Signals: c.Signals, Interval: time.Second,
+		EngineITL: (&collect.Engines{Client: &http.Client{}, Window: 3 * time.Second, Timeout: time.Second, MaxBytes: 1 << 20}).Group}
 	if err := a.SetupWithManager(mgr); err != nil {
 		e.t.Fatal(err)
 	}
@@ -256,7 +257,10 @@ func TestInvalidAutoscalingIsRefused(t *testing.T) {
 		{"max below the default min", autoscaling(map[string]any{"maxReplicas": 0, "targets": map[string]any{"inFlightRequestsPerUnit": 8}}),
 			"should be greater than or equal to 1"},
 		{"no target", autoscaling(map[string]any{"maxReplicas": 2, "targets": map[string]any{}}),
-			"autoscaling.targets needs at least one of ttftP90Milliseconds, inFlightRequestsPerUnit, queuedTokensPerUnit"},
+			"autoscaling.targets needs at least one of ttftP90Milliseconds, itlP90Milliseconds, inFlightRequestsPerUnit, queuedTokensPerUnit"},
+		{"ITL bound of zero", autoscaling(map[string]any{"maxReplicas": 2, "targets": map[string]any{"itlP90Milliseconds": 0}}),
+			"should be greater than or equal to 1"},
+		{"valid: an ITL bound alone", autoscaling(map[string]any{"maxReplicas": 2, "targets": map[string]any{"itlP90Milliseconds": 50}}), ""},
 		{"negative window", autoscaling(map[string]any{"maxReplicas": 2, "scaleDownWindowSeconds": -1, "targets": map[string]any{"queuedTokensPerUnit": 8000}}),
 			"should be greater than or equal to 0"},
 		{"scale to zero without model names", func(s map[string]any) {

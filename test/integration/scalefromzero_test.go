@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -167,4 +168,60 @@ func TestScaleFromZeroOnAHeldRequest(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the held request was not answered after the unit became ready")
 	}
+}
+
+// fakeEngineITL serves a vLLM-format inter-token latency histogram that
+// gains 10 gaps between 50 and 75 ms on every scrape: an engine decoding
+// steadily at ~70 ms a token.
+func fakeEngineITL(t *testing.T) int32 {
+	var mu sync.Mutex
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		n += 10
+		c := n
+		mu.Unlock()
+		fmt.Fprintf(w, "# TYPE vllm:inter_token_latency_seconds histogram\n")
+		for _, le := range []string{"0.025", "0.05"} {
+			fmt.Fprintf(w, "vllm:inter_token_latency_seconds_bucket{model_name=\"m\",le=%q} 0\n", le)
+		}
+		for _, le := range []string{"0.075", "0.1", "+Inf"} {
+			fmt.Fprintf(w, "vllm:inter_token_latency_seconds_bucket{model_name=\"m\",le=%q} %d\n", le, c)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	_, p, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	port, _ := strconv.Atoi(p)
+	return int32(port)
+}
+
+// TestAutoscalerFollowsEngineITL: with an itlP90Milliseconds target the
+// autoscaler reads the engines' own ITL histograms (the routers see no
+// token steps) and grows the group in proportion to p90 over the bound;
+// status shows the measured p90 and how many engines answered.
+func TestAutoscalerFollowsEngineITL(t *testing.T) {
+	e := newEnv(t)
+	r := newFakeRouterMetrics(t)
+	e.routerPod("router-a", r.port(t))
+	r.set(map[string]int{e.ns + "/chat-0-engine-0-0": 3}, nil)
+	e.startAutoscaler()
+	e.create(testutil.MakeServingGroup("chat").Namespace(e.ns).ServedModelNames("m").Replicas(1).
+		Engine(v1alpha1.EngineVLLM, fakeEngineITL(t)).
+		Role(testutil.MakeRole("engine").GPU(1).Obj()).
+		Autoscaling(v1alpha1.AutoscalingSpec{MinReplicas: 1, MaxReplicas: 3,
+			Targets: v1alpha1.AutoscalingTargets{ITLP90Milliseconds: ptr.To[int32](25)}}))
+	e.eventually("the unit's pod", func() error { return wantCount(e.pods(), 2) })
+	e.serveAt("chat-0-engine-0-0")
+	// p90 ≈ 72.5 ms against 25: 2.9 × 1 ready unit, capped at 3.
+	e.eventually("scaled up on the engines' ITL", func() error {
+		sg := e.get("chat")
+		if err := wantReplicas(sg, 3); err != nil {
+			return err
+		}
+		s := sg.Status.Autoscaling.Signals
+		if s == nil || s.ITLP90Milliseconds == nil || *s.ITLP90Milliseconds < 50 || *s.ITLP90Milliseconds > 75 || s.Engines != 1 {
+			return fmt.Errorf("signals %+v", s)
+		}
+		return nil
+	})
 }

@@ -22,6 +22,9 @@
 // counter that went down means the router restarted, and its new value is
 // taken as the delta.
 //
+// Engines (engines.go) reads the one signal the routers cannot give, the
+// engines' inter-token latency histograms, from the engines' own /metrics.
+//
 // Samples live in memory only; they are measurements, not state: after a
 // restart the first window's rates are missing (requests count as zero,
 // TTFT is absent) until a second round has been scraped.
@@ -168,13 +171,22 @@ func (c *Collector) prune(s []*sample, now time.Time) []*sample {
 }
 
 func (c *Collector) fetch(ctx context.Context, url string) (*sample, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.Interval)
+	body, err := fetchPage(ctx, c.Client, url, c.Interval, c.MaxBytes)
+	if err != nil {
+		return nil, err
+	}
+	return parse(body), nil
+}
+
+// fetchPage GETs one metrics page, at most maxBytes of it, within timeout.
+func fetchPage(ctx context.Context, client *http.Client, url string, timeout time.Duration, maxBytes int64) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.Client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("scrape %s: %w", url, err)
 	}
@@ -182,11 +194,11 @@ func (c *Collector) fetch(ctx context.Context, url string) (*sample, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("scrape %s: HTTP %d", url, resp.StatusCode)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, c.MaxBytes))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBytes))
 	if err != nil {
 		return nil, fmt.Errorf("scrape %s: %w", url, err)
 	}
-	return parse(body), nil
+	return body, nil
 }
 
 func (c *Collector) now() time.Time {
