@@ -255,3 +255,13 @@ func (d *dispatch) release() {
 	d.e.InFlight.Add(-1)
 	d.e.Breaker.Release(d.probe)
 }
+
+// writePriority replaces the body's priority member with p.
+func (c *call) writePriority(p int) *apiError {
+	c.body = c.req.AppendBody(make([]byte, 0, len(c.body)+24), request.FieldSet(0).Set(request.FieldPriority),
+		strconv.AppendInt([]byte(`"priority":`), int64(p), 10))
+	if err := request.Parse(c.kind, c.body, &c.req); err != nil {
+		return badRequest(err.Param, err.Msg) // cannot happen: the members were valid
+	}
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -248,6 +249,12 @@ type FlowConfig struct {
 	// slower than this plus their own prefill (endpoint.Limit); at it, the
 	// endpoint is at its efficient load. 0 turns the test off.
 	TTFTTarget Duration `json:"ttftTarget"`
+	// EnginePriority, for engines that schedule waiting requests by the
+	// request's priority: "lower-first" (vLLM --scheduling-policy
+	// priority), "higher-first" (SGLang --enable-priority-scheduling), or
+	// "" (off: the engines' default first-come order, and no priority
+	// member is written).
+	EnginePriority string `json:"enginePriority"`
 }
 
 // KVEventsConfig turns on the exact prefix index fed by vLLM KV events
@@ -447,5 +454,7 @@ func (f *FlowConfig) validate() []error {
 	check(f.Tick.Duration <= 0, "flowControl.tick %s: must be positive", f.Tick)
 	check(f.OverloadAfter.Duration < 0 || f.OverloadWait.Duration < 0, "flowControl.overloadAfter and overloadWait must not be negative")
 	check(f.TTFTTarget.Duration < 0, "flowControl.ttftTarget %s: must not be negative", f.TTFTTarget)
+	check(!slices.Contains([]string{EnginePriorityOff, EnginePriorityLowerFirst, EnginePriorityHigherFirst}, f.EnginePriority),
+		"flowControl.enginePriority %q: want %q, %q or empty (off)", f.EnginePriority, EnginePriorityLowerFirst, EnginePriorityHigherFirst)
 	return errs
 }

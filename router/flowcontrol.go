@@ -64,7 +64,43 @@ func (rt *Router) wait(ctx context.Context, c *call, r *http.Request) (flow.Tick
 	case flow.RefusedCanceled:
 		return ticket, &apiError{Status: statusClientClosed, Type: "ClientClosedRequest", Message: "the client went away while queued", Reason: "queue-canceled"}
 	}
+	if err := rt.setEnginePriority(c, ticket); err != nil {
+		return ticket, err
+	}
 	return ticket, nil
+}
+
+// Engine priority orders, flowControl.enginePriority.
+const (
+	EnginePriorityOff         = ""
+	EnginePriorityLowerFirst  = "lower-first"
+	EnginePriorityHigherFirst = "higher-first"
+)
+
+// setEnginePriority writes the request's `priority` member for engines
+// that schedule their waiting requests by it. The resolved priority is
+// doubled and a request whose tenant was above its share when let go
+// (flow.Ticket.Favoured false) gets one more, so fairness orders requests
+// within a priority and never across priorities. vLLM reads lower values
+// first (--scheduling-policy priority; it refuses a non-zero value under
+// the default fcfs); SGLang with --enable-priority-scheduling reads higher
+// first unless --schedule-low-priority-values-first
+// (python/sglang/srt/managers/schedule_policy.py, SchedulePolicy's
+// priority_sign). The client's own value never reaches the engine: it is
+// replaced.
+func (rt *Router) setEnginePriority(c *call, k flow.Ticket) *apiError {
+	order := rt.cfg.Flow.EnginePriority
+	if order == EnginePriorityOff {
+		return nil
+	}
+	p := 2 * c.priority
+	if !k.Favoured {
+		p++
+	}
+	if order == EnginePriorityHigherFirst {
+		p = -p
+	}
+	return c.writePriority(p)
 }
 
 // teach tells d's endpoint's concurrency limit how long its first token

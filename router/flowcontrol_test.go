@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,30 +19,38 @@ import (
 	"github.com/tandem-serving/tandem/router/endpoint"
 )
 
-// heldEngine is an engine stand-in that holds every completion until the
-// test lets it answer, and records the order requests reached it (by
-// their message). Its /metrics is 404: the router's own counters alone
-// decide its load, which is what the backlog test of flow control reads.
+// heldEngine is an engine stand-in (one or more servers sharing a release
+// channel) that holds every completion until the test lets one answer, and
+// records the order requests reached it (by their message) and the
+// priority member each carried. Its /metrics is 404: the router's own
+// counters alone decide its load, which is what the backlog test of flow
+// control reads.
 type heldEngine struct {
-	srv     *httptest.Server
+	srvs    []*httptest.Server
 	release chan struct{}
+	closing sync.Once
 	mu      sync.Mutex
 	got     []string
+	prio    map[string]string // message → the priority member as sent ("" if none)
 }
 
-func startHeldEngine(t *testing.T) *heldEngine {
-	h := &heldEngine{release: make(chan struct{})}
-	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func startHeldEngine(t *testing.T) *heldEngine { return startHeldEngines(t, 1) }
+
+func startHeldEngines(t *testing.T, n int) *heldEngine {
+	h := &heldEngine{release: make(chan struct{}), prio: map[string]string{}}
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v1/chat/completions" {
 			http.NotFound(w, r)
 			return
 		}
 		var body struct {
 			Messages []struct{ Content string } `json:"messages"`
+			Priority json.RawMessage            `json:"priority"`
 		}
 		_ = json.NewDecoder(r.Body).Decode(&body)
 		h.mu.Lock()
 		h.got = append(h.got, body.Messages[0].Content)
+		h.prio[body.Messages[0].Content] = string(body.Priority)
 		h.mu.Unlock()
 		select {
 		case <-h.release:
@@ -50,13 +59,23 @@ func startHeldEngine(t *testing.T) *heldEngine {
 		}
 		w.Header().Set("Content-Type", "text/event-stream")
 		_, _ = io.WriteString(w, `data: {"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"ok"}}]}`+"\n\n"+"data: [DONE]\n\n")
-	}))
+	})
+	for range n {
+		h.srvs = append(h.srvs, httptest.NewServer(handler))
+	}
 	t.Cleanup(func() {
-		close(h.release) // answers whatever still waits
-		h.srv.Close()
+		h.releaseAll()
+		for _, s := range h.srvs {
+			s.Close()
+		}
 	})
 	return h
 }
+
+// releaseAll answers whatever waits and everything after. A test that
+// leaves requests held registers it as a cleanup after starting the router,
+// whose own cleanup waits for its open requests.
+func (h *heldEngine) releaseAll() { h.closing.Do(func() { close(h.release) }) }
 
 func (h *heldEngine) received() []string {
 	h.mu.Lock()
@@ -64,12 +83,22 @@ func (h *heldEngine) received() []string {
 	return append([]string(nil), h.got...)
 }
 
-func (h *heldEngine) spec(t *testing.T) endpoint.Spec {
-	s := endpoint.Spec{Address: strings.TrimPrefix(h.srv.URL, "http://"), Models: []string{testModel}}
-	if err := s.Normalize(); err != nil {
-		t.Fatal(err)
+func (h *heldEngine) priorities() map[string]string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return maps.Clone(h.prio)
+}
+
+func (h *heldEngine) specs(t *testing.T) []endpoint.Spec {
+	var out []endpoint.Spec
+	for _, srv := range h.srvs {
+		s := endpoint.Spec{Address: strings.TrimPrefix(srv.URL, "http://"), Models: []string{testModel}}
+		if err := s.Normalize(); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
 	}
-	return s
+	return out
 }
 
 // flowConfig turns flow control on so that one request an engine has not
@@ -102,12 +131,17 @@ type flowReply struct {
 // priority, and reports its answer on out.
 func (f *fixture) send(t *testing.T, label string, priority int, out chan<- flowReply) {
 	body := fmt.Sprintf(`{"model":%q,"stream":true,"messages":[{"role":"user","content":%q}]}`, testModel, label)
+	f.sendAs(t, label, body, http.Header{"X-Tandem-Priority": {fmt.Sprint(priority)}}, out)
+}
+
+// sendAs posts body with header and reports its answer on out as label.
+func (f *fixture) sendAs(t *testing.T, label, body string, header http.Header, out chan<- flowReply) {
 	req, err := http.NewRequest(http.MethodPost, f.url+"/v1/chat/completions", strings.NewReader(body))
 	if err != nil {
 		t.Error(err)
 		return
 	}
-	req.Header.Set("X-Tandem-Priority", fmt.Sprint(priority))
+	maps.Copy(req.Header, header)
 	go func() {
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -124,7 +158,7 @@ func (f *fixture) send(t *testing.T, label string, priority int, out chan<- flow
 // the engine, and leave the queue most important first.
 func TestFlowQueuesInRouterAndDispatchesByPriority(t *testing.T) {
 	eng := startHeldEngine(t)
-	f := startRouter(t, flowConfig(20*time.Second), []endpoint.Spec{eng.spec(t)})
+	f := startRouter(t, flowConfig(20*time.Second), eng.specs(t))
 	out := make(chan flowReply, 8)
 
 	f.send(t, "first", 0, out)
@@ -170,7 +204,7 @@ func TestFlowQueuesInRouterAndDispatchesByPriority(t *testing.T) {
 // Retry-After, before any byte of its stream.
 func TestFlowRefusesAfterMaxWait(t *testing.T) {
 	eng := startHeldEngine(t)
-	f := startRouter(t, flowConfig(100*time.Millisecond), []endpoint.Spec{eng.spec(t)})
+	f := startRouter(t, flowConfig(100*time.Millisecond), eng.specs(t))
 	out := make(chan flowReply, 2)
 	f.send(t, "first", 0, out)
 	waitFor(t, "the engine to hold the first request", func() bool { return len(eng.received()) == 1 })
@@ -202,6 +236,48 @@ func TestFlowRefusesAfterMaxWait(t *testing.T) {
 	}
 }
 
+// With enginePriority set, the engine sees the router's priority, not the
+// client's: the resolved priority doubled, plus one for a tenant above its
+// share of the model's requests in flight when it was let go.
+func TestFlowWritesEnginePriorityByShare(t *testing.T) {
+	eng := startHeldEngines(t, 3)
+	cfg := flowConfig(20 * time.Second)
+	cfg.Flow.EnginePriority = EnginePriorityLowerFirst
+	cfg.Tenants.Header = "X-Tandem-Tenant"
+	cfg.Tenants.Default.AllowPriorityOverride = false // the client's -5 below must not count
+	f := startRouter(t, cfg, eng.specs(t))
+	t.Cleanup(eng.releaseAll) // h1–h3 stay held to the end
+	out := make(chan flowReply, 8)
+	send := func(label, tenant string) {
+		body := fmt.Sprintf(`{"model":%q,"stream":true,"priority":-5,"messages":[{"role":"user","content":%q}]}`, testModel, label)
+		f.sendAs(t, label, body, http.Header{"X-Tandem-Tenant": {tenant}}, out)
+	}
+	// heavy fills the three engines, one request each (one unanswered
+	// request puts an engine at its efficient load here), then waits.
+	for i, label := range []string{"h1", "h2", "h3"} {
+		send(label, "heavy")
+		waitFor(t, label+" at an engine", func() bool { return len(eng.received()) == i+1 })
+	}
+	send("h4", "heavy")
+	waitFor(t, "h4 to wait in the router", func() bool { return f.rt.flow.Len(testModel) == 1 })
+	send("l1", "light")
+	waitFor(t, "l1 to wait in the router", func() bool { return f.rt.flow.Len(testModel) == 2 })
+	// Each answer lets one go: light first (fewest in flight), then heavy.
+	eng.release <- struct{}{}
+	waitFor(t, "l1 at an engine", func() bool { return len(eng.received()) == 4 })
+	eng.release <- struct{}{}
+	waitFor(t, "h4 at an engine", func() bool { return len(eng.received()) == 5 })
+	if diff := cmp.Diff([]string{"h1", "h2", "h3", "l1", "h4"}, eng.received()); diff != "" {
+		t.Errorf("order at the engines (-want +got):\n%s", diff)
+	}
+	// h1 alone in flight is not below an even share of one tenant; l1 let
+	// go with 1 of 3 in flight is; h4 with 2 of 3 is not.
+	want := map[string]string{"h1": "1", "h2": "1", "h3": "1", "l1": "0", "h4": "1"}
+	if diff := cmp.Diff(want, eng.priorities()); diff != "" {
+		t.Errorf("priority at the engine (-want +got):\n%s", diff)
+	}
+}
+
 func TestFlowConfig(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -217,6 +293,10 @@ func TestFlowConfig(t *testing.T) {
 		{name: "KV usage above 1", yaml: "flowControl: {kvUsage: 1.5}\n", wantErr: "flowControl.kvUsage 1.5: want 0 to 1"},
 		{name: "both tests off", yaml: "flowControl: {kvUsage: 0, queueDelay: 0s}\n", wantErr: "no endpoint would ever be at its efficient load"},
 		{name: "no tick", yaml: "flowControl: {tick: 0s}\n", wantErr: "flowControl.tick 0s: must be positive"},
+		{name: "engine priority for vLLM", yaml: "flowControl: {enginePriority: lower-first}\n",
+			want: func(f *FlowConfig) { f.EnginePriority = EnginePriorityLowerFirst }},
+		{name: "unknown engine priority order", yaml: "flowControl: {enginePriority: vllm}\n", wantErr: `flowControl.enginePriority "vllm": want "lower-first", "higher-first" or empty (off)`},
+		{name: "negative TTFT target", yaml: "flowControl: {ttftTarget: -1s}\n", wantErr: "flowControl.ttftTarget -1s: must not be negative"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -370,6 +370,31 @@ func TestQueueExpireAndBusy(t *testing.T) {
 	}
 }
 
+// A tenant with fewer requests in flight than an even share is not shed
+// for the others' overload; one at or over it is.
+func TestQueueExpireSparesTenantsWithinShare(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	q := &Queue{}
+	for range 6 {
+		q.Start("heavy")
+	}
+	q.Start("light")
+	heavy := &Waiter{Tenant: "heavy", Enqueued: t0}
+	light := &Waiter{Tenant: "light", Enqueued: t0}
+	q.Push(heavy)
+	q.Push(light)
+	if !q.WithinShare("light") || q.WithinShare("heavy") {
+		t.Fatalf("within share: light %v, heavy %v; want true, false (7 in flight over 2 tenants)", q.WithinShare("light"), q.WithinShare("heavy"))
+	}
+	got := q.Expire(t0.Add(time.Second), 50*time.Millisecond)
+	if len(got) != 1 || got[0] != heavy {
+		t.Errorf("expired %d requests (heavy's: %v), want only heavy's", len(got), len(got) == 1 && got[0] == heavy)
+	}
+	if q.Len() != 1 {
+		t.Errorf("left %d, want 1 (light's)", q.Len())
+	}
+}
+
 // Under sustained overload the gate refuses requests that waited
 // OverloadWait, long before MaxWait.
 func TestGateShedsUnderSustainedOverload(t *testing.T) {

@@ -83,12 +83,18 @@ type Ticket struct {
 	tenant string
 	// launched is true until Placed or Done; shared by copies.
 	launched *bool
+	// Favoured: when let go, its tenant had fewer of the model's requests
+	// in flight than an even share (Queue.WithinShare), so engines that
+	// schedule by priority should serve it ahead of the others' (doc.go).
+	Favoured bool
 }
 
+// ticket lets a request of tenant go (counted in flight already); m is
+// locked.
 func (g *Gate) ticket(m *modelQueue, tenant string) Ticket {
 	m.launching++
 	launched := true
-	return Ticket{g: g, m: m, tenant: tenant, launched: &launched}
+	return Ticket{g: g, m: m, tenant: tenant, launched: &launched, Favoured: m.q.WithinShare(tenant)}
 }
 
 // Placed says the request now weighs on an endpoint's counters (room sees

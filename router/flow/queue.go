@@ -80,11 +80,18 @@ func (q *Queue) Busy(now time.Time) time.Duration {
 	return now.Sub(q.since)
 }
 
-// Expire removes and returns every request that has waited wait or longer.
+// Expire removes and returns every request that has waited wait or
+// longer, except those of tenants within their share (WithinShare): a
+// sustained overload is the other tenants' doing, and shedding a light
+// tenant's requests with theirs would make it pay for it.
 func (q *Queue) Expire(now time.Time, wait time.Duration) []*Waiter {
+	share := q.share()
 	var out []*Waiter
 	for i := len(q.levels) - 1; i >= 0; i-- {
 		for t, line := range q.levels[i].tenants {
+			if float64(q.inFlight[t]) < share {
+				continue
+			}
 			k := 0 // a tenant's line is oldest first
 			for k < len(line) && now.Sub(line[k].Enqueued) >= wait {
 				k++
@@ -99,6 +106,36 @@ func (q *Queue) Expire(now time.Time, wait time.Duration) []*Waiter {
 		}
 	}
 	return out
+}
+
+// WithinShare says whether tenant has fewer requests in flight than an
+// even share of those of every active tenant (in flight or waiting).
+func (q *Queue) WithinShare(tenant string) bool {
+	return float64(q.inFlight[tenant]) < q.share()
+}
+
+// share is the requests in flight per active tenant.
+func (q *Queue) share() float64 {
+	total := 0
+	for _, n := range q.inFlight {
+		total += n
+	}
+	var waitingOnly map[string]bool
+	for i := range q.levels {
+		for t := range q.levels[i].tenants {
+			if q.inFlight[t] == 0 {
+				if waitingOnly == nil {
+					waitingOnly = map[string]bool{}
+				}
+				waitingOnly[t] = true
+			}
+		}
+	}
+	active := len(q.inFlight) + len(waitingOnly)
+	if active == 0 {
+		return 0
+	}
+	return float64(total) / float64(active)
 }
 
 // Pop removes and returns the request to dispatch next (doc.go, step 4),
