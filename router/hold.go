@@ -148,7 +148,8 @@ func (rt *Router) hold(ctx context.Context, c *call, r *http.Request) *apiError 
 	switch outcome {
 	case holdTimeout:
 		e := unavailable("scale-from-zero-timeout", fmt.Sprintf(
-			"model `%s` has no ready instance yet (scaling up from zero); waited %s, retry later", model, time.Since(start).Round(time.Second)))
+			"model `%s` has no ready instance yet (its ServingGroup is scaling up from zero or still starting); waited %s, retry later",
+			model, time.Since(start).Round(time.Second)))
 		e.RetryAfter = int((rt.cfg.ScaleFromZero.RetryAfter.Duration + time.Second - 1) / time.Second)
 		return e
 	case holdCanceled:
