@@ -84,9 +84,8 @@ func (e *Engines) ITL(ctx context.Context, targets []Target) autoscale.ITL {
 			continue
 		}
 		res.Engines++
-		s := append(e.seen[tg.Name], engineSample{at: now, itl: got[i]})
-		s = pruneEngine(s, now, e.Window)
-		e.seen[tg.Name] = s
+		e.seen[tg.Name] = pruneEngine(append(e.seen[tg.Name], engineSample{at: now, itl: got[i]}), now, e.Window)
+		s := e.seen[tg.Name]
 		if len(s) > 1 {
 			deltas = append(deltas, autoscale.Delta(s[len(s)-1].itl, s[0].itl))
 		}
