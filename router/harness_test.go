@@ -17,6 +17,7 @@ import (
 	"github.com/go-logr/logr/testr"
 
 	"github.com/tandem-serving/tandem/benchmarks/sim"
+	"github.com/tandem-serving/tandem/benchmarks/sim/engine"
 	"github.com/tandem-serving/tandem/benchmarks/sim/server"
 	"github.com/tandem-serving/tandem/router/endpoint"
 	"github.com/tandem-serving/tandem/router/schedule"
@@ -41,6 +42,7 @@ func startEngine(t testing.TB, opts ...engineOpt) *sim.Engine {
 	cfg.Engine.Model = testModel
 	cfg.TimeScale = 0
 	cfg.DefaultMaxTokens = 4
+	cfg.Lengths.Dist = engine.LengthsFixed // tests count the tokens they asked for
 	for _, o := range opts {
 		o(&cfg)
 	}
