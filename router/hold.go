@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -52,13 +53,16 @@ const holdRecheck = time.Second
 // requests held for them whenever the endpoints change.
 type holder struct {
 	known atomic.Pointer[map[string]bool]
+	// models caches the /v1/models body for one snapshot and known set.
+	models  atomic.Pointer[modelsBody]
+	created int64
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every change
 }
 
 func newHolder(reg *endpoint.Registry) *holder {
-	h := &holder{changed: make(chan struct{})}
+	h := &holder{changed: make(chan struct{}), created: time.Now().Unix()}
 	h.known.Store(&map[string]bool{})
 	reg.OnChange(func(_, _ []*endpoint.Endpoint) { h.wake() })
 	return h
@@ -115,6 +119,57 @@ func (rt *Router) KnownModels() []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+type modelsBody struct {
+	snap  *endpoint.Snapshot
+	known *map[string]bool
+	body  []byte
+}
+
+// modelsJSON is the body of GET /v1/models: the models with ready
+// endpoints and those discovery knows without any. A model scaled to zero
+// stays listed, so clients that pick a model from the list (chat UIs) can
+// still ask for it, and that request brings it back.
+func (rt *Router) modelsJSON() []byte {
+	snap, known := rt.reg.Snapshot(), rt.held.known.Load()
+	if c := rt.held.models.Load(); c != nil && c.snap == snap && c.known == known {
+		return c.body
+	}
+	body := snap.ModelsJSON
+	var cold []string
+	for m := range *known {
+		if snap.Pool(m) == nil {
+			cold = append(cold, m)
+		}
+	}
+	if len(cold) > 0 {
+		body = mergeModels(snap.Models(), cold, rt.held.created)
+	}
+	rt.held.models.Store(&modelsBody{snap: snap, known: known, body: body})
+	return body
+}
+
+// mergeModels writes the list in the registry's shape
+// (endpoint.modelsJSON): OpenAI's model objects, sorted by id.
+func mergeModels(ready, cold []string, created int64) []byte {
+	type card struct {
+		ID      string `json:"id"`
+		Object  string `json:"object"`
+		Created int64  `json:"created"`
+		OwnedBy string `json:"owned_by"`
+	}
+	all := append(append([]string{}, ready...), cold...)
+	slices.Sort(all)
+	list := struct {
+		Object string `json:"object"`
+		Data   []card `json:"data"`
+	}{Object: "list", Data: make([]card, 0, len(all))}
+	for _, m := range all {
+		list.Data = append(list.Data, card{ID: m, Object: "model", Created: created, OwnedBy: "tandem"})
+	}
+	b, _ := json.Marshal(list)
+	return b
 }
 
 // Outcomes of a hold, the outcome label of

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -191,5 +192,34 @@ func TestScaleFromZeroConfig(t *testing.T) {
 				t.Errorf("Validate() = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// /v1/models lists a model scaled to zero beside the ready ones, once.
+func TestModelsListsKnownModelsWithoutEndpoints(t *testing.T) {
+	f := startRouter(t, testConfig(), specs(startEngine(t)))
+	f.rt.SetKnownModels([]string{testModel, "cold-model"})
+	ids := func() []string {
+		_, body := f.get(t, "/v1/models")
+		var list struct {
+			Data []struct {
+				ID string `json:"id"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(body, &list); err != nil {
+			t.Fatalf("models body %s: %v", body, err)
+		}
+		var out []string
+		for _, d := range list.Data {
+			out = append(out, d.ID)
+		}
+		return out
+	}
+	if diff := cmp.Diff([]string{"cold-model", testModel}, ids()); diff != "" {
+		t.Errorf("models (-want +got):\n%s", diff)
+	}
+	f.rt.SetKnownModels([]string{testModel})
+	if diff := cmp.Diff([]string{testModel}, ids()); diff != "" {
+		t.Errorf("models after cold-model's group went (-want +got):\n%s", diff)
 	}
 }

@@ -262,7 +262,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case "/v1/models":
 		if rt.method(w, r, http.MethodGet) {
-			body := rt.reg.Snapshot().ModelsJSON
+			body := rt.modelsJSON() // hold.go: ready and known models
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 			_, _ = w.Write(body)
