@@ -326,14 +326,11 @@ func DefaultConfig() Config {
 			Port: 5557, Topic: "kv-events", Tokenizer: "engine", TokenizeTimeout: Duration{50 * time.Millisecond},
 			TokenizeWhen: "undecided", TokenizeCacheTokens: 2 << 20, BlockTokens: 16, SilenceAfter: Duration{5 * time.Second},
 		},
-		// Flow control is off until a dispatch stall seen in tests is
-		// understood (a queued request was not let go after the engine
-		// answered, only when a router test ran after others in one
-		// process). Measured on, it cost nothing at or below the knee and
-		// kept throughput and hit rate past it
+		// Flow control is on: measured, it cost nothing at or below the
+		// knee and kept throughput and hit rate past it
 		// (../benchmarks/results/router.md, "Flow control").
 		Flow: FlowConfig{
-			Enabled: false, MaxWait: Duration{5 * time.Second}, MaxQueue: 1024, QueueDelay: Duration{100 * time.Millisecond}, KVUsage: 0.9,
+			Enabled: true, MaxWait: Duration{5 * time.Second}, MaxQueue: 1024, QueueDelay: Duration{100 * time.Millisecond}, KVUsage: 0.9,
 			LIFOAfter: Duration{100 * time.Millisecond}, Tick: Duration{5 * time.Millisecond},
 			OverloadAfter: Duration{time.Second}, OverloadWait: Duration{50 * time.Millisecond},
 			TTFTTarget: Duration{150 * time.Millisecond},

@@ -6,7 +6,7 @@
 //
 // # Efficient load
 //
-// An endpoint is at its efficient load (Rule.AtLoad) when either holds:
+// An endpoint is at its efficient load (Rule.AtLoad) when any holds:
 //
 //  1. the router's own queued prefill work there, the uncached prompt
 //     tokens of requests it sent that have produced no first token yet
@@ -24,6 +24,16 @@
 //     (default 0.9): anything more sent now either waits inside the engine
 //     or evicts cached prefixes that running and returning conversations
 //     need: the thrash that collapses goodput. A stale scrape says nothing.
+//  3. the requests open there reach the concurrency limit its first tokens
+//     taught (endpoint.Limit: additive increase, multiplicative decrease
+//     on first tokens later than the TTFT target plus their own prefill):
+//     the knee learned from TTFT rising, for congestion no gauge shows,
+//     such as a decode batch past its good regime.
+//
+// Counts include the other router replicas' share of the endpoint (package
+// peers). A request let go counts against room until its endpoint's
+// counters see it (Ticket.Placed), so one reading never lets go more than
+// fit.
 //
 // Endpoints whose circuit breaker is open are not candidates; a model with
 // no candidate is never held (the router answers 503 as before).
@@ -60,7 +70,9 @@
 //  6. Sustained overload: once m's queue has not emptied for
 //     OverloadAfter (default 1 s), every request in it that has waited
 //     OverloadWait (default 50 ms, a quarter of the 200 ms TTFT bound) is
-//     refused the same way (reason queue-overload). A burst shorter than
+//     refused the same way (reason queue-overload), except those of
+//     tenants with fewer requests in flight than an even share
+//     (Queue.WithinShare): they did not cause the overload. A burst shorter than
 //     OverloadAfter is absorbed by the queue, up to MaxWait; a demand the
 //     fleet cannot serve is turned away fast instead of being served late.
 //     Waiting cannot be traded for throughput here: with clients that send
