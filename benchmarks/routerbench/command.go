@@ -17,6 +17,7 @@ import (
 	"github.com/tandem-serving/tandem/benchmarks/load"
 	"github.com/tandem-serving/tandem/benchmarks/plot"
 	"github.com/tandem-serving/tandem/benchmarks/sim"
+	"github.com/tandem-serving/tandem/benchmarks/sim/engine"
 	"github.com/tandem-serving/tandem/test/localcluster"
 )
 
@@ -357,6 +358,11 @@ func bindPolicyFlags(fs *flag.FlagSet, cfg *PoliciesConfig) *policyFlags {
 	fs.Float64Var(&cfg.Sim.TimeScale, "sim-time-scale", 0.1, "engines' time scale (1: the modelled H100's speed)")
 	fs.IntVar(&cfg.Sim.Engine.NumBlocks, "sim-num-gpu-blocks", 1200, "engines' KV blocks of 16 tokens (small, so that caching matters)")
 	fs.IntVar(&cfg.Sim.Engine.MaxNumSeqs, "sim-max-num-seqs", cfg.Sim.Engine.MaxNumSeqs, "engines' running batch limit")
+	fs.Func("sim-scheduling-policy", "engines' waiting-queue order, as vLLM's --scheduling-policy: fcfs (default) or priority (the request's priority member, lower first; the router writes it with flowControl.enginePriority)", func(v string) error {
+		p, err := engine.ParsePolicy(v)
+		cfg.Sim.Engine.Policy = p
+		return err
+	})
 	return f
 }
 
