@@ -278,6 +278,44 @@ func TestFlowWritesEnginePriorityByShare(t *testing.T) {
 	}
 }
 
+// A first token later than ttftTarget teaches the endpoint a concurrency
+// limit just under the requests then open; past it requests wait in the
+// router.
+func TestFlowLearnsConcurrencyLimitFromSlowFirstTokens(t *testing.T) {
+	eng := startHeldEngine(t)
+	cfg := flowConfig(20 * time.Second)
+	cfg.Flow.QueueDelay = Duration{} // only the learned limit holds requests back
+	cfg.Flow.KVUsage = 0.9           // needs a scrape; the held engine has none
+	cfg.Flow.TTFTTarget = Duration{20 * time.Millisecond}
+	f := startRouter(t, cfg, eng.specs(t))
+	t.Cleanup(eng.releaseAll)
+	out := make(chan flowReply, 8)
+	for i, label := range []string{"a", "b", "c"} {
+		f.send(t, label, 0, out)
+		waitFor(t, label+" at the engine", func() bool { return len(eng.received()) == i+1 })
+	}
+	limit := `tandem_router_endpoint_concurrency_limit{endpoint="` + f.rt.Registry().Snapshot().All[0].Name + `"}`
+	if got := f.metric(t, limit); got != 0 {
+		t.Fatalf("limit %g before any first token, want 0 (none learned)", got)
+	}
+	time.Sleep(150 * time.Millisecond) // well past the target and a's own prefill
+	eng.release <- struct{}{}
+	if r := <-out; r.status != http.StatusOK {
+		t.Fatalf("%s: status %d, want 200", r.label, r.status)
+	}
+	if got := f.metric(t, limit); got != 2.7 {
+		t.Fatalf("limit %g after a late first token with 3 open, want 2.7", got)
+	}
+	// Two open, under 2.7: one more goes; then three are open, at it.
+	f.send(t, "d", 0, out)
+	waitFor(t, "d at the engine", func() bool { return len(eng.received()) == 4 })
+	f.send(t, "e", 0, out)
+	waitFor(t, "e to wait in the router", func() bool { return f.rt.flow.Len(testModel) == 1 })
+	if got := eng.received(); len(got) != 4 {
+		t.Errorf("the engine received %q; e must wait in the router at the limit", got)
+	}
+}
+
 func TestFlowConfig(t *testing.T) {
 	cases := []struct {
 		name    string

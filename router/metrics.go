@@ -146,6 +146,7 @@ var (
 	descBreaker   = prometheus.NewDesc("tandem_router_breaker_state", "Circuit breaker state per endpoint: 0 closed, 1 open, 2 half-open.", []string{"endpoint"}, nil)
 	descIndex     = prometheus.NewDesc("tandem_router_prefix_index_blocks", "Prompt blocks in each endpoint's prefix index.", []string{"endpoint"}, nil)
 	descRate      = prometheus.NewDesc("tandem_router_prefill_rate_tokens_per_second", "Learned prefill rate per endpoint (the TTFT model's denominator).", []string{"endpoint"}, nil)
+	descLimit     = prometheus.NewDesc("tandem_router_endpoint_concurrency_limit", "Concurrency limit each endpoint's TTFT taught flow control (0: none learned yet).", []string{"endpoint"}, nil)
 	descFresh     = prometheus.NewDesc("tandem_router_endpoint_metrics_fresh", "1 when the endpoint's last metrics scrape is within the staleness cutoff, else 0.", []string{"endpoint"}, nil)
 	descExact     = prometheus.NewDesc("tandem_router_kv_index_state", "Exact-mode index state per endpoint, 1 for the current state: exact, or degraded as disconnected, resyncing (batches were lost) or silent (work sent, no events since).", []string{"endpoint", "state"}, nil)
 	descExactSize = prometheus.NewDesc("tandem_router_kv_index_blocks", "Engine KV blocks in each endpoint's exact index.", []string{"endpoint"}, nil)
@@ -159,7 +160,7 @@ type endpointCollector struct {
 }
 
 func (c *endpointCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descEndpoints, descInFlight, descQueued, descBreaker, descIndex, descRate, descFresh, descExact, descExactSize} {
+	for _, d := range []*prometheus.Desc{descEndpoints, descInFlight, descQueued, descBreaker, descIndex, descRate, descLimit, descFresh, descExact, descExactSize} {
 		ch <- d
 	}
 }
@@ -190,6 +191,7 @@ func (c *endpointCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descBreaker, float64(e.Breaker.State()))
 		gauge(descIndex, float64(e.Index.Len()))
 		gauge(descRate, e.Rate.TokensPerSecond())
+		gauge(descLimit, e.Limit.Value())
 		fresh := 0.0
 		if _, ok := e.Engine(now, c.staleAfter); ok {
 			fresh = 1
