@@ -74,7 +74,7 @@ func parseFlags() flags {
 	flag.BoolVar(&f.kubernetes, "kubernetes", false, "discover endpoints from ServingGroups and their pods")
 	flag.StringVar(&f.namespace, "namespace", "", "with --kubernetes: the namespace whose ServingGroups serve (default the router's own)")
 	flag.StringVar(&f.kubeconfig, "kubeconfig", "", "with --kubernetes: kubeconfig file (default in-cluster)")
-	flag.StringVar(&f.policy, "policy", "", "routing policy: random, round-robin, least-request, prefix or tandem")
+	flag.StringVar(&f.policy, "policy", "", "routing policy: random, round-robin, least-request, prefix, tandem, or a peer baseline: llm-d, llm-d-sticky, kthena (router/schedule/baselines.go)")
 	klog.InitFlags(nil)
 	flag.Parse()
 	return f
