@@ -70,6 +70,11 @@ func (a *Autoscaler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if sg.Spec.Autoscaling == nil {
 		return ctrl.Result{}, a.patchStatus(ctx, sg, nil) // drop a stale record
 	}
+	if hpa, err := a.conflictingHPA(ctx, sg); err != nil {
+		return ctrl.Result{}, err
+	} else if hpa != "" {
+		return a.standDown(ctx, sg, hpa) // autoscaler_conflict.go
+	}
 	pods, err := a.pods(ctx, sg)
 	if err != nil {
 		return ctrl.Result{}, err

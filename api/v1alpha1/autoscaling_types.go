@@ -6,8 +6,11 @@ import (
 
 // AutoscalingSpec lets the controller choose spec.replicas from the
 // routers' own metrics. When it is set the autoscaler owns spec.replicas:
-// it overwrites any other writer (a kubectl scale, an HPA) on its next
-// decision. Leave it unset to drive the scale subresource with HPA or KEDA.
+// it overwrites any other writer (a kubectl scale) on its next decision,
+// except a HorizontalPodAutoscaler (KEDA's included) targeting the group:
+// then it stands down and reports the conflict (reason
+// ConflictingAutoscaler) until one of the two is removed. Leave it unset
+// to drive the scale subresource with HPA or KEDA.
 //
 // +kubebuilder:validation:XValidation:rule="self.maxReplicas >= self.minReplicas",message="autoscaling.maxReplicas must be at least autoscaling.minReplicas"
 type AutoscalingSpec struct {
@@ -111,7 +114,9 @@ type AutoscalingStatus struct {
 	// Reason is the last decision in one CamelCase word: ScaledUp,
 	// ScaledDown, ScaledFromZero, WithinTargets, WaitingForScaleUpWindow,
 	// WaitingForScaleDownWindow, BelowMinReplicas, AboveMaxReplicas,
-	// AtMaxReplicas, SignalsUnavailable, PartialSignals.
+	// AtMaxReplicas, SignalsUnavailable, PartialSignals,
+	// ConflictingAutoscaler (an HPA also targets the group; nothing is
+	// scaled until one of them goes).
 	// +optional
 	Reason string `json:"reason,omitempty"`
 	// Message says the same in an operator's words, with the numbers.

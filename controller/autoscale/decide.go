@@ -22,6 +22,9 @@ const (
 	ReasonAtMax              = "AtMaxReplicas"
 	ReasonSignalsUnavailable = "SignalsUnavailable"
 	ReasonPartialSignals     = "PartialSignals"
+	// ReasonConflict: a HorizontalPodAutoscaler (or KEDA's) also targets
+	// the group; the autoscaler stands down (controller, not Decide).
+	ReasonConflict = "ConflictingAutoscaler"
 )
 
 // Policy is spec.autoscaling in the units Decide works in. A zero target

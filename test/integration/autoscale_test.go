@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -345,4 +346,49 @@ func TestAutoscalerWithoutRoutersHoldsAndWarnsOnce(t *testing.T) {
 	if n := e.eventReasons("blind")[controller.EventSignalsUnavailable]; n != 1 {
 		t.Errorf("%d %s events, want 1", n, controller.EventSignalsUnavailable)
 	}
+}
+
+// TestAutoscalerStandsDownBesideAnHPA: an HPA (or KEDA's) targeting a
+// group with spec.autoscaling would undo the autoscaler's writes and the
+// other way round; the autoscaler leaves spec.replicas alone, says why in
+// status with one warning event, and takes over again once the HPA goes.
+func TestAutoscalerStandsDownBesideAnHPA(t *testing.T) {
+	e := newEnv(t)
+	r := newFakeRouterMetrics(t)
+	e.routerPod("router-a", r.port(t))
+	r.set(map[string]int{e.ns + "/chat-0-engine-0-0": 25}, nil)
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "chat-hpa"},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: v1alpha1.GroupVersion.String(), Kind: "ServingGroup", Name: "chat"},
+			MinReplicas:    ptr.To[int32](1), MaxReplicas: 5,
+		},
+	}
+	if err := e.c.Create(e.ctx, hpa); err != nil {
+		t.Fatal(err)
+	}
+	e.startAutoscaler()
+	e.create(testutil.MakeServingGroup("chat").Namespace(e.ns).ServedModelNames("m").
+		Role(testutil.MakeRole("engine").GPU(1).Obj()).
+		Autoscaling(v1alpha1.AutoscalingSpec{MinReplicas: 1, MaxReplicas: 4,
+			Targets: v1alpha1.AutoscalingTargets{InFlightRequestsPerUnit: ptr.To[int32](10)}}))
+	e.eventually("conflict reported", func() error {
+		s := e.get("chat").Status.Autoscaling
+		if s == nil || s.Reason != "ConflictingAutoscaler" || !strings.Contains(s.Message, "chat-hpa") {
+			return fmt.Errorf("status.autoscaling %+v", s)
+		}
+		return nil
+	})
+	time.Sleep(3 * time.Second) // three collector rounds with 25 in flight
+	if err := wantReplicas(e.get("chat"), 1); err != nil {
+		t.Errorf("beside an HPA: %v", err)
+	}
+	if n := e.eventReasons("chat")[controller.EventAutoscalerConflict]; n != 1 {
+		t.Errorf("%d %s events, want 1", n, controller.EventAutoscalerConflict)
+	}
+
+	if err := e.c.Delete(e.ctx, hpa); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("scaled once the HPA is gone", func() error { return wantReplicas(e.get("chat"), 3) })
 }
