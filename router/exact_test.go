@@ -221,7 +221,7 @@ func TestExactModeOffloadedBlocksAreCheaperMisses(t *testing.T) {
 		waitFor(t, "the subscriber at the publisher", func() bool { return len(p.Subscribers()) > 0 })
 	}
 	for i, holder := range []string{"a", "b", "b", "a"} {
-		body := sharedPrefixChat(100 + i)
+		body := strings.Replace(sharedPrefixChat(100+i), "Question number", strings.Repeat("Question "+strconv.Itoa(i)+" asks ", 8), 1) // a block of its own
 		toks := engineTokens(t, engine, body)
 		bs := cfg.KVEvents.BlockTokens
 		ev := kvevents.Event{Kind: kvevents.BlockStored, TokenIDs: toks[:len(toks)/bs*bs], BlockSize: bs, Medium: "CPU"}

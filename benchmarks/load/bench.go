@@ -122,12 +122,8 @@ func Run(ctx context.Context, cfg Config, env Env) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	prompts := make([][]uint32, len(reqs))
 	outputs := make([]int, len(reqs))
 	for i := range reqs {
-		if prompts[i], err = Tokens(cfg.API, reqs[i].Messages); err != nil {
-			return nil, err
-		}
 		outputs[i] = reqs[i].MaxTokens
 	}
 	rep := &Report{Env: env, Workload: cfg.Workload, Arrival: cfg.Arrival, API: cfg.API, Policies: cfg.Policies}
@@ -137,7 +133,7 @@ func Run(ctx context.Context, cfg Config, env Env) (*Report, error) {
 		rates = cfg.SweepRates
 		rep.SweepRates, rep.TTFTBound = cfg.SweepRates, ms(cfg.TTFTBound)
 	}
-	r := &runner{cfg: cfg, reqs: reqs, prompts: prompts, outputs: outputs, oracles: map[[2]int]OracleResult{}}
+	r := &runner{cfg: cfg, reqs: reqs, outputs: outputs, oracles: map[[2]int]OracleResult{}}
 	for _, rate := range rates {
 		for k := range cfg.Reps {
 			for _, policy := range cfg.Policies {
@@ -270,6 +266,11 @@ func (r *runner) prepare(ctx context.Context, fleet Fleet) error {
 		}
 		r.model = m
 	}
+	if r.prompts == nil {
+		if err := r.tokenize(ctx, fleet); err != nil {
+			return err
+		}
+	}
 	if !r.cfg.ResetCache {
 		return nil
 	}
@@ -278,6 +279,25 @@ func (r *runner) prepare(ctx context.Context, fleet Fleet) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// tokenize learns every prompt's token ids from the first engine's
+// /tokenize (the router's when no engine is listed), for the oracle.
+func (r *runner) tokenize(ctx context.Context, fleet Fleet) error {
+	base := fleet.Targets[0]
+	if len(fleet.Engines) > 0 {
+		base = fleet.Engines[0]
+	}
+	prompts := make([][]uint32, len(r.reqs))
+	for i := range r.reqs {
+		toks, err := Tokenize(ctx, &r.hc, base, r.cfg.API, r.model, r.reqs[i].Messages)
+		if err != nil {
+			return fmt.Errorf("request %d: %w", i, err)
+		}
+		prompts[i] = toks
+	}
+	r.prompts = prompts
 	return nil
 }
 

@@ -8,10 +8,17 @@
 //
 // # Workloads
 //
-// Text is synthetic: words of a space and three letters drawn from a
-// counter-based generator (splitmix64 of the seed and a stream path), each
-// exactly one token under the simulator's tokenizer. A shared prefix is the
-// same stream, so sharing is exact by construction:
+// Text is synthetic, from a counter-based generator (splitmix64 of the seed
+// and a stream path): prose (pseudo-words of English-like lengths with
+// capitals, commas, numbers and paragraphs), code (indented lines of
+// identifiers, operators, brackets and numbers) or records (JSON objects
+// and log lines, as tools return). The harness writes about as much text
+// as its own rule of thumb says makes the asked number of tokens (4 bytes
+// a token for prose, 3 for code and records); the engine's tokenizer
+// decides what it is. On tandem-sim that comes to about 4.3 bytes a token
+// for prose, 2.7 for code and 2.4 for records (TestTextAgainstEngineTokenizer),
+// so no bytes-per-token constant fits every workload. A shared prefix is
+// the same stream, so sharing is exact in text:
 //
 //   - shared: Groups tenant system prompts, Users questions per group;
 //     rounds of a seeded Fisher–Yates shuffle of all Groups×Users prompts.
@@ -23,8 +30,9 @@
 //     A turn is sent only after the previous turn of its conversation ends.
 //   - random: unique prompts; long: a few long documents, unique questions.
 //   - trace: Mooncake-style JSONL records (timestamp ms, input_length,
-//     output_length, hash_ids): block id h becomes TraceBlockTokens words of
-//     stream h, so records sharing ids share text block by block;
+//     output_length, hash_ids): block id h becomes prose written for
+//     TraceBlockTokens tokens from stream h, so records sharing ids share
+//     text block by block;
 //     output_length is sent only with FixedOutput.
 //
 // Every request's max_tokens is OutputTokens, a cap: the engine ends the
@@ -62,8 +70,9 @@
 //
 // # Oracle
 //
-// Oracle replays the workload's prompts in order, tokenized as the
-// simulator does (chat template included), cut into blocks with chained
+// Oracle replays the workload's prompts in order, as token ids the first
+// engine's POST /tokenize returns (vLLM's format: its tokenizer and chat
+// template, on tandem-sim and on vLLM alike), cut into blocks with chained
 // hashes (package kv). A request hits the longest run of its leading full
 // blocks that an earlier request brought in, at most (len−1)/blockSize
 // blocks since an engine always computes the last prompt token. With an
@@ -72,8 +81,7 @@
 // num_gpu_blocks from vllm:cache_config_info) into one LRU cache, touching a
 // prompt's blocks tail first and adding the blocks its output fills: what a
 // perfect router could approach, but not a bound (separate engines evict
-// differently). Against real engines token counts are the simulator
-// tokenizer's, an approximation.
+// differently).
 //
 // # Repetitions, ratios and knees
 //

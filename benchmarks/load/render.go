@@ -2,10 +2,7 @@ package load
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
-
-	"github.com/tandem-serving/tandem/benchmarks/sim/tokenizer"
 )
 
 // APIs a request can be sent to.
@@ -32,28 +29,6 @@ func CompletionPrompt(msgs []Message) string {
 		parts[i] = m.Content
 	}
 	return strings.Join(parts, "\n")
-}
-
-// Tokens is the prompt as the simulator tokenizes it: chat messages through
-// its Llama-3 template, completions as plain text. The oracle counts in
-// these tokens; against a real engine they approximate its own tokenizer's.
-func Tokens(api string, msgs []Message) ([]uint32, error) {
-	if api == APICompletions {
-		return tokenizer.Encode(CompletionPrompt(msgs)), nil
-	}
-	tm := make([]tokenizer.Message, len(msgs))
-	for i, m := range msgs {
-		content, err := json.Marshal(m.Content)
-		if err != nil {
-			return nil, err
-		}
-		tm[i] = tokenizer.Message{Role: m.Role, Content: content}
-	}
-	text, err := tokenizer.RenderChat(tm)
-	if err != nil {
-		return nil, fmt.Errorf("render chat: %w", err)
-	}
-	return tokenizer.Encode(text), nil
 }
 
 // body is the JSON of one streaming request. ignore_eos is vLLM's: it makes

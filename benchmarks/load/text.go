@@ -55,10 +55,10 @@ const (
 )
 
 // Words returns n words of synthetic text from stream (seed, path...). Each
-// word is a space and three lowercase letters: exactly one token under the
-// simulator's tokenizer (package tokenizer cuts at spaces and every four
-// bytes), about two under BPE tokenizers. Equal streams give equal text, so
-// a shared prefix is simply the same stream.
+// word is a space and three lowercase letters, one token under the
+// simulator's tokenizer: text of a known size for measurements of a
+// router's own overhead. Workloads use Text, whose tokens vary in size as
+// real text's do. Equal streams give equal text.
 func Words(n int, seed uint64, path ...uint64) string {
 	if n <= 0 {
 		return ""

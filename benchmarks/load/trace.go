@@ -96,12 +96,12 @@ func (s Spec) trace() []Request {
 		left := rec.InputLength
 		for _, h := range rec.HashIDs {
 			n := min(left, s.TraceBlockTokens)
-			text.WriteString(Words(n, s.Seed, purposeBlock, h))
+			text.WriteString(Text(n, Prose, s.Seed, purposeBlock, h))
 			if left -= n; left == 0 {
 				break
 			}
 		}
-		text.WriteString(Words(left, s.Seed, purposeFiller, uint64(i)))
+		text.WriteString(Text(left, Prose, s.Seed, purposeFiller, uint64(i)))
 		key := uint64(1)<<63 | uint64(i) // no shared block: a family of its own
 		if len(rec.HashIDs) > 0 {
 			key = rec.HashIDs[0]

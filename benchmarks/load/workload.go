@@ -250,7 +250,7 @@ func logNormalTokens(r *rng, mean, sigma float64, limit int) int {
 }
 
 func (s Spec) system(group int) Message {
-	return Message{Role: "system", Content: Words(s.SystemTokens, s.Seed, purposeSystem, uint64(group))}
+	return Message{Role: "system", Content: Text(s.SystemTokens, Prose, s.Seed, purposeSystem, uint64(group))}
 }
 
 // shared deals the Groups×Users prompts in rounds: each round is a seeded
@@ -282,7 +282,7 @@ func (s Spec) shared() []Request {
 }
 
 func (s Spec) sharedRequest(i, g, u int) Request {
-	q := Words(s.QuestionTokens, s.Seed, purposeQuestion, uint64(g), uint64(u))
+	q := Text(s.QuestionTokens, Prose, s.Seed, purposeQuestion, uint64(g), uint64(u))
 	return Request{
 		Index: i, Key: uint64(g), After: -1, MaxTokens: s.OutputTokens,
 		Messages: []Message{s.system(g), {Role: "user", Content: q}},
@@ -328,7 +328,7 @@ func (s Spec) long() []Request {
 	reqs := make([]Request, s.Requests)
 	for i := range reqs {
 		g := r.intn(s.Groups)
-		q := Words(s.QuestionTokens, s.Seed, purposeQuestion, uint64(g), uint64(i))
+		q := Text(s.QuestionTokens, Prose, s.Seed, purposeQuestion, uint64(g), uint64(i))
 		reqs[i] = Request{
 			Index: i, Key: uint64(g), After: -1, MaxTokens: s.OutputTokens,
 			Messages: []Message{s.system(g), {Role: "user", Content: q}},
@@ -342,7 +342,7 @@ func (s Spec) random() []Request {
 	for i := range reqs {
 		reqs[i] = Request{
 			Index: i, Key: uint64(i), After: -1, MaxTokens: s.OutputTokens,
-			Messages: []Message{{Role: "user", Content: Words(s.InputTokens, s.Seed, purposeQuestion, uint64(i))}},
+			Messages: []Message{{Role: "user", Content: Text(s.InputTokens, Prose, s.Seed, purposeQuestion, uint64(i))}},
 		}
 	}
 	return reqs
@@ -375,9 +375,9 @@ func (s Spec) chat() []Request {
 		id, turn := uint64(c.id), uint64(c.turns)
 		if c.turns > 0 {
 			n := s.answerTokens(purposeAnswerLength, id, turn-1)
-			c.history = append(c.history, Message{Role: "assistant", Content: Words(n, s.Seed, purposeAnswer, id, turn-1)})
+			c.history = append(c.history, Message{Role: "assistant", Content: Text(n, Prose, s.Seed, purposeAnswer, id, turn-1)})
 		}
-		c.history = append(c.history, Message{Role: "user", Content: Words(s.QuestionTokens, s.Seed, purposeQuestion, id, turn)})
+		c.history = append(c.history, Message{Role: "user", Content: Text(s.QuestionTokens, Prose, s.Seed, purposeQuestion, id, turn)})
 		reqs[i] = Request{
 			Index: i, Key: id, After: c.last, MaxTokens: s.OutputTokens,
 			Messages: slices.Clone(c.history),

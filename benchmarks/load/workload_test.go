@@ -43,6 +43,14 @@ func TestGenerateIsDeterministicPerSeed(t *testing.T) {
 	}
 }
 
+// near says whether a count of the simulator's tokens is what a text
+// generated for want tokens may come to: the harness writes text by its
+// own guess of bytes per token, and the engine's tokenizer decides.
+func near(got, want int) bool {
+	d := float64(got - want)
+	return d <= 0.3*float64(want)+3 && -d <= 0.3*float64(want)+3
+}
+
 func TestWordsAreOneSimTokenEach(t *testing.T) {
 	w := Words(50, 7, 1, 2)
 	if got := tokenizer.Count(w); got != 50 {
@@ -67,8 +75,8 @@ func TestSharedShape(t *testing.T) {
 		if len(r.Messages) != 2 || r.Messages[0].Role != "system" || r.Messages[1].Role != "user" {
 			t.Fatalf("request %d messages %+v", i, r.Messages)
 		}
-		if got := tokenizer.Count(r.Messages[0].Content); got != s.SystemTokens {
-			t.Errorf("system prompt of %d tokens, want %d", got, s.SystemTokens)
+		if got := tokenizer.Count(r.Messages[0].Content); !near(got, s.SystemTokens) {
+			t.Errorf("system prompt of %d tokens, want about %d", got, s.SystemTokens)
 		}
 		if prev, ok := system[r.Key]; ok && prev != r.Messages[0].Content {
 			t.Errorf("group %d has two system prompts", r.Key)
@@ -115,7 +123,7 @@ func TestChatShape(t *testing.T) {
 		if diff := cmp.Diff(prev.Messages, r.Messages[:len(prev.Messages)]); diff != "" {
 			t.Errorf("request %d does not extend its previous turn (-prev +this):\n%s", i, diff)
 		}
-		if a := r.Messages[len(prev.Messages)]; a.Role != "assistant" || tokenizer.Count(a.Content) > s.OutputTokens || a.Content == "" {
+		if a := r.Messages[len(prev.Messages)]; a.Role != "assistant" || float64(tokenizer.Count(a.Content)) > 1.3*float64(s.OutputTokens)+3 || a.Content == "" {
 			t.Errorf("request %d: answer %+v", i, a)
 		}
 	}
@@ -133,8 +141,8 @@ func TestRandomAndLongShapes(t *testing.T) {
 	distinct := map[string]bool{}
 	for _, r := range generate(t, small(Random)) {
 		distinct[r.Messages[0].Content] = true
-		if got := tokenizer.Count(r.Messages[0].Content); got != 7 {
-			t.Errorf("random prompt of %d tokens, want 7", got)
+		if got := tokenizer.Count(r.Messages[0].Content); !near(got, 7) {
+			t.Errorf("random prompt of %d tokens, want about 7", got)
 		}
 	}
 	if len(distinct) != 24 {
@@ -228,8 +236,8 @@ func TestChatAnswerLengths(t *testing.T) {
 		}
 		mean := float64(total) / float64(answers)
 		switch {
-		case fixed && (len(lengths) != 1 || !lengths[100]):
-			t.Errorf("fixed: answer lengths %v, want only 100", lengths)
+		case fixed && !near(int(mean), 100):
+			t.Errorf("fixed: answers of %.1f tokens on average, want about 100", mean)
 		case !fixed && (len(lengths) < 10 || mean < 15 || mean > 40):
 			t.Errorf("drawn: %d distinct lengths, mean %.1f; want many, mean near 27", len(lengths), mean)
 		}

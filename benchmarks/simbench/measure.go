@@ -15,23 +15,26 @@ import (
 	"github.com/tandem-serving/tandem/benchmarks/load"
 	"github.com/tandem-serving/tandem/benchmarks/routerbench"
 	"github.com/tandem-serving/tandem/benchmarks/sim"
+	"github.com/tandem-serving/tandem/benchmarks/sim/tokenizer"
 )
 
-// workload is n requests with unique prompts of in tokens (load's random
-// workload, sent to /v1/completions so that the prompt is exactly the
-// words, no chat template), each generating exactly out tokens (ignore_eos:
-// calibration needs fixed shapes), and the prompts' token ids as the engine
-// will see them.
+// workload is n requests with unique prompts of exactly in tokens (load's
+// one-token words, sent to /v1/completions so that the prompt is exactly
+// the words, no chat template), each generating exactly out tokens
+// (ignore_eos: calibration needs fixed shapes), and the prompts' token ids
+// as the engine will see them.
 func workload(n, in, out int, seed uint64) ([]load.Request, [][]uint32, error) {
-	reqs, err := load.Spec{Kind: load.Random, Requests: n, InputTokens: in, OutputTokens: out, Seed: seed, FixedOutput: true}.Generate()
-	if err != nil {
-		return nil, nil, err
+	if n < 1 || in < 1 || out < 1 {
+		return nil, nil, fmt.Errorf("workload of %d requests of %d tokens in, %d out: all must be at least 1", n, in, out)
 	}
+	reqs := make([]load.Request, n)
 	prompts := make([][]uint32, n)
 	for i := range reqs {
-		if prompts[i], err = load.Tokens(load.APICompletions, reqs[i].Messages); err != nil {
-			return nil, nil, err
-		}
+		text := load.Words(in, seed, uint64(i))
+		reqs[i] = load.Request{Index: i, Key: uint64(i), After: -1, MaxTokens: out, IgnoreEOS: true,
+			Messages: []load.Message{{Role: "user", Content: text}}}
+		// The simulator's own tokenizer: this measures the simulator.
+		prompts[i] = tokenizer.Encode(load.CompletionPrompt(reqs[i].Messages))
 	}
 	return reqs, prompts, nil
 }

@@ -152,7 +152,7 @@ func TestStreaming(t *testing.T) {
 			path: "/v1/chat/completions",
 			body: `{"model":"test-model","messages":[{"role":"user","content":"Hi there"}],"max_tokens":3,"stream":true,"stream_options":{"include_usage":true}}`,
 			want: []string{"role assistant", "tok", "tok", "tok length",
-				fmt.Sprintf("usage %d+3 cached 0 choices 0", chatTokens(t, "Hi there")), "[DONE]"},
+				fmt.Sprintf("usage %d+3 cached 0 choices 0", chatTokens(t, "", "Hi there")), "[DONE]"},
 			object: "chat.completion.chunk",
 		},
 		{
@@ -199,10 +199,17 @@ func TestStreaming(t *testing.T) {
 	}
 }
 
-func chatTokens(t *testing.T, content string) int {
+// chatTokens counts the prompt tokens of a chat: a system message (none if
+// empty) and a user message.
+func chatTokens(t *testing.T, system, user string) int {
 	t.Helper()
-	raw, _ := json.Marshal(content)
-	text, err := tokenizer.RenderChat([]tokenizer.Message{{Role: "user", Content: raw}})
+	var msgs []tokenizer.Message
+	if system != "" {
+		sys, _ := json.Marshal(system)
+		msgs = append(msgs, tokenizer.Message{Role: "system", Content: sys})
+	}
+	raw, _ := json.Marshal(user)
+	text, err := tokenizer.RenderChat(append(msgs, tokenizer.Message{Role: "user", Content: raw}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,6 +217,7 @@ func chatTokens(t *testing.T, content string) int {
 }
 
 func TestNonStreamingUsage(t *testing.T) {
+	const system = "You are a careful assistant who answers every question in one short sentence."
 	e := startEngine(t, RoleBoth, func(_ *engine.Params, o *Options) { o.DefaultMaxTokens = 5 })
 	cases := []struct {
 		name   string
@@ -221,22 +229,23 @@ func TestNonStreamingUsage(t *testing.T) {
 		{
 			name: "chat with max_tokens",
 			path: "/v1/chat/completions",
-			body: `{"model":"test-model","messages":[{"role":"user","content":"Hello"}],"max_tokens":4}`,
-			want: usage{PromptTokens: chatTokens(t, "Hello"), CompletionTokens: 4, TotalTokens: chatTokens(t, "Hello") + 4},
+			body: `{"model":"test-model","messages":[{"role":"system","content":"` + system + `"},{"role":"user","content":"Hello"}],"max_tokens":4}`,
+			want: usage{PromptTokens: chatTokens(t, system, "Hello"), CompletionTokens: 4, TotalTokens: chatTokens(t, system, "Hello") + 4},
 		},
 		{
 			name: "chat max_completion_tokens wins over max_tokens",
 			path: "/v1/chat/completions",
-			body: `{"model":"test-model","messages":[{"role":"user","content":"Bonjour"}],"max_tokens":9,"max_completion_tokens":2}`,
-			want: usage{PromptTokens: chatTokens(t, "Bonjour"), CompletionTokens: 2, TotalTokens: chatTokens(t, "Bonjour") + 2},
-			// The template's first 16 tokens are those of the chat before.
+			body: `{"model":"test-model","messages":[{"role":"system","content":"` + system + `"},{"role":"user","content":"Bonjour"}],"max_tokens":9,"max_completion_tokens":2}`,
+			want: usage{PromptTokens: chatTokens(t, system, "Bonjour"), CompletionTokens: 2, TotalTokens: chatTokens(t, system, "Bonjour") + 2},
+			// The first 16 tokens (template and system prompt) are those
+			// of the chat before.
 			cached: 16,
 		},
 		{
 			name: "completion with default max tokens",
 			path: "/v1/completions",
-			body: `{"model":"test-model","prompt":"abcdefgh ij"}`,
-			want: usage{PromptTokens: 3, CompletionTokens: 5, TotalTokens: 8},
+			body: `{"model":"test-model","prompt":"abcdefghijklmnop qr"}`,
+			want: usage{PromptTokens: 5, CompletionTokens: 5, TotalTokens: 10},
 		},
 		{
 			name: "completion from token ids",

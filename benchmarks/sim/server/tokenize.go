@@ -13,8 +13,8 @@ import (
 // as in vllm/entrypoints/openai/protocol.py at v0.11.2. Fields the
 // simulator's template has no use for (chat_template, chat_template_kwargs,
 // tools, mm_processor_kwargs) are accepted and ignored; add_special_tokens
-// too, since the simulator's tokenizer has no special tokens of its own
-// (the chat template writes its markers as text).
+// too, since the simulator's tokenizer adds no tokens of its own (the chat
+// template writes its markers as text, which tokenizes one token each).
 type tokenizeRequest struct {
 	Model                string              `json:"model"`
 	Prompt               *string             `json:"prompt"`
