@@ -124,11 +124,10 @@
 //     annotation in place (the executor has no PodGroup update yet).
 //  2. API: spec.autoscaling per-role bounds and the decode capacity (and
 //     ITL bound); status per-role desired instances.
-//  3. Signals: the collector reads prompt_tokens_total and
-//     cached_tokens_total (window rate of their difference),
-//     prefill_rate_tokens_per_second of prefill endpoints and in-flight
-//     requests of decode endpoints (split by the pods' role label); the
-//     routers expose no ITL yet (step 5 abstains without it).
+//  3. Signals: collect.Collector.Roles measures them (uncached tokens/s,
+//     the median learned prefill rate, decode in-flight) and
+//     collect.Engines the decode ITL; the Autoscaler must split the
+//     group's pods by role label and call both.
 //  4. The autoscaler writes roles[i].replicas with the group's
 //     resourceVersion, after the unit decision, and feeds UnitsWanted to it.
 //

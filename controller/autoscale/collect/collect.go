@@ -79,6 +79,11 @@ type sample struct {
 	held     map[string]float64 // by model
 	requests map[string]float64 // by model, summed over codes
 	ttft     map[string][]autoscale.Bucket
+	// prompt and cached are the estimated prompt tokens routed and those
+	// the chosen engine held, by model (counters); rate each endpoint's
+	// learned prefill rate.
+	prompt, cached map[string]float64
+	rate           map[string]float64
 }
 
 // Start scrapes every Interval until ctx ends (a controller-runtime
