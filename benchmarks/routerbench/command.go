@@ -356,7 +356,8 @@ func bindPolicyFlags(fs *flag.FlagSet, cfg *PoliciesConfig) *policyFlags {
 	fs.DurationVar(&cfg.Timeout, "timeout", 2*time.Minute, "timeout of one request")
 	fs.IntVar(&cfg.Engines, "engines", 4, "in-process tandem-sim engines, fresh for every run")
 	fs.Float64Var(&cfg.Sim.TimeScale, "sim-time-scale", 0.1, "engines' time scale (1: the modelled H100's speed)")
-	fs.IntVar(&cfg.Sim.Engine.NumBlocks, "sim-num-gpu-blocks", 1200, "engines' KV blocks of 16 tokens (small, so that caching matters)")
+	sim.BindKVMemory(fs, "sim-", &cfg.Sim.Engine.NumBlocks) // --sim-num-gpu-blocks, --sim-kv-memory calibrated|memory-pressured
+	fs.StringVar(&cfg.Sim.Lengths.Dist, "sim-output-lengths", cfg.Sim.Lengths.Dist, "engines' output lengths: lognormal (answers end on their own, max_tokens a cap) or fixed (exactly max_tokens)")
 	fs.IntVar(&cfg.Sim.Engine.MaxNumSeqs, "sim-max-num-seqs", cfg.Sim.Engine.MaxNumSeqs, "engines' running batch limit")
 	fs.Func("sim-scheduling-policy", "engines' waiting-queue order, as vLLM's --scheduling-policy: fcfs (default) or priority (the request's priority member, lower first; the router writes it with flowControl.enginePriority)", func(v string) error {
 		p, err := engine.ParsePolicy(v)

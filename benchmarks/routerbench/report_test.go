@@ -224,7 +224,7 @@ func TestPolicyFlags(t *testing.T) {
 		{name: "defaults", check: func(t *testing.T, c PoliciesConfig) {
 			if len(c.Workloads) != 2 || c.Workloads[0].Kind != load.Shared || c.Workloads[1].Kind != load.Random ||
 				c.Workloads[0].Requests != 1024 || c.Arrival.Kind != load.Poisson || c.Arrival.Steps[0].Rate != 300 ||
-				c.Sim.Engine.NumBlocks != 1200 || c.Sim.TimeScale != 0.1 || c.SweepRates != nil {
+				c.Sim.Engine.NumBlocks != 27000 || c.Sim.TimeScale != 0.1 || c.SweepRates != nil {
 				t.Errorf("defaults: %+v", c)
 			}
 		}},

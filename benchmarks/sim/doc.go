@@ -20,6 +20,12 @@
 //   - package server: the HTTP API, metrics, prefill/decode hand-off and
 //     fault injection.
 //
+// KV memory defaults to the calibrated engine's, 27,000 blocks of 16 tokens
+// (--kv-memory calibrated); --kv-memory memory-pressured is 1,200 blocks,
+// 22.5× less, the stress setting earlier router results used
+// (engine.MemoryPressuredBlocks says why it is no GPU's). --num-gpu-blocks
+// sets any other size.
+//
 // This package wires them to a listener: Start one engine, StartMany for a
 // fleet, Close, Crash, and SetRefuse to close and reopen the listener.
 //

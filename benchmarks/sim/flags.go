@@ -43,6 +43,42 @@ func (f policyFlag) Set(s string) error {
 	return err
 }
 
+// KV memory settings (--kv-memory).
+const (
+	// KVCalibrated is the calibrated engine's pool, engine.DefaultParams'
+	// NumBlocks: Llama-3.1-8B on one H100.
+	KVCalibrated = "calibrated"
+	// KVMemoryPressured is engine.MemoryPressuredBlocks, named as such.
+	KVMemoryPressured = "memory-pressured"
+)
+
+// KVBlocks is the number of KV blocks of a --kv-memory setting.
+func KVBlocks(setting string) (int, error) {
+	switch setting {
+	case KVCalibrated:
+		return engine.DefaultParams().NumBlocks, nil
+	case KVMemoryPressured:
+		return engine.MemoryPressuredBlocks, nil
+	}
+	return 0, fmt.Errorf("KV memory %q: want %s (%d blocks) or %s (%d blocks)", setting,
+		KVCalibrated, engine.DefaultParams().NumBlocks, KVMemoryPressured, engine.MemoryPressuredBlocks)
+}
+
+// BindKVMemory registers PREFIXnum-gpu-blocks and PREFIXkv-memory, both
+// setting *blocks (the one given last wins); *blocks' current value is the
+// default.
+func BindKVMemory(fs *flag.FlagSet, prefix string, blocks *int) {
+	fs.IntVar(blocks, prefix+"num-gpu-blocks", *blocks, "KV blocks of 16 tokens per engine (see --"+prefix+"kv-memory)")
+	fs.Func(prefix+"kv-memory", fmt.Sprintf("KV memory per engine by name: %s (%d blocks, the calibrated H100's) or %s (%d blocks, 22.5× less: a stress setting)",
+		KVCalibrated, engine.DefaultParams().NumBlocks, KVMemoryPressured, engine.MemoryPressuredBlocks), func(v string) error {
+		n, err := KVBlocks(v)
+		if err == nil {
+			*blocks = n
+		}
+		return err
+	})
+}
+
 // BindFlags registers flags for every setting of c except the listen
 // address, with c's current values as defaults. Names follow vLLM's where
 // vLLM has the setting.
@@ -65,7 +101,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.Uint64Var(&p.HashSeed, "hash-seed", p.HashSeed, "seed of block hashes beyond the model name, as PYTHONHASHSEED fixes vLLM's (0: the model name alone)")
 
 	fs.IntVar(&p.BlockSize, "block-size", p.BlockSize, "tokens per KV block")
-	fs.IntVar(&p.NumBlocks, "num-gpu-blocks", p.NumBlocks, "KV blocks in the pool")
+	BindKVMemory(fs, "", &p.NumBlocks)
 	fs.IntVar(&p.MaxNumSeqs, "max-num-seqs", p.MaxNumSeqs, "most sequences in the running batch")
 	fs.IntVar(&p.MaxBatchedTokens, "max-num-batched-tokens", p.MaxBatchedTokens, "token budget of one step (chunked prefill)")
 	fs.IntVar(&p.MaxModelLen, "max-model-len", p.MaxModelLen, "most prompt plus output tokens of a request")

@@ -251,6 +251,22 @@ func TestBindFlags(t *testing.T) {
 	if err := fs.Parse([]string{"--scheduling-policy=sjf"}); err == nil {
 		t.Error("bad scheduling policy accepted")
 	}
+	for args, want := range map[string]int{
+		"--kv-memory=memory-pressured":                      1200,
+		"--kv-memory=calibrated":                            27000,
+		"--kv-memory=memory-pressured --num-gpu-blocks=500": 500,
+	} {
+		c := DefaultConfig()
+		fs := flag.NewFlagSet("sim", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		c.BindFlags(fs)
+		if err := fs.Parse(strings.Fields(args)); err != nil || c.Engine.NumBlocks != want {
+			t.Errorf("%s: %d blocks (%v), want %d", args, c.Engine.NumBlocks, err, want)
+		}
+	}
+	if err := fs.Parse([]string{"--kv-memory=huge"}); err == nil {
+		t.Error("unknown KV memory setting accepted")
+	}
 }
 
 func TestConfigValidate(t *testing.T) {

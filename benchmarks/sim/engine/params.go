@@ -84,6 +84,15 @@ func (c CostModel) TransferTime(n int) time.Duration {
 	return c.TransferLatency + time.Duration(secs*float64(time.Second))
 }
 
+// MemoryPressuredBlocks is the KV pool of the memory-pressured setting:
+// 1,200 blocks of 16 tokens, 19,200 tokens, 22.5× less than DefaultParams'
+// 27,000 (the calibrated H100's memory). A few long prompts fill it, so
+// every routing decision evicts something: a stress test of prefix reuse
+// under memory pressure, not a model of any GPU (an engine this small
+// would be a 24 GB card serving a much smaller model). Router results
+// recorded before issue 15 used it.
+const MemoryPressuredBlocks = 1200
+
 // DefaultModel is the model the defaults are calibrated for.
 const DefaultModel = "meta-llama/Llama-3.1-8B-Instruct"
 
