@@ -111,9 +111,9 @@ func (a *Autoscaler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	switch {
 	case d.Replicas > current:
-		a.Recorder.Eventf(sg, corev1.EventTypeNormal, EventScaledUp, "%d to %d units (%s): %s", current, d.Replicas, d.Reason, d.Message)
+		a.Recorder.Eventf(sg, corev1.EventTypeNormal, EventScaledUp, "%d to %d units (%s): %s%s", current, d.Replicas, d.Reason, d.Message, scaleNote(sg, current, d.Replicas))
 	case d.Replicas < current:
-		a.Recorder.Eventf(sg, corev1.EventTypeNormal, EventScaledDown, "%d to %d units (%s): %s", current, d.Replicas, d.Reason, d.Message)
+		a.Recorder.Eventf(sg, corev1.EventTypeNormal, EventScaledDown, "%d to %d units (%s): %s%s", current, d.Replicas, d.Reason, d.Message, scaleNote(sg, current, d.Replicas))
 	case d.Reason == autoscale.ReasonSignalsUnavailable && (prev == nil || prev.Reason != d.Reason):
 		a.Recorder.Event(sg, corev1.EventTypeWarning, EventSignalsUnavailable, d.Message)
 	}

@@ -211,6 +211,18 @@ func TestAutoscalerFollowsRouterLoad(t *testing.T) {
 		}
 		return nil
 	})
+	// The 1 → 4 step names the GPUs it asks the queue for.
+	var events corev1.EventList
+	if err := e.c.List(e.ctx, &events, client.InNamespace(e.ns)); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, ev := range events.Items {
+		found = found || ev.Reason == controller.EventScaledUp && strings.HasSuffix(ev.Message, "; asks queue default for 3 nvidia.com/gpu")
+	}
+	if !found {
+		t.Error("no ScaledUp event ending \"; asks queue default for 3 nvidia.com/gpu\"")
+	}
 }
 
 // TestAutoscalerLeavesGroupsWithoutAutoscaling: a group scaled by hand (or
