@@ -29,11 +29,22 @@
 //     after Turns turns it is replaced.
 //     A turn is sent only after the previous turn of its conversation ends.
 //   - random: unique prompts; long: a few long documents, unique questions.
+//   - agentic: sessions like chat, but after the task every turn appends
+//     the agent's short action and a long tool output (records or code,
+//     log-normal size averaging ToolTokens) to the growing context: many
+//     short turns, little output, a context that keeps growing.
+//   - rag: a pool of documents; each request carries Docs of them drawn
+//     by Zipf popularity, in the order drawn, after fixed instructions,
+//     and a unique question. Only the instructions and a shared first
+//     document are a shared prefix.
 //   - trace: Mooncake-style JSONL records (timestamp ms, input_length,
 //     output_length, hash_ids): block id h becomes prose written for
 //     TraceBlockTokens tokens from stream h, so records sharing ids share
 //     text block by block;
-//     output_length is sent only with FixedOutput.
+//     output_length is sent only with FixedOutput. DefaultSpec(Trace)
+//     replays the shipped sample, traces/synthetic-mooncake.jsonl: 2,000
+//     synthetic records in that layout from the seeded TraceGen (not
+//     Mooncake data; TestShippedTrace checks the file is its output).
 //
 // Every request's max_tokens is OutputTokens, a cap: the engine ends the
 // answer where it likes (tandem-sim draws a long-tailed length averaging

@@ -174,3 +174,28 @@ func checkOutputs(t *testing.T, rep *Report) {
 		t.Errorf("JSON does not parse: %v", err)
 	}
 }
+
+// The held-out workloads run end to end on the simulator: every request
+// succeeds (tool messages and all), and the engines count exactly the
+// prompt tokens the oracle learned from their /tokenize.
+func TestHeldOutWorkloadsRun(t *testing.T) {
+	agentic := DefaultSpec(Agentic)
+	agentic.Requests, agentic.Conversations, agentic.Turns, agentic.ToolTokens, agentic.SystemTokens = 24, 3, 8, 200, 300
+	rag := DefaultSpec(RAG)
+	rag.Requests, rag.Groups, rag.SystemTokens = 24, 8, 300
+	trace := DefaultSpec(Trace)
+	trace.Requests = 24
+	for _, w := range []Spec{agentic, rag, trace} {
+		t.Run(w.Kind, func(t *testing.T) {
+			rep := runBench(t, Config{
+				Workload: w, API: APIChat, Policies: []string{PolicySticky},
+				Arrival: Arrival{Kind: Concurrency, Concurrency: 4},
+			})
+			s := rep.Runs[0]
+			checkCounts(t, s, w)
+			if !(float64(s.HitRate) > 0) {
+				t.Errorf("hit rate %v: these workloads share prefixes", s.HitRate)
+			}
+		})
+	}
+}

@@ -52,6 +52,10 @@ const (
 	purposeArrival
 	purposePolicy
 	purposeAnswerLength
+	purposeTool
+	purposeToolSize
+	purposeDocument
+	purposeTrace
 )
 
 // Words returns n words of synthetic text from stream (seed, path...). Each

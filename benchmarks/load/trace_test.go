@@ -3,6 +3,7 @@ package load
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"os"
 	"strings"
 	"testing"
@@ -141,4 +142,59 @@ func TestSampleTraceFile(t *testing.T) {
 	if len(recs) != 48 {
 		t.Errorf("%d records, want 48", len(recs))
 	}
+}
+
+var update = flag.Bool("update", false, "rewrite the shipped sample trace from its generator")
+
+// The shipped sample is exactly what its documented generator writes.
+func TestShippedTrace(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteTrace(&buf, SampleTraceHeader, DefaultTraceGen().Generate()); err != nil {
+		t.Fatal(err)
+	}
+	const path = "traces/synthetic-mooncake.jsonl"
+	if *update {
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shipped, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(shipped, buf.Bytes()) {
+		t.Fatalf("%s is not DefaultTraceGen's output; regenerate with -update", path)
+	}
+	recs := SampleTrace()
+	if len(recs) != 2000 || recs[0].Timestamp != 0 {
+		t.Fatalf("%d records from %v ms, want 2000 from 0", len(recs), recs[0].Timestamp)
+	}
+	// Ids are consecutive in order of first use; records share them.
+	next, shared, maxLen := uint64(0), 0, 0
+	seen := map[uint64]bool{}
+	for _, rec := range recs {
+		reused := false
+		for _, h := range rec.HashIDs {
+			switch {
+			case seen[h]:
+				reused = true
+			case h != next:
+				t.Fatalf("id %d first used where %d was next", h, next)
+			default:
+				seen[h] = true
+				next++
+			}
+		}
+		if reused {
+			shared++
+		}
+		if n := len(rec.HashIDs); (n-1)*512 >= rec.InputLength || n*512 < rec.InputLength {
+			t.Errorf("%d ids for %d input tokens: the last block must be partial", n, rec.InputLength)
+		}
+		maxLen = max(maxLen, rec.InputLength)
+	}
+	if shared < 1500 || maxLen < 16*512 {
+		t.Errorf("%d of 2000 records reuse a block, the longest input is %d tokens: want most sharing and long sessions", shared, maxLen)
+	}
+	t.Logf("%d of %d records reuse a block; %d distinct blocks; longest input %d tokens", shared, len(recs), next, maxLen)
 }

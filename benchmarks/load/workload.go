@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -24,12 +25,30 @@ const (
 	// Long: Groups long documents (SystemTokens each) with a unique
 	// question per request; prefix reuse where a miss costs the most.
 	Long = "long"
+	// Agentic: agent sessions. Conversations are open at once, each with
+	// a system prompt (tool definitions, shared by session number modulo
+	// Groups) and a task; every later turn appends the agent's short
+	// action and a long tool output (JSON records or code, a long-tailed
+	// size averaging ToolTokens) to the growing context, for Turns turns.
+	// Many short turns over a context that keeps growing.
+	Agentic = "agentic"
+	// RAG: retrieval-augmented questions. A pool of Groups documents of
+	// SystemTokens each; every request puts Docs of them, drawn by Zipf
+	// popularity (Skew) without repeats and in the order drawn, after a
+	// fixed instruction prompt, then a unique question. Requests share the
+	// instructions and, when their first document is the same, that
+	// document; a popular document appearing second shares nothing.
+	RAG = "rag"
 	// Trace: replay of a JSONL trace (see ParseTrace).
 	Trace = "trace"
 )
 
 // Kinds lists the workload kinds.
-var Kinds = []string{Shared, Chat, Random, Long, Trace}
+var Kinds = []string{Shared, Chat, Random, Long, Agentic, RAG, Trace}
+
+// ragInstructionTokens is the size of the RAG workload's fixed
+// instruction prompt.
+const ragInstructionTokens = 150
 
 // Message is one chat message.
 type Message struct {
@@ -90,6 +109,11 @@ type Spec struct {
 	Turns         int
 	// Random.
 	InputTokens int
+	// Agentic: the mean size of a tool output (log-normal, σ 0.8, at most
+	// 8 times it).
+	ToolTokens int `json:",omitempty"`
+	// RAG: documents per request.
+	Docs int `json:",omitempty"`
 	// Trace.
 	Trace            []TraceRecord `json:"-"`
 	TraceBlockTokens int
@@ -110,8 +134,12 @@ func DefaultSpec(kind string) Spec {
 		s.InputTokens = 1000
 	case Long:
 		s.Requests, s.Groups, s.SystemTokens, s.QuestionTokens, s.OutputTokens = 128, 4, 16000, 64, 100
+	case Agentic:
+		s.Conversations, s.Turns, s.Groups, s.SystemTokens, s.QuestionTokens, s.ToolTokens, s.OutputTokens = 16, 16, 2, 1500, 150, 600, 150
+	case RAG:
+		s.Groups, s.SystemTokens, s.Docs, s.Skew, s.QuestionTokens = 64, 1000, 3, 1, 50
 	case Trace:
-		s.Requests, s.TraceBlockTokens = 0, 512
+		s.Requests, s.TraceBlockTokens, s.Trace = 0, 512, SampleTrace()
 	}
 	return s
 }
@@ -136,6 +164,15 @@ func (s Spec) Validate() error {
 		need = append(need, field{"input tokens", s.InputTokens})
 	case Long:
 		need = append(need, field{"groups", s.Groups}, field{"system tokens", s.SystemTokens}, field{"question tokens", s.QuestionTokens})
+	case Agentic:
+		need = append(need, field{"groups", s.Groups}, field{"conversations", s.Conversations}, field{"turns", s.Turns},
+			field{"question tokens", s.QuestionTokens}, field{"tool tokens", s.ToolTokens})
+	case RAG:
+		need = append(need, field{"groups", s.Groups}, field{"system tokens", s.SystemTokens}, field{"question tokens", s.QuestionTokens},
+			field{"docs", s.Docs})
+		if s.Docs > s.Groups {
+			return fmt.Errorf("workload rag: %d documents per request from a pool of %d", s.Docs, s.Groups)
+		}
 	case Trace:
 		if s.Requests < 0 {
 			return errors.New("workload trace: requests must not be negative (0: the whole trace)")
@@ -178,6 +215,12 @@ func (s Spec) Describe() string {
 		d = fmt.Sprintf("unique prompts of %d tokens", s.InputTokens)
 	case Long:
 		d = fmt.Sprintf("%d documents of %d tokens, question %d tokens", s.Groups, s.SystemTokens, s.QuestionTokens)
+	case Agentic:
+		d = fmt.Sprintf("%d open sessions of %d turns, %d system prompt(s) of %d tokens, task %d tokens, tool outputs of %d tokens on average",
+			s.Conversations, s.Turns, s.Groups, s.SystemTokens, s.QuestionTokens, s.ToolTokens)
+	case RAG:
+		d = fmt.Sprintf("%d of a pool of %d documents of %d tokens per request (Zipf %g), instructions %d tokens, question %d tokens",
+			s.Docs, s.Groups, s.SystemTokens, s.Skew, ragInstructionTokens, s.QuestionTokens)
 	case Trace:
 		n := max(len(s.Trace), s.TraceRecords)
 		used := n
@@ -216,6 +259,10 @@ func (s Spec) Generate() ([]Request, error) {
 		reqs = s.random()
 	case Long:
 		reqs = s.long()
+	case Agentic:
+		reqs = s.agentic()
+	case RAG:
+		reqs = s.rag()
 	default:
 		reqs = s.trace()
 	}
@@ -386,6 +433,97 @@ func (s Spec) chat() []Request {
 		if c.turns++; c.turns == s.Turns {
 			active[k] = open()
 		}
+	}
+	return reqs
+}
+
+// agentic keeps Conversations sessions open, like chat, but a turn after
+// the first appends the agent's previous action (a short synthetic reply)
+// and the tool's output, records or code, instead of a user question.
+func (s Spec) agentic() []Request {
+	type session struct {
+		id, turns, last int
+		history         []Message
+	}
+	next := 0
+	open := func() *session {
+		c := &session{id: next, last: -1, history: []Message{
+			s.system(next % s.Groups),
+			{Role: "user", Content: Text(s.QuestionTokens, Prose, s.Seed, purposeQuestion, uint64(next))},
+		}}
+		next++
+		return c
+	}
+	active := make([]*session, s.Conversations)
+	for i := range active {
+		active[i] = open()
+	}
+	r := newRNG(s.Seed, purposeOrder)
+	reqs := make([]Request, s.Requests)
+	for i := range reqs {
+		k := r.intn(len(active))
+		c := active[k]
+		id, turn := uint64(c.id), uint64(c.turns)
+		if c.turns > 0 {
+			n := s.answerTokens(purposeAnswerLength, id, turn-1)
+			style, size := s.toolOutput(id, turn)
+			c.history = append(c.history,
+				Message{Role: "assistant", Content: Text(n, Prose, s.Seed, purposeAnswer, id, turn-1)},
+				Message{Role: "tool", Content: Text(size, style, s.Seed, purposeTool, id, turn)})
+		}
+		reqs[i] = Request{Index: i, Key: id, After: c.last, MaxTokens: s.OutputTokens, Messages: slices.Clone(c.history)}
+		c.last = i
+		if c.turns++; c.turns == s.Turns {
+			active[k] = open()
+		}
+	}
+	return reqs
+}
+
+// toolOutput is the style and size of a session's tool output at a turn:
+// records or code alike, a log-normal size with mean ToolTokens and σ 0.8,
+// at most 8 × ToolTokens.
+func (s Spec) toolOutput(id, turn uint64) (Style, int) {
+	r := newRNG(s.Seed, purposeToolSize, id, turn)
+	style := Records
+	if r.intn(2) == 0 {
+		style = Code
+	}
+	return style, logNormalTokens(r, float64(s.ToolTokens), 0.8, 8*s.ToolTokens)
+}
+
+// rag draws each request's documents by Zipf popularity without repeats
+// (a drawn document already taken is drawn again) and asks a question of
+// its own after them.
+func (s Spec) rag() []Request {
+	w := zipfWeights(s.Groups, s.Skew)
+	cdf := make([]float64, len(w))
+	sum := 0.0
+	for g, x := range w {
+		sum += x
+		cdf[g] = sum
+	}
+	instructions := Message{Role: "system", Content: Text(ragInstructionTokens, Prose, s.Seed, purposeSystem, 1<<32)}
+	r := newRNG(s.Seed, purposeOrder)
+	reqs := make([]Request, s.Requests)
+	for i := range reqs {
+		var docs []int
+		for len(docs) < s.Docs {
+			g, _ := slices.BinarySearch(cdf, r.float())
+			if g = min(g, s.Groups-1); !slices.Contains(docs, g) {
+				docs = append(docs, g)
+			}
+		}
+		var b strings.Builder
+		for j, g := range docs {
+			fmt.Fprintf(&b, "Document %d:", j+1)
+			b.WriteString(Text(s.SystemTokens, Prose, s.Seed, purposeDocument, uint64(g)))
+			b.WriteString("\n\n")
+		}
+		b.WriteString("Question:")
+		b.WriteString(Text(s.QuestionTokens, Prose, s.Seed, purposeQuestion, uint64(i)))
+		reqs[i] = Request{Index: i, Key: uint64(docs[0]), After: -1, MaxTokens: s.OutputTokens,
+			Messages: []Message{instructions, {Role: "user", Content: b.String()}}}
 	}
 	return reqs
 }

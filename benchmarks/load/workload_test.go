@@ -1,7 +1,9 @@
 package load
 
 import (
+	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -24,11 +26,12 @@ func small(kind string) Spec {
 	s := DefaultSpec(kind)
 	s.Requests, s.SystemTokens, s.QuestionTokens, s.OutputTokens = 24, 40, 5, 3
 	s.Groups, s.Users, s.Conversations, s.Turns, s.InputTokens = 3, 2, 2, 3, 7
+	s.ToolTokens, s.Docs = 30, 2
 	return s
 }
 
 func TestGenerateIsDeterministicPerSeed(t *testing.T) {
-	for _, kind := range []string{Shared, Chat, Random, Long} {
+	for _, kind := range []string{Shared, Chat, Random, Long, Agentic, RAG} {
 		t.Run(kind, func(t *testing.T) {
 			s := small(kind)
 			if diff := cmp.Diff(generate(t, s), generate(t, s)); diff != "" {
@@ -241,5 +244,110 @@ func TestChatAnswerLengths(t *testing.T) {
 		case !fixed && (len(lengths) < 10 || mean < 15 || mean > 40):
 			t.Errorf("drawn: %d distinct lengths, mean %.1f; want many, mean near 27", len(lengths), mean)
 		}
+	}
+}
+
+// Agentic: a session's turns extend each other by the agent's action and a
+// tool output; tool outputs are long, records or code, and vary in size.
+func TestAgenticShape(t *testing.T) {
+	s := DefaultSpec(Agentic)
+	s.Requests = 200
+	reqs := generate(t, s)
+	turns := map[uint64]int{}
+	var toolTokens []int
+	for i, r := range reqs {
+		turns[r.Key]++
+		n := turns[r.Key]
+		if got, want := len(r.Messages), 2*n; got != want {
+			t.Fatalf("request %d (turn %d) has %d messages, want %d", i, n, got, want)
+		}
+		if r.Messages[0].Role != "system" || r.Messages[1].Role != "user" {
+			t.Fatalf("request %d opens with %s, %s", i, r.Messages[0].Role, r.Messages[1].Role)
+		}
+		if n == 1 {
+			if r.After != -1 {
+				t.Errorf("request %d opens a session but waits for %d", i, r.After)
+			}
+			continue
+		}
+		prev := reqs[r.After]
+		if prev.Key != r.Key {
+			t.Fatalf("request %d waits for %d of another session", i, r.After)
+		}
+		if diff := cmp.Diff(prev.Messages, r.Messages[:len(prev.Messages)]); diff != "" {
+			t.Errorf("request %d does not extend its previous turn (-prev +this):\n%s", i, diff)
+		}
+		action, tool := r.Messages[len(r.Messages)-2], r.Messages[len(r.Messages)-1]
+		if action.Role != "assistant" || tool.Role != "tool" {
+			t.Errorf("request %d appends %s, %s; want assistant, tool", i, action.Role, tool.Role)
+		}
+		toolTokens = append(toolTokens, tokenizer.Count(tool.Content))
+	}
+	for k, n := range turns {
+		if n > s.Turns {
+			t.Errorf("session %d has %d turns, want at most %d", k, n, s.Turns)
+		}
+	}
+	sum, lo, hi := 0, toolTokens[0], toolTokens[0]
+	for _, n := range toolTokens {
+		sum += n
+		lo, hi = min(lo, n), max(hi, n)
+	}
+	mean := float64(sum) / float64(len(toolTokens))
+	if mean < 0.6*float64(s.ToolTokens) || mean > 1.6*float64(s.ToolTokens) || hi < 2*lo {
+		t.Errorf("tool outputs of %.0f tokens on average (from %d to %d), want about %d and varied", mean, lo, hi, s.ToolTokens)
+	}
+}
+
+// RAG: every request carries Docs distinct documents whose text is the
+// same wherever they appear, popular ones first more often, and a question
+// of its own.
+func TestRAGShape(t *testing.T) {
+	s := DefaultSpec(RAG)
+	s.Requests, s.Groups, s.SystemTokens = 300, 16, 60
+	reqs := generate(t, s)
+	firsts := map[uint64]int{}
+	questions := map[string]bool{}
+	for i, r := range reqs {
+		if len(r.Messages) != 2 || r.Messages[0] != reqs[0].Messages[0] {
+			t.Fatalf("request %d: messages %d, or instructions that differ from request 0's", i, len(r.Messages))
+		}
+		content := r.Messages[1].Content
+		var docs []string
+		rest := content
+		for j := 1; j <= s.Docs; j++ {
+			marker := fmt.Sprintf("Document %d:", j)
+			next := fmt.Sprintf("\n\nDocument %d:", j+1)
+			if j == s.Docs {
+				next = "\n\nQuestion:"
+			}
+			a, b := strings.Index(rest, marker), strings.Index(rest, next)
+			if a != 0 || b < 0 {
+				t.Fatalf("request %d: no document %d where it belongs in %.80q", i, j, rest)
+			}
+			docs = append(docs, rest[len(marker):b])
+			rest = rest[b+2:]
+		}
+		for j := range docs {
+			if slices.Contains(docs[j+1:], docs[j]) {
+				t.Errorf("request %d carries a document twice", i)
+			}
+		}
+		if docs[0] != Text(s.SystemTokens, Prose, s.Seed, purposeDocument, r.Key) {
+			t.Errorf("request %d: its first document is not document %d", i, r.Key)
+		}
+		if !strings.HasPrefix(rest, "Question:") {
+			t.Fatalf("request %d ends with %.40q, not a question", i, rest)
+		}
+		firsts[r.Key]++
+		questions[rest] = true
+	}
+	if len(questions) != s.Requests {
+		t.Errorf("%d distinct questions in %d requests", len(questions), s.Requests)
+	}
+	// Zipf 1 over 16 documents: document 0 is drawn first about 30 % of
+	// the time, document 15 about 2 %.
+	if firsts[0] < 60 || firsts[0] < 3*firsts[15] {
+		t.Errorf("first documents %v: want document 0 far more often than document 15", firsts)
 	}
 }

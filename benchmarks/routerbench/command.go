@@ -332,7 +332,7 @@ type policyFlags struct {
 func bindPolicyFlags(fs *flag.FlagSet, cfg *PoliciesConfig) *policyFlags {
 	f := &policyFlags{}
 	w := &f.w
-	fs.StringVar(&f.workloads, "workloads", load.Shared+","+load.Random, "workloads, comma-separated, each run through every policy: "+strings.Join(load.Kinds[:4], ", "))
+	fs.StringVar(&f.workloads, "workloads", load.Shared+","+load.Random, "workloads, comma-separated, each run through every policy: "+strings.Join(load.Kinds, ", ")+" (trace: the shipped synthetic sample, arrivals from the sweep)")
 	fs.IntVar(&w.Requests, "requests", 1024, "requests per run")
 	fs.IntVar(&w.Groups, "groups", 0, "shared: tenant groups; long: documents; chat: system prompts (default: the workload's)")
 	fs.IntVar(&w.Users, "users", 0, "shared: users per group")
@@ -343,6 +343,8 @@ func bindPolicyFlags(fs *flag.FlagSet, cfg *PoliciesConfig) *policyFlags {
 	fs.IntVar(&w.Conversations, "conversations", 0, "chat: conversations open at once")
 	fs.IntVar(&w.Turns, "turns", 0, "chat: turns per conversation")
 	fs.IntVar(&w.InputTokens, "input-tokens", 0, "random: prompt tokens")
+	fs.IntVar(&w.ToolTokens, "tool-tokens", 0, "agentic: mean tokens of a tool output")
+	fs.IntVar(&w.Docs, "docs", 0, "rag: documents per request")
 	fs.StringVar(&f.arrival, "arrival", load.Poisson, "arrivals: poisson, constant or concurrency")
 	fs.StringVar(&f.rate, "rate", "300", `requests/s, or steps "R1@D1,...,Rn" (poisson, constant)`)
 	fs.IntVar(&f.concurrency, "concurrency", 32, "concurrency arrivals: requests in flight")
@@ -419,15 +421,16 @@ func setUnless[T any](set map[string]bool, name string, dst *T, v T) {
 
 // workloadSpec is the workload's defaults with the flags given over them.
 func workloadSpec(kind string, w load.Spec, set map[string]bool, seed uint64) (load.Spec, error) {
-	if kind == load.Trace {
-		return load.Spec{}, fmt.Errorf("workload trace: use tandem-bench load --trace against a router")
-	}
 	s := load.DefaultSpec(kind)
-	s.Seed, s.Requests, s.Skew = seed, w.Requests, w.Skew
+	s.Seed, s.Requests = seed, w.Requests
+	if set["skew"] { // rag's default popularity is Zipf 1
+		s.Skew = w.Skew
+	}
 	for name, f := range map[string]struct{ dst, v *int }{
 		"groups": {&s.Groups, &w.Groups}, "users": {&s.Users, &w.Users}, "system-tokens": {&s.SystemTokens, &w.SystemTokens},
 		"question-tokens": {&s.QuestionTokens, &w.QuestionTokens}, "output-tokens": {&s.OutputTokens, &w.OutputTokens},
 		"conversations": {&s.Conversations, &w.Conversations}, "turns": {&s.Turns, &w.Turns}, "input-tokens": {&s.InputTokens, &w.InputTokens},
+		"tool-tokens": {&s.ToolTokens, &w.ToolTokens}, "docs": {&s.Docs, &w.Docs},
 	} {
 		if set[name] {
 			*f.dst = *f.v

@@ -172,8 +172,8 @@ func TestWorkloadSpec(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("workloadSpec (-want +got):\n%s", diff)
 	}
-	if _, err := workloadSpec(load.Trace, given, nil, 1); err == nil {
-		t.Error("trace: want an error")
+	if tr, err := workloadSpec(load.Trace, given, nil, 1); err != nil || len(tr.Trace) != len(load.SampleTrace()) {
+		t.Errorf("trace: %v, %d records; want the shipped sample", err, len(tr.Trace))
 	}
 	if _, err := workloadSpec("nope", given, nil, 1); err == nil {
 		t.Error("unknown kind: want an error")
@@ -258,7 +258,7 @@ func TestPolicyFlags(t *testing.T) {
 		}},
 		{name: "bad arrival", args: []string{"--arrival", "burst"}, wantErr: true},
 		{name: "bad rate", args: []string{"--rate", "x"}, wantErr: true},
-		{name: "bad workload", args: []string{"--workloads", "trace"}, wantErr: true},
+		{name: "bad workload", args: []string{"--workloads", "nope"}, wantErr: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,174 @@
+package load
+
+import (
+	"bufio"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"sync"
+)
+
+// TraceGen describes a synthetic trace in Mooncake's JSONL layout (see
+// TraceRecord): what the shipped sample is made of. It is not Mooncake
+// data and claims no resemblance to any production trace beyond the
+// layout and the kinds of sharing: popular shared prefixes (system prompts,
+// documents) of whole blocks, and sessions whose every turn extends the
+// previous turn's context.
+//
+// Block ids follow the layout's convention (the format notes of Mooncake's
+// FAST'25 trace release, restated in ai-dynamo/dynamo's
+// benchmarks/data_generator/README.md): consecutive integers from 0 in
+// order of first use, equal ids equal content. A record's last block is
+// partial (1 to BlockTokens tokens); when a session continues, that block
+// has changed, so the next turn shares every id but the last and adds new
+// ones.
+type TraceGen struct {
+	Seed    uint64
+	Records int
+	// Rate is the mean arrival rate (Poisson), requests per second.
+	Rate        float64
+	BlockTokens int
+	// Prefixes are shared opening contexts, chosen by Zipf popularity
+	// (Skew), each of MinPrefixBlocks to MaxPrefixBlocks blocks.
+	Prefixes                         int
+	Skew                             float64
+	MinPrefixBlocks, MaxPrefixBlocks int
+	// FollowUp is the chance a record continues one of the open sessions
+	// (at most OpenSessions; a session of MaxSessionBlocks or more is
+	// closed) rather than open a new one on a prefix.
+	FollowUp         float64
+	OpenSessions     int
+	MaxSessionBlocks int
+	// Each record adds MinNewBlocks to MaxNewBlocks blocks of its own.
+	MinNewBlocks, MaxNewBlocks int
+	// Output lengths are log-normal (σ 1) with mean MeanOutput, at most
+	// MaxOutput.
+	MeanOutput, MaxOutput int
+}
+
+// DefaultTraceGen is the generator of the shipped sample
+// (traces/synthetic-mooncake.jsonl): 2,000 records over about 8 minutes.
+func DefaultTraceGen() TraceGen {
+	return TraceGen{
+		Seed: 1, Records: 2000, Rate: 4, BlockTokens: 512,
+		Prefixes: 40, Skew: 1.1, MinPrefixBlocks: 1, MaxPrefixBlocks: 8,
+		FollowUp: 0.5, OpenSessions: 64, MaxSessionBlocks: 48,
+		MinNewBlocks: 1, MaxNewBlocks: 4,
+		MeanOutput: 250, MaxOutput: 2048,
+	}
+}
+
+// Generate returns the trace's records in arrival order.
+func (g TraceGen) Generate() []TraceRecord {
+	r := newRNG(g.Seed, purposeTrace)
+	next := uint64(0)
+	ids := func(n int) []uint64 {
+		out := make([]uint64, n)
+		for i := range out {
+			out[i] = next
+			next++
+		}
+		return out
+	}
+	prefixes := make([][]uint64, g.Prefixes) // allocated at first use
+	w := zipfWeights(g.Prefixes, g.Skew)
+	var sessions [][]uint64
+	recs := make([]TraceRecord, g.Records)
+	at := 0.0
+	for i := range recs {
+		if i > 0 { // timestamps count from the first arrival, as Mooncake's do
+			at += -math.Log(1-r.float()) / g.Rate * 1000
+		}
+		var base []uint64
+		if k := len(sessions); k > 0 && r.float() < g.FollowUp {
+			j := r.intn(k)
+			prev := sessions[j]
+			base = prev[:len(prev)-1] // the partial last block changed
+			sessions = append(sessions[:j], sessions[j+1:]...)
+		} else {
+			p := pick(w, r.float())
+			if prefixes[p] == nil {
+				prefixes[p] = ids(g.MinPrefixBlocks + r.intn(g.MaxPrefixBlocks-g.MinPrefixBlocks+1))
+			}
+			base = prefixes[p]
+		}
+		hashes := append(append([]uint64(nil), base...), ids(g.MinNewBlocks+r.intn(g.MaxNewBlocks-g.MinNewBlocks+1))...)
+		if len(hashes) < g.MaxSessionBlocks {
+			sessions = append(sessions, hashes)
+			if len(sessions) > g.OpenSessions {
+				sessions = sessions[1:] // the oldest session ends
+			}
+		}
+		recs[i] = TraceRecord{
+			Timestamp:    math.Round(at),
+			InputLength:  (len(hashes)-1)*g.BlockTokens + 1 + r.intn(g.BlockTokens),
+			OutputLength: logNormalTokens(r, float64(g.MeanOutput), 1, g.MaxOutput),
+			HashIDs:      hashes,
+		}
+	}
+	return recs
+}
+
+// pick is the index u falls into under weights summing to 1.
+func pick(w []float64, u float64) int {
+	for i, x := range w {
+		if u -= x; u < 0 {
+			return i
+		}
+	}
+	return len(w) - 1
+}
+
+// WriteTrace writes records as JSONL in Mooncake's key order, after
+// header lines (each written as a # comment).
+func WriteTrace(w io.Writer, header string, recs []TraceRecord) error {
+	bw := bufio.NewWriter(w)
+	for _, line := range strings.Split(strings.TrimSpace(header), "\n") {
+		if _, err := fmt.Fprintf(bw, "# %s\n", line); err != nil {
+			return err
+		}
+	}
+	for _, rec := range recs {
+		hashes, err := json.Marshal(rec.HashIDs)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(bw, "{\"timestamp\": %d, \"input_length\": %d, \"output_length\": %d, \"hash_ids\": %s}\n",
+			int64(rec.Timestamp), rec.InputLength, rec.OutputLength, strings.ReplaceAll(string(hashes), ",", ", "))
+		if err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}
+
+// SampleTraceHeader heads the shipped sample.
+const SampleTraceHeader = `Synthetic trace in Mooncake's JSONL layout; NOT Mooncake data and not a production trace.
+Generated by load.DefaultTraceGen() (benchmarks/load/tracegen.go, seed 1): 2,000 records, Poisson
+arrivals at 4/s, 40 Zipf(1.1) shared prefixes of 1-8 blocks of 512 tokens, half the records continuing
+an open session, 1-4 new blocks each, log-normal outputs (mean 250, at most 2048).
+Regenerate: go test ./benchmarks/load -run TestShippedTrace -update`
+
+//go:embed traces/synthetic-mooncake.jsonl
+var traces embed.FS
+
+var sample = sync.OnceValues(func() ([]TraceRecord, error) {
+	f, err := traces.Open("traces/synthetic-mooncake.jsonl")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ParseTrace(f)
+})
+
+// SampleTrace is the shipped synthetic trace (see SampleTraceHeader).
+func SampleTrace() []TraceRecord {
+	recs, err := sample()
+	if err != nil {
+		panic(fmt.Sprintf("the embedded sample trace does not parse: %v", err)) // a build defect
+	}
+	return recs
+}
