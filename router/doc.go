@@ -5,7 +5,9 @@
 // a decode engine.
 //
 // The request path is in handler.go, in order: parse the body once
-// (package request), admit the tenant (package tenant), pick the endpoint
+// (package request), admit the tenant (package tenant), hold a request
+// for a model whose ServingGroup has no ready endpoint yet until one is
+// (hold.go: scale from zero), pick the endpoint
 // (prefix hashes from package prefix, candidates and plugins from package
 // schedule), proxy with fallbacks (proxy.go) and the prefill/decode
 // hand-off (pd.go), record metrics (metrics.go).
