@@ -25,7 +25,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := DefaultConfig()
 	var parts, prompts, conc, engines, jsonPath, plots string
 	var quiet bool
-	fs.StringVar(&parts, "parts", strings.Join(Parts, ","), "parts to run: "+strings.Join(Parts, ", "))
+	fs.StringVar(&parts, "parts", strings.Join(DefaultParts, ","), "parts to run: "+strings.Join(Parts, ", "))
 	fs.Float64Var(&cfg.TimeScale, "time-scale", cfg.TimeScale, "ttft, throughput: the engine's time scale; figures are divided by it back into modelled time")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of prompts and generated text")
 	fs.StringVar(&prompts, "prompt-tokens", joinInts(cfg.PromptTokens), "ttft: prompt lengths, comma-separated")
@@ -42,6 +42,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&h.OutputTokens, "host-output-tokens", h.OutputTokens, "host: tokens generated per request")
 	fs.DurationVar(&h.Window, "host-window", h.Window, "host: how long each run lasts if the host keeps up")
 	fs.Float64Var(&h.Threshold, "host-threshold", h.Threshold, "host: deviation from the model that marks the limit")
+	fs.IntVar(&cfg.Outputs.Requests, "outputs-requests", cfg.Outputs.Requests, "outputs: requests whose lengths are measured")
+	fs.IntVar(&cfg.Outputs.MaxTokens, "outputs-max-tokens", cfg.Outputs.MaxTokens, "outputs: their max_tokens")
+	fs.IntVar(&cfg.Outputs.Texts, "outputs-texts", cfg.Outputs.Texts, "outputs: texts per style tokenized")
+	fs.IntVar(&cfg.Outputs.TextTokens, "outputs-text-tokens", cfg.Outputs.TextTokens, "outputs: tokens asked of each text")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "timeout of one request")
 	fs.StringVar(&jsonPath, "json", "", "also write the report as JSON to this file")
 	fs.StringVar(&plots, "plots", "", "write the charts as SVG into this folder (sim-*.svg; make bench-sim: benchmarks/results/plots)")
@@ -73,7 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	rep := &Report{Env: load.NewEnv(cfg.Seed, "")}
 	err = Run(ctx, cfg, rep)
-	if rep.TTFT == nil && rep.Throughput == nil && rep.Host == nil {
+	if rep.TTFT == nil && rep.Throughput == nil && rep.Host == nil && rep.Outputs == nil {
 		return err
 	}
 	for _, write := range []func() error{

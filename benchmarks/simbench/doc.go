@@ -85,4 +85,15 @@
 // and the load client, which share the host as they do in `tandem-bench
 // load --sim`) is shown beside each run, with CPU per generated token.
 // The sweep stops after two engine counts in a row beyond the threshold.
+//
+// # Outputs (--parts outputs, not run by default)
+//
+// One engine at time scale 0 with its default output lengths answers
+// unique prompts without ignore_eos; the generated tokens its usage
+// reports, as fractions of max_tokens, are set beside the analytic mean,
+// median and capped share of the log-normal it draws from (mean 0.3
+// before the cap, σ 1). Then texts of each style of the load harness
+// (prose, code, records), written for a number of tokens by the harness's
+// rule of thumb, go through the engine's POST /tokenize: bytes per token,
+// and tokens per token asked.
 package simbench

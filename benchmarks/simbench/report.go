@@ -86,6 +86,7 @@ type Report struct {
 	References []Reference       `json:"references,omitempty"`
 	Throughput []ThroughputPoint `json:"throughput,omitempty"`
 	Host       *HostResult       `json:"host,omitempty"`
+	Outputs    *OutputsResult    `json:"outputs,omitempty"`
 }
 
 func num(v load.Num) string { return load.FormatNum(float64(v)) }
@@ -141,6 +142,11 @@ func (r *Report) Print(w io.Writer) error {
 	}
 	if r.Host != nil {
 		if err := r.printHost(w, tw); err != nil {
+			return err
+		}
+	}
+	if r.Outputs != nil {
+		if err := r.printOutputs(w, tw); err != nil {
 			return err
 		}
 	}

@@ -15,10 +15,16 @@ const (
 	PartTTFT       = "ttft"
 	PartThroughput = "throughput"
 	PartHost       = "host"
+	// PartOutputs: where answers end, and the size of tokens of the load
+	// harness's text (not run by default: it postdates the recorded run).
+	PartOutputs = "outputs"
 )
 
 // Parts lists them in the order they run.
-var Parts = []string{PartTTFT, PartThroughput, PartHost}
+var Parts = []string{PartTTFT, PartThroughput, PartHost, PartOutputs}
+
+// DefaultParts are the parts run unless --parts says otherwise.
+var DefaultParts = []string{PartTTFT, PartThroughput, PartHost}
 
 // HostConfig is the host-capacity sweep.
 type HostConfig struct {
@@ -55,11 +61,12 @@ type Config struct {
 	// Concurrency are the throughput curve's closed loops, each with
 	// RequestsPerSlot × concurrency requests (at least 8) of InputTokens
 	// prompt tokens and OutputTokens generated.
-	Concurrency     []int      `json:"concurrency"`
-	InputTokens     int        `json:"input_tokens"`
-	OutputTokens    int        `json:"output_tokens"`
-	RequestsPerSlot int        `json:"requests_per_slot"`
-	Host            HostConfig `json:"host"`
+	Concurrency     []int         `json:"concurrency"`
+	InputTokens     int           `json:"input_tokens"`
+	OutputTokens    int           `json:"output_tokens"`
+	RequestsPerSlot int           `json:"requests_per_slot"`
+	Host            HostConfig    `json:"host"`
+	Outputs         OutputsConfig `json:"outputs"`
 	// Timeout bounds one request.
 	Timeout time.Duration `json:"timeout_ns"`
 	// Logf reports progress; nil is silent.
@@ -70,7 +77,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Engine:          engine.DefaultParams(),
-		Parts:           Parts,
+		Parts:           DefaultParts,
 		TimeScale:       1,
 		Seed:            1,
 		PromptTokens:    []int{128, 256, 512, 1000, 2048, 4096, 8192, 12288, 16384, 32768},
@@ -84,6 +91,7 @@ func DefaultConfig() Config {
 			TimeScale: 0.1, Concurrency: 8, InputTokens: 256, OutputTokens: 64,
 			Window: 2 * time.Second, Threshold: 0.10,
 		},
+		Outputs: OutputsConfig{Requests: 2000, MaxTokens: 256, Texts: 20, TextTokens: 1000},
 		Timeout: 5 * time.Minute,
 	}
 }
@@ -112,6 +120,7 @@ func (c Config) Validate() error {
 		positive("concurrency", c.Concurrency...), positive("input tokens", c.InputTokens, h.InputTokens),
 		positive("output tokens", c.OutputTokens, h.OutputTokens), positive("requests per slot", c.RequestsPerSlot),
 		positive("host engines", h.Engines...), positive("host concurrency", h.Concurrency),
+		positive("outputs requests", c.Outputs.Requests, c.Outputs.Texts, c.Outputs.TextTokens), positive("outputs max tokens", c.Outputs.MaxTokens),
 	} {
 		if err != nil {
 			return err
@@ -167,6 +176,13 @@ func Run(ctx context.Context, cfg Config, rep *Report) error {
 		}
 		if err != nil {
 			return fmt.Errorf("host sweep: %w", err)
+		}
+	}
+	if cfg.runs(PartOutputs) {
+		out, err := s.outputs(ctx)
+		rep.Outputs = &out
+		if err != nil {
+			return fmt.Errorf("outputs: %w", err)
 		}
 	}
 	return ctx.Err()
