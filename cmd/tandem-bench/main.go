@@ -1,6 +1,7 @@
 // Command tandem-bench runs Tandem's benchmarks and prints their figures.
 // The first argument names the benchmark:
 //
+//	tandem-bench autoscale [flags]    static, HPA-style and Tandem autoscaling over a modelled day with batch gangs
 //	tandem-bench controller [flags]   ServingGroup controller convergence at scale
 //	tandem-bench load [flags]         serving load against engines or a router (see benchmarks/README.md)
 //	tandem-bench router-overhead      tandem-router against direct calls: req/s, latency, router CPU and RSS
@@ -29,6 +30,7 @@ import (
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/tandem-serving/tandem/benchmarks/autoscalebench"
 	"github.com/tandem-serving/tandem/benchmarks/controllerbench"
 	"github.com/tandem-serving/tandem/benchmarks/routerbench"
 	"github.com/tandem-serving/tandem/benchmarks/schedulerbench"
@@ -42,6 +44,7 @@ var benchmarks = map[string]struct {
 	summary string
 	run     func(ctx context.Context, args []string) error
 }{
+	"autoscale":       {"a day of load in virtual time (a queueing model, not the cluster): static, HPA-style and Tandem's autoscaler with batch backfill", autoscalebench.Main},
 	"controller":      {"ServingGroup controller convergence at scale on the local cluster", runController},
 	"load":            {"LLM serving load: workloads, TTFT/ITL/throughput, prefix-cache hit rate vs an oracle, knee sweeps", runLoad},
 	"scheduler":       {"Volcano sessions in-process: placement quality and session time, stock vs stock + Tandem; tandem-reclaim's cost", schedulerbench.Main},
