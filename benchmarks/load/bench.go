@@ -181,7 +181,9 @@ type runner struct {
 	outputs []int
 	model   string
 	oracles map[[2]int]OracleResult // by block size and capacity
-	hc      http.Client
+	// noOracle: the target could not tokenize and no engine was named.
+	noOracle bool
+	hc       http.Client
 }
 
 // one runs a single (policy, repetition, rate) on a fleet of its own.
@@ -266,9 +268,15 @@ func (r *runner) prepare(ctx context.Context, fleet Fleet) error {
 		}
 		r.model = m
 	}
-	if r.prompts == nil {
+	if r.prompts == nil && !r.noOracle {
 		if err := r.tokenize(ctx, fleet); err != nil {
-			return err
+			if len(fleet.Engines) > 0 {
+				return err
+			}
+			// A router need not answer /tokenize; without engines to ask
+			// there is no hit rate to set against the oracle either.
+			r.logf("no oracle: %v (name the engines to ask, e.g. --metrics)", err)
+			r.noOracle = true
 		}
 	}
 	if !r.cfg.ResetCache {
@@ -327,6 +335,9 @@ func (r *runner) scrape(ctx context.Context, engines []string) (EngineMetrics, e
 // (the same every run on the simulator, where they depend on the prompt
 // alone). A request that failed counts as its max_tokens.
 func (r *runner) oracle(m EngineMetrics, results []Result) OracleResult {
+	if r.noOracle {
+		return OracleResult{}
+	}
 	bs, capacity := r.cfg.BlockSize, r.cfg.CapacityBlocks
 	if bs == 0 {
 		bs = m.BlockSize

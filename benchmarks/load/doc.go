@@ -83,7 +83,9 @@
 //
 // Oracle replays the workload's prompts in order, as token ids the first
 // engine's POST /tokenize returns (vLLM's format: its tokenizer and chat
-// template, on tandem-sim and on vLLM alike), cut into blocks with chained
+// template, on tandem-sim and on vLLM alike; with a lone router target
+// and no engines named, which cannot be asked, a run has no oracle), cut
+// into blocks with chained
 // hashes (package kv). A request hits the longest run of its leading full
 // blocks that an earlier request brought in, at most (len−1)/blockSize
 // blocks since an engine always computes the last prompt token. With an

@@ -3,6 +3,7 @@ package load
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/tandem-serving/tandem/benchmarks/sim"
@@ -66,5 +67,27 @@ func TestTextAgainstEngineTokenizer(t *testing.T) {
 	}
 	if _, err := Tokenize(context.Background(), hc, e.URL(), APIChat, "no-such-model", msgs); err == nil {
 		t.Error("a wrong model name was tokenized")
+	}
+}
+
+// A target that cannot tokenize (a router) costs the oracle, not the run,
+// unless engines were named to ask instead.
+func TestNoOracleWithoutATokenizer(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	reqs, err := DefaultSpec(Random).Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &runner{cfg: Config{Model: "m", API: APIChat}, reqs: reqs[:2], oracles: map[[2]int]OracleResult{}}
+	if err := r.prepare(context.Background(), Fleet{Targets: []string{srv.URL}}); err != nil || !r.noOracle {
+		t.Fatalf("router only: %v, no oracle %v; want the run to go on without one", err, r.noOracle)
+	}
+	if o := r.oracle(EngineMetrics{}, nil); o.PromptTokens != 0 {
+		t.Errorf("oracle %+v, want none", o)
+	}
+	r = &runner{cfg: Config{Model: "m", API: APIChat}, reqs: reqs[:2], oracles: map[[2]int]OracleResult{}}
+	if err := r.prepare(context.Background(), Fleet{Targets: []string{srv.URL}, Engines: []string{srv.URL}}); err == nil {
+		t.Error("named engines that cannot tokenize: want an error")
 	}
 }
