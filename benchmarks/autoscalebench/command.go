@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -112,7 +113,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if f < 0 || f >= 1 {
 			return fmt.Errorf("--bursts: %v is not a fraction of the day in [0, 1)", f)
 		}
-		c.Curve.Bursts = append(c.Curve.Bursts, f*c.Curve.Day)
+		c.Curve.Bursts = append(c.Curve.Bursts, math.Round(f*c.Curve.Day)) // on a step
+
 	}
 	if c.GangSizes, err = parseInts(gangs); err != nil {
 		return fmt.Errorf("--gang-sizes: %w", err)

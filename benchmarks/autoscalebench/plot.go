@@ -8,13 +8,13 @@ import (
 )
 
 // Charts are the run's two plots over the day: GPUs (what the load
-// needs by the model, what each scaler's serving held, what batch got)
-// and batch's share of the GPUs serving did not hold.
+// needs by the model, what each scaler's serving held) and batch's share
+// of the GPUs serving did not hold.
 func Charts(c Config, rs []Result) []plot.Chart {
 	hours := func(t int) float64 { return float64(t) / 3600 }
 	gpus := plot.Chart{
 		Title:  fmt.Sprintf("tandem-bench autoscale (model): GPUs over a %.1f h day, %d GPUs", c.Curve.Day/3600, c.GPUs),
-		XLabel: "hours into the day", YLabel: "GPUs", Legend: plot.TopLeft,
+		XLabel: "hours into the day", YLabel: "serving GPUs", Legend: plot.TopLeft,
 	}
 	share := plot.Chart{
 		Title:  "batch share of the GPUs serving does not hold",
@@ -27,19 +27,14 @@ func Charts(c Config, rs []Result) []plot.Chart {
 	gpus.Series = append(gpus.Series, need)
 	for _, r := range rs {
 		serving := plot.Series{Name: r.Scaler + " serving"}
-		batch := plot.Series{Name: r.Scaler + " batch", Style: plot.Dashed}
 		sh := plot.Series{Name: r.Scaler}
 		for _, s := range r.Samples {
 			serving.Points = append(serving.Points, plot.Point{X: hours(s.T), Y: float64(s.ServingGPUs)})
-			batch.Points = append(batch.Points, plot.Point{X: hours(s.T), Y: float64(s.BatchGPUs)})
 			if spare := c.GPUs - s.ServingGPUs; spare > 0 {
 				sh.Points = append(sh.Points, plot.Point{X: hours(s.T), Y: float64(s.BatchGPUs) / float64(spare)})
 			}
 		}
 		gpus.Series = append(gpus.Series, serving)
-		if r.Scaler != Static {
-			gpus.Series = append(gpus.Series, batch)
-		}
 		if len(sh.Points) > 0 {
 			share.Series = append(share.Series, sh)
 		}

@@ -2,6 +2,7 @@ package autoscalebench
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/tandem-serving/tandem/controller/autoscale"
@@ -288,7 +289,7 @@ func (c Config) day(name string, s scaler, initial int, arrivals []Arrivals, d D
 		for i, b := range c.Curve.Bursts {
 			ft := float64(t)
 			if res.BurstCapacity[i] < 0 && ft >= b && ft <= c.Curve.BurstEnd(b) && u.ReadyUnits >= d.BurstNeed[i] {
-				res.BurstCapacity[i] = t - int(b)
+				res.BurstCapacity[i] = t - int(math.Ceil(b))
 			}
 		}
 		if t%c.SampleSec == 0 {
