@@ -46,8 +46,8 @@ func DefaultConfig() Config {
 		GangSizes: []int{8, 4}, GangMeanSec: 1800,
 		IntervalSec: 15, WindowSec: 60,
 		TTFTTarget: 500 * time.Millisecond, Utilisation: 0.7, DownWindowSec: 300,
-		HPAQueuePerUnit: 2,
-		SampleSec:       60,
+		HPAQueuePerUnit: 2, TandemColdStart: -1,
+		SampleSec: 60,
 	}
 }
 
@@ -83,8 +83,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&c.TTFTTarget, "ttft-target", c.TTFTTarget, "tandem: autoscaling.targets.ttftP90Milliseconds (0: unset)")
 	fs.Float64Var(&c.Utilisation, "utilisation", c.Utilisation, "tandem: in-flight target per unit = this share of a unit's capacity × time in system")
 	fs.Float64Var(&c.InFlightPerUnit, "in-flight-per-unit", 0, "tandem: autoscaling.targets.inFlightRequestsPerUnit (0: derived from --utilisation; negative: unset)")
+	fs.IntVar(&c.TandemColdStart, "tandem-cold-start", c.TandemColdStart, "tandem: coldStartSeconds in its policy (-1: --cold-start; 0 turns off Decide's growth prediction)")
 	fs.IntVar(&c.DownWindowSec, "down-window", c.DownWindowSec, "tandem: scaleDownWindowSeconds")
 	fs.Float64Var(&c.HPAQueuePerUnit, "hpa-queue-per-unit", c.HPAQueuePerUnit, "hpa: target waiting requests per unit")
+	fs.BoolVar(&c.HPAInFlight, "hpa-in-flight", false, "also run the HPA on requests in flight per unit, with tandem's in-flight target (a fourth row)")
 	fs.IntVar(&c.IntervalSec, "interval", c.IntervalSec, "seconds between decisions of both autoscalers")
 	fs.IntVar(&c.WindowSec, "window", c.WindowSec, "tandem: signal window in seconds (p90 TTFT, requests)")
 	fs.IntVar(&c.SampleSec, "sample", c.SampleSec, "seconds between plotted points")

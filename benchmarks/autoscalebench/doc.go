@@ -48,6 +48,9 @@
 //     rules: ceil(current × metric/target), 10% tolerance, missing metrics
 //     of starting units, 300 s scale-down stabilisation, the default
 //     scale-up limit, 15 s period) on waiting requests per unit.
+//   - hpa-in-flight (with --hpa-in-flight): the same HPA on requests in
+//     flight per unit with tandem's in-flight target, to separate the
+//     metric from the algorithm.
 //   - tandem: controller/autoscale.Decide every 15 s with the signals the
 //     routers give it (in-flight, queued uncached tokens, requests held
 //     while no unit is ready, requests and the p90 TTFT over a 60 s window

@@ -19,11 +19,11 @@ func tinyDay() []string {
 func TestTinyDayEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	var out, errs bytes.Buffer
-	if err := run(append(tinyDay(), "--plots", dir, "--events"), &out, &errs); err != nil {
+	if err := run(append(tinyDay(), "--plots", dir, "--events", "--hpa-in-flight"), &out, &errs); err != nil {
 		t.Fatalf("run: %v\nstderr: %s", err, errs.String())
 	}
 	text := out.String()
-	for _, want := range []string{"MODEL, not the local cluster", "static-peak", "hpa-queue", "tandem", "goals (issue 16)", "event tandem"} {
+	for _, want := range []string{"MODEL, not the local cluster", "static-peak", "hpa-queue", "hpa-in-flight", "tandem", "goals (issue 16)", "event tandem"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}

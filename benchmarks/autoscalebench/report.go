@@ -36,8 +36,11 @@ func Print(w io.Writer, h Header, c Config, d Derived, rs []Result) error {
 	fmt.Fprintf(b, "static: %d units (the model's need at the day's highest rate, %.0f req/s); hpa: waiting requests per unit target %g, 10%% tolerance, 300 s down stabilisation, %d s period;\n",
 		d.StaticUnits, d.PeakRate, c.HPAQueuePerUnit, c.IntervalSec)
 	fmt.Fprintf(b, "tandem: controller/autoscale.Decide every %d s, window %d s, targets p90 TTFT %v and %g in flight per unit (utilisation %.2f), down window %d s, coldStart %d s; both autoscalers start at %d units\n\n",
-		c.IntervalSec, c.WindowSec, c.TTFTTarget, d.InFlightPerUnit, c.Utilisation, c.DownWindowSec, c.ColdStart, d.InitialUnits)
+		c.IntervalSec, c.WindowSec, c.TTFTTarget, d.InFlightPerUnit, c.Utilisation, c.DownWindowSec, c.tandemColdStart(), d.InitialUnits)
 
+	if c.HPAInFlight {
+		fmt.Fprintf(b, "hpa-in-flight (extra row): the same HPA on requests in flight per unit, target %g (tandem's)\n\n", d.InFlightPerUnit)
+	}
 	static := rs[0]
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "scaler\trequests\tSLO attainment\trefused\tunserved at end\tserving GPU-h\tvs static\tbatch GPU-h\tspare GPU-h\tbatch share of spare\tbatch lost to reclaim GPU-h\tgangs reclaimed\tscale events\tmax units\tburst→capacity s\tpartial gangs\t")

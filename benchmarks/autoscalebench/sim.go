@@ -26,8 +26,14 @@ type Config struct {
 	InFlightPerUnit float64 // 0: derived from TargetUtilisation
 	Utilisation     float64
 	DownWindowSec   int
+	// TandemColdStart is the coldStartSeconds Tandem's policy states;
+	// negative: the cluster's ColdStart.
+	TandemColdStart int
 	// HPA's target: waiting requests per unit.
 	HPAQueuePerUnit float64
+	// HPAInFlight adds a fourth scaler: the HPA on requests in flight
+	// per unit, with Tandem's in-flight target.
+	HPAInFlight bool
 	// SampleSec is the spacing of the plotted points.
 	SampleSec int
 	// OnScale, when set, hears every scale event and its reason.
@@ -36,9 +42,10 @@ type Config struct {
 
 // Scalers, in the table's order.
 const (
-	Static    = "static-peak"
-	HPAKey    = "hpa-queue"
-	TandemKey = "tandem"
+	Static         = "static-peak"
+	HPAKey         = "hpa-queue"
+	HPAInFlightKey = "hpa-in-flight"
+	TandemKey      = "tandem"
 )
 
 // Result is one scaler's day.
@@ -100,12 +107,21 @@ type staticScaler struct{ units int }
 
 func (s staticScaler) decide(int, Usage, *window) (int, string) { return s.units, "static" }
 
-type hpaScaler struct{ h *HPA }
+// hpaScaler is the HPA on the engines' waiting requests (queue length)
+// or, with inFlight, on the requests in flight; either is reported by
+// ready units only.
+type hpaScaler struct {
+	h        *HPA
+	inFlight bool
+}
 
 func (s hpaScaler) decide(now int, u Usage, w *window) (int, string) {
-	// The engines' waiting requests, reported by ready units only.
-	n := s.h.Decide(now, u.Units, u.ReadyUnits, w.last.Waiting)
-	return n, fmt.Sprintf("%.1f waiting requests over %d ready units, target %g per unit", w.last.Waiting, u.ReadyUnits, s.h.Target)
+	metric, what := w.last.Waiting, "waiting requests"
+	if s.inFlight {
+		metric, what = w.last.InFlight, "requests in flight"
+	}
+	n := s.h.Decide(now, u.Units, u.ReadyUnits, metric)
+	return n, fmt.Sprintf("%.1f %s over %d ready units, target %g per unit", metric, what, u.ReadyUnits, s.h.Target)
 }
 
 type tandemScaler struct{ t *Tandem }
@@ -188,8 +204,15 @@ func (c Config) TandemPolicy(d Derived) autoscale.Policy {
 		Min: 1, Max: int32(c.maxUnits()),
 		TTFTP90: c.TTFTTarget, InFlightPerUnit: d.InFlightPerUnit,
 		DownWindow: time.Duration(c.DownWindowSec) * time.Second,
-		ColdStart:  time.Duration(c.ColdStart) * time.Second,
+		ColdStart:  time.Duration(c.tandemColdStart()) * time.Second,
 	}
+}
+
+func (c Config) tandemColdStart() int {
+	if c.TandemColdStart < 0 {
+		return c.ColdStart
+	}
+	return c.TandemColdStart
 }
 
 // Validate refuses a config the run cannot mean anything with.
@@ -227,6 +250,9 @@ func Run(c Config) (Derived, []Result, error) {
 	if c.TTFTTarget <= 0 && d.InFlightPerUnit <= 0 {
 		return d, nil, fmt.Errorf("tandem needs a target: a TTFT target or an in-flight target per unit")
 	}
+	if c.HPAInFlight && d.InFlightPerUnit <= 0 {
+		return d, nil, fmt.Errorf("the in-flight HPA needs an in-flight target per unit")
+	}
 	arrivals := Arrive(c.Curve, int(c.Curve.Day), c.SharedFraction, c.Seed)
 	hpa := &HPA{Target: c.HPAQueuePerUnit, Min: 1, Max: c.maxUnits(), Tolerance: 0.1, DownWindowSec: 300, PeriodSec: c.IntervalSec}
 	runs := []struct {
@@ -235,8 +261,16 @@ func Run(c Config) (Derived, []Result, error) {
 		units int
 	}{
 		{Static, staticScaler{d.StaticUnits}, d.StaticUnits},
-		{HPAKey, hpaScaler{hpa}, d.InitialUnits},
+		{HPAKey, hpaScaler{h: hpa}, d.InitialUnits},
 		{TandemKey, tandemScaler{NewTandem(c.TandemPolicy(d))}, d.InitialUnits},
+	}
+	if c.HPAInFlight {
+		h := &HPA{Target: d.InFlightPerUnit, Min: 1, Max: c.maxUnits(), Tolerance: 0.1, DownWindowSec: 300, PeriodSec: c.IntervalSec}
+		runs = append(runs, struct {
+			name  string
+			s     scaler
+			units int
+		}{HPAInFlightKey, hpaScaler{h: h, inFlight: true}, d.InitialUnits})
 	}
 	var out []Result
 	for _, r := range runs {
