@@ -245,6 +245,14 @@ func TestFlowWritesEnginePriorityByShare(t *testing.T) {
 	cfg.Flow.EnginePriority = EnginePriorityLowerFirst
 	cfg.Tenants.Header = "X-Tandem-Tenant"
 	cfg.Tenants.Default.AllowPriorityOverride = false // the client's -5 below must not count
+	// One answer must let exactly one go, to the engine that answered:
+	// dispatch only when a request ends (no tick between its first byte and
+	// its end, when every engine has one open), and least-request sends it
+	// to the engine left with none. (The gate holds requests only while
+	// every engine is at its efficient load; a pick that chooses a loaded
+	// engine leaves the room elsewhere for the next.)
+	cfg.Policy = "least-request"
+	cfg.Flow.Tick = Duration{time.Hour}
 	f := startRouter(t, cfg, eng.specs(t))
 	t.Cleanup(eng.releaseAll) // h1–h3 stay held to the end
 	out := make(chan flowReply, 8)
