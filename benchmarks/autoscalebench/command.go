@@ -116,7 +116,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--bursts: %v is not a fraction of the day in [0, 1)", f)
 		}
 		c.Curve.Bursts = append(c.Curve.Bursts, math.Round(f*c.Curve.Day)) // on a step
-
 	}
 	if c.GangSizes, err = parseInts(gangs); err != nil {
 		return fmt.Errorf("--gang-sizes: %w", err)
