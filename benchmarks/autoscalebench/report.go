@@ -61,11 +61,12 @@ func Print(w io.Writer, h Header, c Config, d Derived, rs []Result) error {
 	for _, r := range rs {
 		saved := "n/a (is the baseline)"
 		if r.Scaler != Static {
-			saved = verdict(r.ServingGPUSec <= (1-GoalServingSaved)*static.ServingGPUSec, fmt.Sprintf("%.3f", r.ServingGPUSec/static.ServingGPUSec))
+			ratio := r.ServingGPUSec / static.ServingGPUSec
+			saved = verdict(ratio <= 1-GoalServingSaved+1e-9, fmt.Sprintf("%.3f", ratio)) // 0.7 × x is not exact in floats
 		}
 		fmt.Fprintf(gw, "%s\t%s\t%s\t%s\t%s\t\n", r.Scaler,
-			verdict(r.Attainment() >= GoalAttainment, fmt.Sprintf("%.4f", r.Attainment())), saved,
-			verdict(r.BatchShare() >= GoalBatchShare, fmt.Sprintf("%.3f", r.BatchShare())),
+			verdict(r.Attainment() >= GoalAttainment-1e-9, fmt.Sprintf("%.4f", r.Attainment())), saved,
+			verdict(r.BatchShare() >= GoalBatchShare-1e-9, fmt.Sprintf("%.3f", r.BatchShare())),
 			verdict(r.PartialGangSteps == 0, fmt.Sprintf("%d", r.PartialGangSteps)))
 	}
 	if err := gw.Flush(); err != nil {
