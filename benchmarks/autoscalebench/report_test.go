@@ -26,7 +26,10 @@ func TestPrintGoalVerdicts(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	goals := out[strings.Index(out, "goals (issue 16)"):]
+	_, goals, ok := strings.Cut(out, "goals (issue 16)")
+	if !ok {
+		t.Fatalf("no goals in the output:\n%s", out)
+	}
 	var got [][]string
 	for _, line := range strings.Split(goals, "\n")[2:] {
 		if f := strings.Fields(line); len(f) > 0 {
