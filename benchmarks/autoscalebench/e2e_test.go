@@ -17,7 +17,7 @@ func tinyDay() []string {
 }
 
 func TestTinyDayEndToEnd(t *testing.T) {
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "plots") // created by the run
 	var out, errs bytes.Buffer
 	if err := run(append(tinyDay(), "--plots", dir, "--events", "--hpa-in-flight"), &out, &errs); err != nil {
 		t.Fatalf("run: %v\nstderr: %s", err, errs.String())

@@ -2,6 +2,7 @@ package autoscalebench
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/tandem-serving/tandem/benchmarks/plot"
@@ -46,6 +47,9 @@ func Charts(c Config, rs []Result) []plot.Chart {
 // into dir and returns their paths.
 func SaveCharts(dir string, c Config, rs []Result) ([]string, error) {
 	names := []string{"autoscale-gpus.svg", "autoscale-batch-share.svg"}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("plots folder: %w", err)
+	}
 	var paths []string
 	for i, ch := range Charts(c, rs) {
 		p := filepath.Join(dir, names[i])
