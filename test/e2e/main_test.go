@@ -1,6 +1,7 @@
 // Package e2e holds end-to-end tests on the local cluster: a real
 // kube-apiserver and etcd, kwok nodes with GPUs and HyperNodes, and
-// tandem-scheduler. One cluster is started for the package.
+// tandem-scheduler, tandem-controller and tandem-router. One cluster is
+// started for the package.
 package e2e
 
 import (
@@ -16,7 +17,13 @@ func TestMain(m *testing.M) {
 	opts := localcluster.Options{
 		Scheduler:  true,
 		Controller: true,
-		PodCIDR:    "127.2.0.0/16",
+		// tandem-router as a process, scraped by the controller's
+		// autoscaler, deciding every second over a 3 s window (the
+		// defaults, 15 s and 1 min, would not fit a test).
+		Router:          true,
+		RouterNamespace: autoscaleNamespace,
+		ControllerArgs:  []string{"--autoscale-interval=1s", "--autoscale-window=3s"},
+		PodCIDR:         "127.2.0.0/16",
 		Fleet: localcluster.Fleet{
 			Racks: 3, NodesPerRack: 4, DomainSize: 2, GPUsPerNode: 8,
 			Products: []string{"NVIDIA-H100-80GB-HBM3", "NVIDIA-H200"},

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -20,7 +18,6 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 	schedv1beta1 "volcano.sh/apis/pkg/apis/scheduling/v1beta1"
 
 	"github.com/tandem-serving/tandem/api/v1alpha1"
@@ -45,14 +42,7 @@ func sgClient(t *testing.T) client.Client {
 // applySample creates deploy/samples/<file> in namespace ns.
 func applySample(t *testing.T, c client.Client, ns, file string) *v1alpha1.ServingGroup {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(cluster.Options().RepoRoot, "deploy", "samples", file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sg := &v1alpha1.ServingGroup{}
-	if err := yaml.UnmarshalStrict(data, sg); err != nil {
-		t.Fatalf("sample %s: %v", file, err)
-	}
+	sg := readSample(t, file)
 	sg.Namespace = ns
 	if err := c.Create(context.Background(), sg); err != nil {
 		t.Fatalf("sample %s refused: %v", file, err)

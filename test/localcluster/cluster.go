@@ -57,8 +57,12 @@ type Options struct {
 	SchedulerArgs  []string
 	ControllerArgs []string
 	// Router starts tandem-router (bin/tandem-router) with Kubernetes
-	// discovery; its URL is in Cluster.RouterURL.
-	Router bool
+	// discovery of RouterNamespace (default "default"); its URL is in
+	// Cluster.RouterURL. With Controller too, the controller's autoscaler
+	// scrapes this router's /metrics: the router runs as a local process,
+	// not a pod, so the autoscaler's pod selector would not find it.
+	Router          bool
+	RouterNamespace string
 	// Logf, when set, receives progress lines.
 	Logf func(format string, args ...any)
 }
@@ -129,6 +133,9 @@ func (o *Options) defaults() error {
 	if o.SchedulerName == "" {
 		o.SchedulerName = "volcano"
 	}
+	if o.RouterNamespace == "" {
+		o.RouterNamespace = "default"
+	}
 	if o.SchedulerConfig == "" {
 		o.SchedulerConfig = filepath.Join(o.RepoRoot, "deploy", "scheduler", "tandem-scheduler.conf")
 	}
@@ -162,11 +169,13 @@ func (c *Cluster) start(ctx context.Context) error {
 			steps = append(steps, step{"tandem-scheduler", c.startScheduler})
 		}
 	}
-	if c.opts.Controller {
-		steps = append(steps, step{"tandem-controller", c.startController})
-	}
+	// The router before the controller: the autoscaler is given the
+	// router's address, and its first scrape finds the router up.
 	if c.opts.Router {
 		steps = append(steps, step{"tandem-router", c.startRouter})
+	}
+	if c.opts.Controller {
+		steps = append(steps, step{"tandem-controller", c.startController})
 	}
 	for _, s := range steps {
 		began := time.Now()
@@ -397,6 +406,9 @@ func (c *Cluster) startController(ctx context.Context) error {
 		"--metrics-bind-address=" + metrics,
 		"--health-probe-bind-address=" + probes,
 	}
+	if c.RouterURL != "" {
+		args = append(args, "--autoscale-router-urls="+c.RouterURL+"/metrics")
+	}
 	err := c.run("tandem-controller", append(args, c.opts.ControllerArgs...)...)
 	if err != nil {
 		return err
@@ -410,8 +422,8 @@ func (c *Cluster) startRouter(ctx context.Context) error {
 	err := c.run("tandem-router",
 		"--kubernetes",
 		"--kubeconfig="+c.Kubeconfig,
-		// Not in a pod: name the namespace the demo's groups live in.
-		"--namespace=default",
+		// Not in a pod: name the namespace the groups live in.
+		"--namespace="+c.opts.RouterNamespace,
 		"--listen="+listen,
 		// /metrics beside the API: several local clusters (tests) run at
 		// once, so no fixed metrics port.
