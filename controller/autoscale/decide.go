@@ -180,8 +180,8 @@ func recommend(in Input) (int32, string) {
 		best = max(best, n)
 	}
 	if p.InFlightPerUnit > 0 {
-		load := predict(in, sig.InFlight, func(s *Signals) float64 { return s.InFlight })
-		consider(ceilUnits(load/p.InFlightPerUnit), fmt.Sprintf("in-flight %s per unit %g", describeLoad(sig.InFlight, load, p.ColdStart), p.InFlightPerUnit))
+		now, load := inFlightLoad(in)
+		consider(ceilUnits(load/p.InFlightPerUnit), fmt.Sprintf("in-flight %s per unit %g", describeLoad(now, load, p.ColdStart), p.InFlightPerUnit))
 	}
 	if p.QueuedTokensPerUnit > 0 {
 		load := predict(in, sig.QueuedTokens, func(s *Signals) float64 { return s.QueuedTokens })
@@ -205,19 +205,56 @@ func recommend(in Input) (int32, string) {
 // byLatencyBound is what a p90 latency bound asks for: over it by more
 // than the tolerance, the ready units scaled by p90/bound (never fewer
 // than the current units, so units still starting are not doubled while
-// they load); under half of it, one unit less; else the current units.
+// they load); between half of it and the tolerance, the current units.
+// Under half of it the bound holds no unit: with a queue target set (in
+// flight, queued tokens) that target says how many may go, since TTFT at
+// light load is flat and says nothing about the number; with only
+// latency bounds, one unit less. (Asking for one unit less whatever the
+// queue target said made every scale-down one unit per window: 32 to 16
+// units took 16 windows.)
 func byLatencyBound(in Input, p90, bound time.Duration) int32 {
 	ratio := float64(p90) / float64(bound)
 	switch {
 	case ratio > ttftTolerance:
 		return max(in.Current, ceilUnits(float64(max(in.Ready, 1))*ratio))
 	case ratio < 0.5:
+		if in.Policy.InFlightPerUnit > 0 || in.Policy.QueuedTokensPerUnit > 0 {
+			return -1
+		}
 		return in.Current - 1
 	}
 	return in.Current
 }
 
-// predict extrapolates a growing load by coldStart (step 4).
+// inFlightLoad is the in-flight figure the in-flight target reads, now
+// and predicted (step 4). Requests the routers hold are waiting for a slot
+// the engines free, not using one: with some unit ready they are left out
+// (the engines' in-flight at saturation already asks for current units /
+// utilisation, and the TTFT bound sees the wait), and they are never
+// extrapolated, since a queue grows while nothing drains it whatever the
+// load does. With no unit ready they are the only sign of the load and
+// count one slot each.
+func inFlightLoad(in Input) (now, load float64) {
+	held := min(max(in.Signals.Held, 0), in.Signals.InFlight)
+	engines := in.Signals.InFlight - held
+	load = predict(in, engines, func(s *Signals) float64 { return max(s.InFlight-s.Held, 0) })
+	if in.Ready == 0 {
+		return in.Signals.InFlight, load + held
+	}
+	return engines, load
+}
+
+// growthNoise is how many standard deviations of a count's own noise a
+// change between two looks must exceed before it is taken for growth. A
+// gauge of requests in flight (or tokens queued) is roughly Poisson at a
+// steady load, so two looks at the same load differ by about
+// sqrt(now + previous); three of those is a change steady load makes
+// about one look in a thousand.
+const growthNoise = 3
+
+// predict extrapolates a growing load by coldStart (step 4): the change
+// since the previous look, believed only beyond the gauge's noise, as a
+// rate times the cold start.
 func predict(in Input, now float64, of func(*Signals) float64) float64 {
 	prev := in.Previous.Signals
 	if prev == nil || in.Policy.ColdStart == 0 {
@@ -227,11 +264,12 @@ func predict(in Input, now float64, of func(*Signals) float64) float64 {
 	if dt <= 0 || dt > growthHorizon {
 		return now
 	}
-	rate := (now - of(prev)) / dt.Seconds()
-	if rate <= 0 {
+	was := of(prev)
+	rise := now - was
+	if rise <= growthNoise*math.Sqrt(max(now+was, 1)) {
 		return now
 	}
-	return now + rate*in.Policy.ColdStart.Seconds()
+	return now + rise/dt.Seconds()*in.Policy.ColdStart.Seconds()
 }
 
 func describeLoad(now, predicted float64, coldStart time.Duration) string {
@@ -274,10 +312,15 @@ func stabilise(in Input, desired int32, why string) Decision {
 			d.Message = fmt.Sprintf("%s: %d units would do, removing one in %v unless load rises", why, desired, wait.Round(time.Second))
 			return d
 		}
-		d.Replicas, d.BelowSince = cur-1, now
+		to := downStep(cur, desired)
+		d.Replicas, d.BelowSince = to, now
 		d.Reason = ReasonScaledDown
-		d.Message = fmt.Sprintf("%s: %d units would do; %d to %d units", why, desired, cur, cur-1)
+		d.Message = fmt.Sprintf("%s: %d units would do; %d to %d units", why, desired, cur, to)
 	default:
+		// An equal look neither starts nor ends a down window: a load
+		// that sits at the current units between looks below them is
+		// still not asking for more.
+		d.BelowSince = in.Previous.BelowSince
 		d.Reason = ReasonWithinTargets
 		d.Message = fmt.Sprintf("%s: %d units", why, cur)
 		if cur == p.Max && overMax(in) {
@@ -286,6 +329,16 @@ func stabilise(in Input, desired int32, why string) Decision {
 		}
 	}
 	return d
+}
+
+// downStep is where a scale-down goes once its window has run: half the
+// way to the recommendation, at least one unit. The window has no memory
+// of the looks inside it beyond that none asked for the current units or
+// more, so the recommendation of this one look is not trusted all the
+// way; halving the gap each window brings 32 units to 8 in four windows,
+// not 24.
+func downStep(cur, desired int32) int32 {
+	return cur - max(1, (cur-desired)/2)
 }
 
 // overMax says whether the unclamped recommendation exceeds maxReplicas.

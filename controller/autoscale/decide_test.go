@@ -78,6 +78,25 @@ func TestDecide(t *testing.T) {
 			want: got{Replicas: 3, Desired: 1, Reason: ReasonScaledDown, BelowSince: at(300)},
 		},
 		{
+			name: "after the down window a recommendation far below goes half the way",
+			// 8 units, 1 would do: 8 - (8-1)/2 = 5.
+			in: Input{Now: at(300), Policy: policy(func(p *Policy) { p.DownWindow = 300 * time.Second }), Current: 8, Signals: load(5),
+				Previous: Previous{BelowSince: at(0)}},
+			want: got{Replicas: 5, Desired: 1, Reason: ReasonScaledDown, BelowSince: at(300)},
+		},
+		{
+			name: "a look equal to the current units keeps a running down window",
+			in: Input{Now: at(100), Policy: policy(func(p *Policy) { p.DownWindow = 300 * time.Second }), Current: 3, Signals: load(30),
+				Previous: Previous{BelowSince: at(0)}},
+			want: got{Replicas: 3, Desired: 3, Reason: ReasonWithinTargets, BelowSince: at(0)},
+		},
+		{
+			name: "a look above the current units ends a running down window",
+			in: Input{Now: at(100), Policy: policy(func(p *Policy) { p.DownWindow = 300 * time.Second; p.UpWindow = time.Minute }), Current: 3, Signals: load(35),
+				Previous: Previous{BelowSince: at(0)}},
+			want: got{Replicas: 3, Desired: 4, Reason: ReasonWaitingUpWindow, AboveSince: at(100)},
+		},
+		{
 			name: "a router that did not answer blocks scale-down",
 			in: Input{Now: at(300), Policy: policy(func(p *Policy) { p.DownWindow = 300 * time.Second }), Current: 4,
 				Signals:  Signals{At: t0, Routers: 1, Failed: 1, InFlight: 5},
@@ -150,11 +169,47 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name: "cold start: growing load is sized for the load expected when new units serve",
-			// 20 -> 30 in-flight over 10 s is 1/s; 60 s cold start expects 90.
-			in: Input{Now: at(10), Policy: policy(func(p *Policy) { p.ColdStart = time.Minute; p.Max = 20 }), Current: 3,
-				Signals:  Signals{At: at(10), Routers: 1, InFlight: 30},
-				Previous: Previous{Signals: &Signals{At: at(0), Routers: 1, InFlight: 20}}},
-			want: got{Replicas: 9, Desired: 9, Reason: ReasonScaledUp},
+			// 100 -> 160 in flight over 10 s is 6/s, beyond the noise
+			// 3 × sqrt(260) ≈ 48; a 60 s cold start expects 160 + 360.
+			in: Input{Now: at(10), Policy: policy(func(p *Policy) { p.ColdStart = time.Minute; p.Max = 100 }), Current: 16, Ready: 16,
+				Signals:  Signals{At: at(10), Routers: 1, InFlight: 160},
+				Previous: Previous{Signals: &Signals{At: at(0), Routers: 1, InFlight: 100}}},
+			want: got{Replicas: 52, Desired: 52, Reason: ReasonScaledUp},
+		},
+		{
+			name: "cold start: a rise within the gauge's noise is not extrapolated",
+			// The recorded night: 30 -> 34 in flight in 15 s is 4, under
+			// 3 × sqrt(64) = 24; extrapolated by 90 s it would be 58.
+			in: Input{Now: at(15), Policy: policy(func(p *Policy) { p.ColdStart = 90 * time.Second; p.InFlightPerUnit = 24 }), Current: 2, Ready: 2,
+				Signals:  Signals{At: at(15), Routers: 1, InFlight: 34},
+				Previous: Previous{Signals: &Signals{At: at(0), Routers: 1, InFlight: 30}}},
+			want: got{Replicas: 2, Desired: 2, Reason: ReasonWithinTargets},
+		},
+		{
+			name: "cold start: a rise just beyond the gauge's noise is extrapolated",
+			// 30 -> 60 in 15 s: 30 over 3 × sqrt(90) ≈ 28.5; 2/s × 90 s
+			// expects 240, 10 units.
+			in: Input{Now: at(15), Policy: policy(func(p *Policy) { p.ColdStart = 90 * time.Second; p.InFlightPerUnit = 24; p.Max = 16 }), Current: 2, Ready: 2,
+				Signals:  Signals{At: at(15), Routers: 1, InFlight: 60},
+				Previous: Previous{Signals: &Signals{At: at(0), Routers: 1, InFlight: 30}}},
+			want: got{Replicas: 10, Desired: 10, Reason: ReasonScaledUp},
+		},
+		{
+			name: "held requests with a unit ready ask for no slot of the in-flight target",
+			// 50 in flight of which 30 wait in the routers: the engines
+			// carry 20, two units' worth.
+			in: Input{Now: t0, Policy: policy(), Current: 2, Ready: 2,
+				Signals: Signals{At: t0, Routers: 1, InFlight: 50, Held: 30, Requests: 50}},
+			want: got{Replicas: 2, Desired: 2, Reason: ReasonWithinTargets},
+		},
+		{
+			name: "held requests while no unit is ready count one slot each but are not extrapolated",
+			// 10 -> 60 held in 10 s while both units start: 6 units for the
+			// 60 held, not 60 + 5/s × 60 s.
+			in: Input{Now: at(10), Policy: policy(func(p *Policy) { p.ColdStart = time.Minute }), Current: 2, Ready: 0,
+				Signals:  Signals{At: at(10), Routers: 1, InFlight: 60, Held: 60},
+				Previous: Previous{Signals: &Signals{At: at(0), Routers: 1, InFlight: 10, Held: 10}}},
+			want: got{Replicas: 6, Desired: 6, Reason: ReasonScaledUp},
 		},
 		{
 			name: "cold start: falling load is not extrapolated down",
@@ -205,6 +260,13 @@ func TestDecide(t *testing.T) {
 			in: Input{Now: t0, Policy: Policy{Min: 1, Max: 8, TTFTP90: time.Second}, Current: 4, Ready: 4,
 				Signals: Signals{At: t0, Routers: 1, InFlight: 10, TTFTP90: 100 * time.Millisecond, HasTTFT: true}},
 			want: got{Replicas: 3, Desired: 3, Reason: ReasonScaledDown, BelowSince: t0},
+		},
+		{
+			name: "TTFT well under its bound leaves the count to the in-flight target",
+			// In-flight asks for 1 of 8; the bound no longer asks for 7.
+			in: Input{Now: t0, Policy: policy(func(p *Policy) { p.TTFTP90 = time.Second }), Current: 8, Ready: 8,
+				Signals: Signals{At: t0, Routers: 1, InFlight: 10, TTFTP90: 100 * time.Millisecond, HasTTFT: true}},
+			want: got{Replicas: 5, Desired: 1, Reason: ReasonScaledDown, BelowSince: t0},
 		},
 		{
 			name: "TTFT bound without samples but with demand keeps the units",
@@ -265,24 +327,62 @@ func TestDecide(t *testing.T) {
 	}
 }
 
-// TestScaleDownTakesOneWindowPerUnit walks a load drop through successive
-// decisions, feeding each decision's record into the next, as the
-// controller does through status.
-func TestScaleDownTakesOneWindowPerUnit(t *testing.T) {
-	p := policy(func(p *Policy) { p.DownWindow = time.Minute })
-	cur, prev := int32(4), Previous{}
-	var steps []int32
-	for s := 0; s <= 200; s += 10 {
-		d := Decide(Input{Now: at(s), Policy: p, Current: cur, Ready: cur, Signals: Signals{At: at(s), Routers: 1, InFlight: 5}, Previous: prev})
+// walkDown feeds a steady in-flight load to successive decisions every
+// 10 s, each decision's record into the next as the controller does
+// through status, and returns the units after each scale-down and when.
+func walkDown(p Policy, from int32, until int, inFlight func(s int) float64) (steps []int32, units []int32) {
+	cur, prev := from, Previous{}
+	for s := 0; s <= until; s += 10 {
+		d := Decide(Input{Now: at(s), Policy: p, Current: cur, Ready: cur, Signals: Signals{At: at(s), Routers: 1, InFlight: inFlight(s)}, Previous: prev})
 		if d.Replicas != cur {
-			steps = append(steps, int32(s))
+			steps, units = append(steps, int32(s)), append(units, d.Replicas)
 		}
 		cur, prev = d.Replicas, Previous{AboveSince: d.AboveSince, BelowSince: d.BelowSince}
 	}
+	return steps, units
+}
+
+func TestScaleDownNearTheTargetTakesOneWindowPerUnit(t *testing.T) {
+	p := policy(func(p *Policy) { p.DownWindow = time.Minute })
+	steps, units := walkDown(p, 4, 200, func(int) float64 { return 5 })
 	if diff := cmp.Diff([]int32{60, 120, 180}, steps); diff != "" {
-		t.Errorf("seconds at which a unit went (-want +got):\n%s", diff)
+		t.Errorf("seconds at which units went (-want +got):\n%s", diff)
 	}
-	if cur != 1 {
-		t.Errorf("ended at %d units, want 1 (minReplicas)", cur)
+	if diff := cmp.Diff([]int32{3, 2, 1}, units); diff != "" {
+		t.Errorf("units after each step (-want +got):\n%s", diff)
+	}
+}
+
+// TestScaleDownFarBelowHalvesTheGapEachWindow: after a burst at 32 units
+// with 2 wanted, the way down takes six windows, not thirty.
+func TestScaleDownFarBelowHalvesTheGapEachWindow(t *testing.T) {
+	p := policy(func(p *Policy) { p.DownWindow = time.Minute; p.Max = 32 })
+	steps, units := walkDown(p, 32, 600, func(int) float64 { return 20 })
+	if diff := cmp.Diff([]int32{60, 120, 180, 240, 300, 360}, steps); diff != "" {
+		t.Errorf("seconds at which units went (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]int32{17, 10, 6, 4, 3, 2}, units); diff != "" {
+		t.Errorf("units after each step (-want +got):\n%s", diff)
+	}
+}
+
+// TestEqualLooksDoNotRestartTheDownWindow: a load that sits on the
+// current units between looks below them (noise around a unit's edge)
+// still shrinks the group once the window has run; before, every equal
+// look restarted it and the group kept its units.
+func TestEqualLooksDoNotRestartTheDownWindow(t *testing.T) {
+	p := policy(func(p *Policy) { p.DownWindow = time.Minute })
+	// 3 units; the load alternates 25 (3 units) and 15 (2 units).
+	steps, units := walkDown(p, 3, 60, func(s int) float64 {
+		if s%20 == 0 {
+			return 15
+		}
+		return 25
+	})
+	if diff := cmp.Diff([]int32{60}, steps); diff != "" {
+		t.Errorf("seconds at which units went (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]int32{2}, units); diff != "" {
+		t.Errorf("units after each step (-want +got):\n%s", diff)
 	}
 }

@@ -39,25 +39,58 @@
 //     answered during the window) asks for max(1, recommendation) at once,
 //     without waiting for the scale-up window.
 //  4. Predict: while a queue signal grows, its value is extrapolated by the
-//     growth rate since the previous decision (never negative) times
-//     coldStartSeconds, the time a new unit needs before it serves.
+//     growth rate since the previous decision times coldStartSeconds, the
+//     time a new unit needs before it serves. The rise is believed only
+//     when it exceeds three times the gauge's own noise, sqrt(now +
+//     previous) (a count of requests in flight is about Poisson at a
+//     steady load); a fall is never extrapolated. Without that gate one
+//     15 s difference of a few requests, times a 90 s cold start, asked
+//     for a unit at night (34 in flight predicted as 60). The same gate
+//     is applied to queued tokens, where it is too lax (a token count
+//     varies by a request's tokens, not by one); status keeps no held
+//     count, so the previous look's held requests count as engine load,
+//     which understates a rise, never overstates it.
 //  5. Recommend, per target set: in-flight and queued tokens ask for
-//     ceil(predicted load / per-unit target); the TTFT bound asks for
-//     ceil(ready units × p90/bound) when p90 exceeds the bound by more than
-//     10% (never less than the current units, so units still starting are
-//     not doubled while they load), one unit less when p90 is under half
-//     the bound, and the current units otherwise; without TTFT samples it
-//     abstains. The ITL bound does the same with the engines' p90 ITL.
-//     The most demanding target wins. A group with no demand at
-//     all is recommended minReplicas. The result is clamped to the bounds.
+//     ceil(predicted load / per-unit target). Requests the routers hold
+//     (Held) wait for a slot rather than use one: with a unit ready they
+//     are left out of the in-flight load (the engines at saturation
+//     already carry current units / utilisation, and the TTFT bound sees
+//     the wait); with none ready they count one slot each, as the only
+//     sign of the load. Held requests are never extrapolated: a queue
+//     grows while nothing drains it, whatever the load does. The TTFT
+//     bound asks for ceil(ready units × p90/bound) when p90 exceeds the
+//     bound by more than 10% (never less than the current units, so units
+//     still starting are not doubled while they load), and the current
+//     units between half the bound and that; under half the bound it
+//     holds no unit when a queue target is set (that target says how
+//     many may go) and asks for one unit less when the latency bounds are
+//     the only targets; without TTFT samples it abstains. The ITL bound
+//     does the same with the engines' p90 ITL. The most demanding target
+//     wins. A group with no demand at all is recommended minReplicas. The
+//     result is clamped to the bounds.
 //  6. Stabilise: a recommendation above the current units must hold for
 //     scaleUpWindowSeconds (counted from aboveTargetSince), then the group
 //     goes straight to it. One below must hold for scaleDownWindowSeconds
-//     (from belowTargetSince), then the group loses one unit and the window
-//     starts again, so a fall of n units takes n windows. A decision that
-//     disagrees with the running window's direction restarts it. When some
-//     routers did not answer the sums are low, so the group may grow but
-//     does not shrink.
+//     (from belowTargetSince): no look in the window may ask for more
+//     than the current units; looks equal to them neither start nor end
+//     the window. Then the group goes half the way to the recommendation
+//     (at least one unit) and the window starts again: 32 units with 2
+//     wanted come down in six windows (17, 10, 6, 4, 3, 2), where one
+//     unit per window took thirty. A look above the current units ends a
+//     running down window. When some routers did not answer the sums are
+//     low, so the group may grow but does not shrink.
+//
+// Kubernetes' HPA stabilises a scale-down by keeping the recommendations
+// of the whole window and taking the highest (autoscaling/v2
+// HPAScalingRules.stabilizationWindowSeconds: the seconds of past
+// recommendations it considers, 300 by default for scale-down; KEP-853
+// configurable-hpa-scale-velocity, algorithm pseudocode: gather the
+// window's recommendations, pick the largest). Decide keeps no history:
+// status holds only the window's start and the last look's signals, so
+// it knows that every look in the window asked for fewer units than the
+// current, not how many fewer. Going half the way is the step that
+// record supports: it trusts the last look for a direction, not for the
+// whole distance.
 //
 // The TTFT bound scales up in proportion because queueing delay grows with
 // load, but it only ever shrinks by one unit: TTFT at light load is the
