@@ -160,7 +160,7 @@ func fakeRouterBin(t *testing.T) string {
 func TestRunOverheadThroughFakeRouter(t *testing.T) {
 	cfg := OverheadConfig{
 		RouterBin: fakeRouterBin(t), Policies: []string{"round-robin"}, Engine: EngineStub, Engines: 2,
-		Delays: []time.Duration{0, time.Millisecond}, Streams: []bool{false, true}, Concurrency: 4, Warmup: 20 * time.Millisecond, Window: 150 * time.Millisecond,
+		Delays: []time.Duration{0, time.Millisecond}, Streams: []bool{false, true}, Concurrency: 4, Warmup: 20 * time.Millisecond, Window: 400 * time.Millisecond, // a loaded machine must still finish some in a window
 		Reps: 2, PromptBytes: 64, MaxTokens: 2, Prompts: 4, Seed: 1, Dir: t.TempDir(),
 	}
 	runs, err := RunOverhead(context.Background(), cfg)
@@ -192,7 +192,7 @@ func TestRunOverheadThroughFakeRouter(t *testing.T) {
 func TestRunOverheadSimEngines(t *testing.T) {
 	cfg := OverheadConfig{
 		RouterBin: fakeRouterBin(t), Policies: []string{"tandem"}, Engine: EngineSim, Engines: 2,
-		Delays: []time.Duration{2 * time.Millisecond}, Streams: []bool{false, true}, Concurrency: 4, Warmup: 20 * time.Millisecond, Window: 150 * time.Millisecond,
+		Delays: []time.Duration{2 * time.Millisecond}, Streams: []bool{false, true}, Concurrency: 4, Warmup: 20 * time.Millisecond, Window: 400 * time.Millisecond, // a loaded machine must still finish some in a window
 		Reps: 1, PromptBytes: 64, MaxTokens: 2, Prompts: 4, Seed: 1, Dir: t.TempDir(),
 	}
 	runs, err := RunOverhead(context.Background(), cfg)
