@@ -20,8 +20,8 @@ func TestTandemCarriesStatusBetweenDecisions(t *testing.T) {
 		{15, 5, 2, 50},  // steady: nothing grows, nothing to predict
 		{30, 5, 5, 10},  // 1 would do: the down window starts
 		{75, 5, 5, 10},  // 45 s into the 60 s window
-		{90, 5, 5, 10},  // window over: one unit less
-		{105, 4, 4, 10}, // the window starts again
+		{90, 5, 5, 10},  // window over: half the way to 1, 5 to 3
+		{105, 3, 3, 10}, // the window starts again
 	}
 	var got []int
 	var reasons []string
@@ -29,7 +29,7 @@ func TestTandemCarriesStatusBetweenDecisions(t *testing.T) {
 		got = append(got, a.Decide(l.at, l.current, l.ready, TandemSignals{InFlight: l.inFlight, Requests: 100}))
 		reasons = append(reasons, a.Last.Reason)
 	}
-	if diff := cmp.Diff([]int{5, 5, 5, 5, 4, 4}, got); diff != "" {
+	if diff := cmp.Diff([]int{5, 5, 5, 5, 3, 3}, got); diff != "" {
 		t.Errorf("units (-want +got):\n%s", diff)
 	}
 	wantReasons := []string{autoscale.ReasonScaledUp, autoscale.ReasonWithinTargets, autoscale.ReasonWaitingDownWindow,
