@@ -309,7 +309,7 @@ func stabilise(in Input, desired int32, why string) Decision {
 		}
 		if wait := p.DownWindow - now.Sub(d.BelowSince); wait > 0 {
 			d.Reason = ReasonWaitingDownWindow
-			d.Message = fmt.Sprintf("%s: %d units would do, removing one in %v unless load rises", why, desired, wait.Round(time.Second))
+			d.Message = fmt.Sprintf("%s: %d units would do, going to %d in %v unless load rises", why, desired, downStep(cur, desired), wait.Round(time.Second))
 			return d
 		}
 		to := downStep(cur, desired)
