@@ -488,12 +488,17 @@ func (al *allocator) placeGang(w *unitWork, planned *Plan) bool {
 
 // stillFits reports whether every pod of the plan still has room.
 func (al *allocator) stillFits(u *PlanUnit, p Plan) bool {
-	trial := al.fleet.Clone()
+	want := map[int]Resources{}
 	for i, n := range p.Nodes {
-		if !u.Pods[i].Request.fits(trial.Nodes[n].Free) {
+		if want[n] == nil {
+			want[n] = Resources{}
+		}
+		want[n].add(u.Pods[i].Request, 1)
+	}
+	for n, r := range want {
+		if !r.fits(al.fleet.Nodes[n].Free) {
 			return false
 		}
-		trial.Take(n, u.Pods[i].Request)
 	}
 	return true
 }

@@ -16,6 +16,8 @@ type Fleet struct {
 	// Tiers[t-1] are the HyperNodes of tier t (1 = the NVLink domain).
 	Tiers [][]*Domain
 	index map[string]int
+	// covered: the top tier's HyperNodes hold every node.
+	covered bool
 }
 
 // FleetNode is a node as the planner sees it.
@@ -39,11 +41,22 @@ type Domain struct {
 	Tier  int
 	Nodes []int
 	// Free and Capacity sum the nodes' accelerators; FreeByType by node
-	// type; MaxFree is the most any one node has free.
+	// type; MaxFree is the most any one node has free (exact at tier 1,
+	// an upper bound above: it only prunes).
 	Free, Capacity float64
 	FreeByType     map[string]float64
 	MaxFree        float64
+	// NodeFree are the nodes' free accelerators, largest first, kept for
+	// HyperNodes of at most sortedNodes nodes (nil above), so that a
+	// HyperNode whose free accelerators are scattered in pieces too small
+	// for the unit's pods is passed over without looking at its nodes.
+	NodeFree []float64
 }
+
+// sortedNodes bounds the HyperNodes whose NodeFree is kept: a rack's is
+// cheap to keep in order, a spine's is not worth it (it is the last
+// resort anyway).
+const sortedNodes = 128
 
 // FleetInput describes one node for NewFleet.
 type FleetInput struct {
@@ -100,6 +113,12 @@ func NewFleet(accelerator string, topo *Topology, nodes []FleetInput) *Fleet {
 			f.recount(d)
 		}
 	}
+	f.covered = maxTier > 0
+	for _, n := range f.Nodes {
+		if maxTier > 0 && n.Domains[maxTier-1] < 0 {
+			f.covered = false
+		}
+	}
 	return f
 }
 
@@ -149,13 +168,14 @@ func (f *Fleet) move(node int, req Resources, sign float64) {
 		dom := f.Tiers[t][d]
 		dom.Free += sign * acc
 		dom.FreeByType[n.Type] += sign * acc
-		if t == 0 || len(dom.Nodes) <= 64 {
+		if t == 0 || dom.NodeFree != nil {
 			f.recountMax(dom)
 		} else if sign > 0 {
 			dom.MaxFree = max(dom.MaxFree, n.Free[f.Accelerator])
 		}
-		// A large domain's MaxFree may stay above the truth after a Take:
-		// it only prunes, so an overestimate costs a look, never a unit.
+		// Above tier 1, MaxFree may stay above the truth after a Take: it
+		// only prunes, so an overestimate costs a look, never a unit, and
+		// recounting a rack on every pod would cost more than it saves.
 	}
 }
 
@@ -174,9 +194,55 @@ func (f *Fleet) recount(d *Domain) {
 
 func (f *Fleet) recountMax(d *Domain) {
 	d.MaxFree = 0
-	for _, i := range d.Nodes {
-		d.MaxFree = max(d.MaxFree, f.Nodes[i].Free[f.Accelerator])
+	keep := len(d.Nodes) <= sortedNodes
+	if keep {
+		d.NodeFree = d.NodeFree[:0]
 	}
+	for _, i := range d.Nodes {
+		free := f.Nodes[i].Free[f.Accelerator]
+		d.MaxFree = max(d.MaxFree, free)
+		if keep {
+			d.NodeFree = append(d.NodeFree, free)
+		}
+	}
+	if keep {
+		slices.SortFunc(d.NodeFree, func(a, b float64) int {
+			switch {
+			case a > b:
+				return -1
+			case a < b:
+				return 1
+			}
+			return 0
+		})
+	}
+}
+
+// Packs reports whether pieces (largest first) fit in the domain's
+// nodes' free accelerators by best fit — by accelerator count alone, so
+// a necessary check only in spirit: best fit can miss a packing that
+// exists, which costs a unit this HyperNode, never a wrong placement. A
+// domain without NodeFree always packs.
+func (d *Domain) Packs(pieces []float64) bool {
+	if d.NodeFree == nil || len(pieces) == 0 {
+		return true
+	}
+	var buf [sortedNodes]float64
+	room := buf[:len(d.NodeFree)]
+	copy(room, d.NodeFree)
+	for _, p := range pieces {
+		best := -1
+		for i, r := range room {
+			if r >= p && (best < 0 || r < room[best]) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return false
+		}
+		room[best] -= p
+	}
+	return true
 }
 
 // WholeFree reports whether none of the domain's accelerators is in use.
@@ -199,7 +265,7 @@ func (f *Fleet) WholeFreeDomains() int {
 
 // Clone copies the fleet so that a plan can be tried and thrown away.
 func (f *Fleet) Clone() *Fleet {
-	out := &Fleet{Accelerator: f.Accelerator, Nodes: make([]FleetNode, len(f.Nodes)), Tiers: make([][]*Domain, len(f.Tiers)), index: f.index}
+	out := &Fleet{Accelerator: f.Accelerator, Nodes: make([]FleetNode, len(f.Nodes)), Tiers: make([][]*Domain, len(f.Tiers)), index: f.index, covered: f.covered}
 	for i, n := range f.Nodes {
 		n.Free = Resources(copyMap(n.Free))
 		out.Nodes[i] = n
@@ -209,6 +275,7 @@ func (f *Fleet) Clone() *Fleet {
 		for i, d := range tier {
 			c := *d
 			c.FreeByType = copyMap(d.FreeByType)
+			c.NodeFree = slices.Clone(d.NodeFree)
 			out.Tiers[t][i] = &c
 		}
 	}

@@ -13,7 +13,7 @@ const (
 	jointMaxUnits  = 8
 	jointMaxPods   = 24
 	jointMaxNodes  = 64
-	jointMaxVisits = 60_000
+	jointMaxVisits = 5_000
 )
 
 // OrderUnits returns the order to place units in (indexes into units):

@@ -73,34 +73,42 @@ func (f *Fleet) PlaceUnit(u *PlanUnit) (Plan, bool) {
 	if u.Tier > 0 && u.Tier < top {
 		limit = u.Tier
 	}
+	inner, ok := f.instanceDomains(u)
+	if !ok {
+		return Plan{}, false // some hard-tier instance has no domain with room
+	}
 	for tier := 1; tier <= limit; tier++ {
+		if tier == top && f.covered {
+			break // the top tier's HyperNodes already held every node
+		}
 		var best Plan
 		found := 0
 		var bestKey planKey
-		var scopes [][]int
-		if tier == top {
-			all := make([]int, len(f.Nodes))
-			for i := range all {
-				all[i] = i
-			}
-			scopes = [][]int{all}
-		} else {
-			for _, d := range f.candidateDomains(u, tier) {
-				scopes = append(scopes, f.Tiers[tier-1][d].Nodes)
-			}
-		}
-		for _, scope := range scopes {
+		try := func(scope []int) {
 			nodes, ok := f.placeIn(u, scope, order)
 			if !ok {
-				continue
+				return
 			}
 			key := f.planKey(u, nodes)
 			if found == 0 || key.less(bestKey) {
 				best, bestKey = Plan{Nodes: nodes, Cost: key.cost, Tier: tier}, key
 			}
 			found++
-			if found == candidatesPerTier {
-				break
+		}
+		if tier == top {
+			all := make([]int, len(f.Nodes))
+			for i := range all {
+				all[i] = i
+			}
+			try(all)
+		} else {
+			cands := f.candidateDomains(u, tier, inner)
+			last := tier == limit || (tier == top-1 && f.covered)
+			for next := 0; next < len(cands) && found < candidatesPerTier && (last || next-found < maxMisses); next++ {
+				if next%firstLook == 0 {
+					sortFrom(cands, next, min(len(cands), next+firstLook))
+				}
+				try(f.Tiers[tier-1][cands[next].d].Nodes)
 			}
 		}
 		if found > 0 {
@@ -108,6 +116,94 @@ func (f *Fleet) PlaceUnit(u *PlanUnit) (Plan, bool) {
 		}
 	}
 	return Plan{}, false
+}
+
+// instanceDomains finds, for each tier of the unit's hard-tier instances,
+// the HyperNodes of that tier with room for one of them by the counts
+// (free accelerators, emptiest node, types). ok is false when an instance
+// has none: then no scope can hold the unit, and PlaceUnit stops before
+// looking at any node.
+func (f *Fleet) instanceDomains(u *PlanUnit) (map[int][]int, bool) {
+	out := map[int][]int{}
+	for _, inst := range u.Instances {
+		if inst.Tier <= 0 || inst.Tier > f.MaxTier() || len(inst.Pods) < 2 {
+			continue
+		}
+		var accel, largest float64
+		for _, p := range inst.Pods {
+			a := u.Pods[p].Request[f.Accelerator]
+			accel += a
+			largest = max(largest, a)
+		}
+		types := u.Pods[inst.Pods[0]].Types
+		var ds []int
+		for i, d := range f.Tiers[inst.Tier-1] {
+			if d.Free < accel || d.MaxFree < largest {
+				continue
+			}
+			if len(types) > 0 {
+				have := 0.0
+				for _, t := range types {
+					have += d.FreeByType[t]
+				}
+				if have < accel {
+					continue
+				}
+			}
+			ds = append(ds, i)
+		}
+		if len(ds) == 0 {
+			return nil, false
+		}
+		if old, seen := out[inst.Tier]; !seen || len(ds) < len(old) {
+			out[inst.Tier] = ds
+		}
+	}
+	return out, true
+}
+
+// maxMisses bounds the HyperNodes of one tier that may turn out not to
+// hold the unit (their counts allowed it, their nodes did not) before the
+// next tier is tried (at the last tier the unit may use, every one is
+// tried): without it a unit that only fits a tier up would
+// look at every HyperNode of the tier below first, and a session's cost
+// would grow with units × HyperNodes.
+const maxMisses = 2 * firstLook
+
+// firstLook is how many candidate HyperNodes are put in order at a time:
+// most units take one of the first few, so sorting them all would cost
+// more than placing the unit.
+const firstLook = 8
+
+type candidate struct {
+	d        int
+	partly   bool
+	leftover float64
+	name     string
+}
+
+func (a candidate) less(b candidate) bool {
+	if a.partly != b.partly {
+		return a.partly
+	}
+	if a.leftover != b.leftover {
+		return a.leftover < b.leftover
+	}
+	return a.name < b.name
+}
+
+// sortFrom moves the smallest of c[from:] into c[from:to], in order
+// (selection: cheap for a few of many).
+func sortFrom(c []candidate, from, to int) {
+	for i := from; i < to; i++ {
+		m := i
+		for j := i + 1; j < len(c); j++ {
+			if c[j].less(c[m]) {
+				m = j
+			}
+		}
+		c[i], c[m] = c[m], c[i]
+	}
 }
 
 // TakePlan moves the plan's requests out of the fleet.
@@ -125,35 +221,60 @@ func (f *Fleet) GivePlan(u *PlanUnit, p Plan) {
 }
 
 // candidateDomains are the tier's HyperNodes that could hold the unit by
-// their counts, in the order to try: partly used before whole free (a
-// whole free domain is what a large instance needs later), then the
-// fewest accelerators left over (best fit), then by name.
-func (f *Fleet) candidateDomains(u *PlanUnit, tier int) []int {
+// their counts, unordered; PlaceUnit tries them partly used before whole
+// free (a whole free domain is what a large instance needs later), then
+// the fewest accelerators left over (best fit), then by name. inner holds,
+// per tier of a hard-tier instance, the HyperNodes with room for it: a
+// candidate above that tier must hold one.
+func (f *Fleet) candidateDomains(u *PlanUnit, tier int, inner map[int][]int) []candidate {
 	var accel, largest float64
 	typed := map[string]float64{}
 	typeSets := map[string][]string{}
+	pieces := make([]float64, 0, len(u.Pods))
 	for _, p := range u.Pods {
 		a := p.Request[f.Accelerator]
 		accel += a
 		largest = max(largest, a)
+		if a > 0 {
+			pieces = append(pieces, a)
+		}
 		if len(p.Types) > 0 {
 			k := strings.Join(p.Types, ",")
 			typed[k] += a
 			typeSets[k] = p.Types
 		}
 	}
+	slices.SortFunc(pieces, func(a, b float64) int {
+		switch {
+		case a > b:
+			return -1
+		case a < b:
+			return 1
+		}
+		return 0
+	})
 	anchorDomain := -1
 	if u.Tier > 0 && u.Tier <= f.MaxTier() && len(u.Anchors) > 0 {
 		anchorDomain = f.Nodes[u.Anchors[0].Node].Domains[u.Tier-1]
 	}
-	type cand struct {
-		d        int
-		partly   bool
-		leftover float64
+	// holds[t] marks the candidates of this tier that hold a HyperNode of
+	// inner[t] (t below this tier).
+	var need []map[int]bool
+	for t, ds := range inner {
+		if t >= tier {
+			continue
+		}
+		m := map[int]bool{}
+		for _, d := range ds {
+			if up := f.Nodes[f.Tiers[t-1][d].Nodes[0]].Domains[tier-1]; up >= 0 {
+				m[up] = true
+			}
+		}
+		need = append(need, m)
 	}
-	var cands []cand
+	var cands []candidate
 	for i, d := range f.Tiers[tier-1] {
-		if d.Free < accel || d.MaxFree < largest {
+		if d.Free < accel || d.MaxFree < largest || !d.Packs(pieces) {
 			continue
 		}
 		ok := true
@@ -167,29 +288,18 @@ func (f *Fleet) candidateDomains(u *PlanUnit, tier int) []int {
 				break
 			}
 		}
+		for _, m := range need {
+			ok = ok && m[i]
+		}
 		if !ok {
 			continue
 		}
 		if anchorDomain >= 0 && f.Nodes[d.Nodes[0]].Domains[u.Tier-1] != anchorDomain {
 			continue
 		}
-		cands = append(cands, cand{d: i, partly: !d.WholeFree(), leftover: d.Free - accel})
+		cands = append(cands, candidate{d: i, partly: !d.WholeFree(), leftover: d.Free - accel, name: d.Name})
 	}
-	sort.Slice(cands, func(i, j int) bool {
-		a, b := cands[i], cands[j]
-		if a.partly != b.partly {
-			return a.partly
-		}
-		if a.leftover != b.leftover {
-			return a.leftover < b.leftover
-		}
-		return f.Tiers[tier-1][a.d].Name < f.Tiers[tier-1][b.d].Name
-	})
-	out := make([]int, len(cands))
-	for i, c := range cands {
-		out[i] = c.d
-	}
-	return out
+	return cands
 }
 
 // podOrder is the order the greedy places a unit's pods in: instances
@@ -264,6 +374,7 @@ func (r Resources) sum() float64 {
 // placement, which is feasible by construction. The fleet is left as it
 // was.
 func (f *Fleet) placeIn(u *PlanUnit, scope []int, order []int) ([]int, bool) {
+	scope = f.withRoom(u, scope)
 	assign := make([]int, len(u.Pods))
 	for i := range assign {
 		assign[i] = -1
@@ -285,7 +396,7 @@ func (f *Fleet) placeIn(u *PlanUnit, scope []int, order []int) ([]int, bool) {
 		for attempt := 0; attempt < greedyTries && !placed; attempt++ {
 			best, bestKey := -1, nodeKey{}
 			for _, n := range scope {
-				if tried[n] || !f.canHost(u, p, n, assign) {
+				if tried[n] || !f.room(u, p, n, assign) {
 					continue
 				}
 				key := f.nodeKey(u, p, n, assign, rest)
@@ -297,6 +408,10 @@ func (f *Fleet) placeIn(u *PlanUnit, scope []int, order []int) ([]int, bool) {
 				break
 			}
 			tried[best] = true
+			if u.Allowed != nil && !u.Allowed(p, best) {
+				attempt-- // a refusal is not a try: the node was never a choice
+				continue
+			}
 			assign[p] = best
 			f.Take(best, u.Pods[p].Request)
 			if _, ok := f.firstFit(u, scope, assign, rest); ok {
@@ -308,20 +423,59 @@ func (f *Fleet) placeIn(u *PlanUnit, scope []int, order []int) ([]int, bool) {
 			assign[p] = -1
 		}
 		if !placed {
+			for q, n := range fallback {
+				if u.Allowed != nil && !u.Allowed(q, n) {
+					return nil, false
+				}
+			}
 			return fallback, true
 		}
 	}
 	return slices.Clone(assign), true
 }
 
+// withRoom keeps the scope's nodes with room for some pod of the unit by
+// accelerators and type: late in a busy session most nodes of a large
+// scope have none, and every step of placeIn scans the scope.
+func (f *Fleet) withRoom(u *PlanUnit, scope []int) []int {
+	smallest := math.Inf(1)
+	anyType := false
+	types := map[string]bool{}
+	for _, p := range u.Pods {
+		smallest = min(smallest, p.Request[f.Accelerator])
+		if len(p.Types) == 0 {
+			anyType = true
+		}
+		for _, t := range p.Types {
+			types[t] = true
+		}
+	}
+	out := make([]int, 0, len(scope))
+	for _, n := range scope {
+		node := &f.Nodes[n]
+		if node.Free[f.Accelerator] >= smallest && (anyType || types[node.Type]) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // greedyTries bounds the nodes the greedy tries for one pod before it
 // settles for firstFit's placement.
 const greedyTries = 6
 
-// canHost reports whether pod p may go to node n now: allowed, of an
-// accepted type, with room, and inside its instance's hard tier next to
-// the instance's pods already placed.
+// canHost reports whether pod p may go to node n now: room reports it
+// and Allowed agrees.
 func (f *Fleet) canHost(u *PlanUnit, p, n int, assign []int) bool {
+	return f.room(u, p, n, assign) && (u.Allowed == nil || u.Allowed(p, n))
+}
+
+// room reports whether pod p could go to node n now by the planner's own
+// reckoning: of an accepted type, with room, and inside its instance's
+// hard tier next to the instance's pods already placed. Allowed (the
+// session's predicates, which cost far more) is asked only of the nodes
+// a plan ends up choosing.
+func (f *Fleet) room(u *PlanUnit, p, n int, assign []int) bool {
 	pod := &u.Pods[p]
 	node := &f.Nodes[n]
 	if len(pod.Types) > 0 && !slices.Contains(pod.Types, node.Type) {
@@ -337,7 +491,7 @@ func (f *Fleet) canHost(u *PlanUnit, p, n int, assign []int) bool {
 			}
 		}
 	}
-	return u.Allowed == nil || u.Allowed(p, n)
+	return true
 }
 
 // nodeKey ranks a node for a pod; lower is better, field by field.
@@ -439,9 +593,7 @@ func (f *Fleet) pairTier(u *PlanUnit, p, n int, rest []int) int {
 	node := &f.Nodes[n]
 	for _, q := range partners {
 		qp := &u.Pods[q]
-		room := Resources(copyMap(node.Free))
-		room.add(pod.Request, -1)
-		if typeOK(qp.Types, node.Type) && qp.Request.fits(room) {
+		if typeOK(qp.Types, node.Type) && qp.Request.fitsBeside(pod.Request, node.Free) {
 			continue
 		}
 		tier := 2
@@ -458,29 +610,32 @@ func (f *Fleet) pairTier(u *PlanUnit, p, n int, rest []int) int {
 	return worst
 }
 
+// fitsBeside reports whether r fits in free once other is taken from it.
+func (r Resources) fitsBeside(other, free Resources) bool {
+	for name, q := range r {
+		if q+other[name] > free[name] {
+			return false
+		}
+	}
+	return true
+}
+
 func typeOK(types []string, t string) bool { return len(types) == 0 || slices.Contains(types, t) }
 
 // firstFit places the pods of rest on the scope's nodes as they are now
-// and returns the whole assignment (assign with rest filled in): larger
-// pods first, and of equal ones those that accept fewer types; each on
-// the node with the least room left, keeping each instance's hard tier,
-// and a pod that accepts any type on a node of a type no other pod of
-// rest needs where it can. ok is false when some pod finds no node.
+// (by room: it does not ask Allowed)
+// and returns the whole assignment (assign with rest filled in): first
+// each hard-tier instance whole into the fullest HyperNode of its tier
+// that holds it, then the other pods larger first, and of equal ones
+// those that accept fewer types; each pod on the node with the least room
+// left (bestFit). ok is false when some pod finds no node.
 func (f *Fleet) firstFit(u *PlanUnit, scope []int, assign []int, rest []int) ([]int, bool) {
 	out := slices.Clone(assign)
 	if len(rest) == 0 {
 		return out, true
 	}
-	pods := slices.Clone(rest)
-	sort.SliceStable(pods, func(i, j int) bool {
-		a, b := &u.Pods[pods[i]], &u.Pods[pods[j]]
-		if x, y := a.Request[f.Accelerator], b.Request[f.Accelerator]; x != y {
-			return x > y
-		}
-		return len(a.Types) > 0 && len(b.Types) == 0
-	})
 	wanted := map[string]bool{} // types some typed pod of rest accepts
-	for _, p := range pods {
+	for _, p := range rest {
 		for _, t := range u.Pods[p].Types {
 			wanted[t] = true
 		}
@@ -491,11 +646,114 @@ func (f *Fleet) firstFit(u *PlanUnit, scope []int, assign []int, rest []int) ([]
 			f.Give(out[p], u.Pods[p].Request)
 		}
 	}()
-	for _, p := range pods {
+	// A hard-tier instance none of whose pods is placed yet goes whole
+	// into one HyperNode of its tier: pod by pod it could start in a
+	// domain its other ranks do not fit.
+	groups, singles := f.instanceGroups(u, out, rest)
+	for _, g := range groups {
+		tier := u.Instances[u.Pods[g[0]].Instance].Tier
+		byDomain := map[int][]int{}
+		var domains []int
+		for _, n := range scope {
+			d := f.Nodes[n].Domains[tier-1]
+			if _, ok := byDomain[d]; !ok && d >= 0 {
+				domains = append(domains, d)
+			}
+			byDomain[d] = append(byDomain[d], n)
+		}
+		best, bestLeft := []int(nil), math.Inf(1)
+		for _, d := range domains {
+			nodes, ok := f.bestFit(u, byDomain[d], out, g, wanted)
+			if !ok {
+				continue
+			}
+			if left := f.Tiers[tier-1][d].Free; left < bestLeft {
+				best, bestLeft = nodes, left
+			}
+		}
+		if best == nil {
+			return nil, false
+		}
+		for i, p := range g {
+			out[p] = best[i]
+			f.Take(best[i], u.Pods[p].Request)
+			took = append(took, p)
+		}
+	}
+	nodes, ok := f.bestFit(u, scope, out, singles, wanted)
+	if !ok {
+		return nil, false
+	}
+	for i, p := range singles {
+		out[p] = nodes[i]
+		f.Take(nodes[i], u.Pods[p].Request)
+		took = append(took, p)
+	}
+	return out, true
+}
+
+// instanceGroups splits rest into the pods of hard-tier instances of
+// several pods none of which is placed in assign (one group each, larger
+// first) and the others (larger first, and of equal ones those that
+// accept fewer types).
+func (f *Fleet) instanceGroups(u *PlanUnit, assign []int, rest []int) (groups [][]int, singles []int) {
+	inRest := map[int][]int{}
+	for _, p := range rest {
+		inRest[u.Pods[p].Instance] = append(inRest[u.Pods[p].Instance], p)
+	}
+	var keys []int
+	for i := range inRest {
+		keys = append(keys, i)
+	}
+	slices.Sort(keys)
+	for _, i := range keys {
+		inst := u.Instances[i]
+		whole := len(inRest[i]) == len(inst.Pods) && len(inst.Pods) > 1 && inst.Tier > 0 && inst.Tier <= f.MaxTier()
+		for _, p := range inst.Pods {
+			whole = whole && assign[p] < 0
+		}
+		if whole {
+			groups = append(groups, inRest[i])
+		} else {
+			singles = append(singles, inRest[i]...)
+		}
+	}
+	size := func(ps []int) float64 {
+		t := 0.0
+		for _, p := range ps {
+			t += u.Pods[p].Request[f.Accelerator]
+		}
+		return t
+	}
+	sort.SliceStable(groups, func(i, j int) bool { return size(groups[i]) > size(groups[j]) })
+	sort.SliceStable(singles, func(i, j int) bool {
+		a, b := &u.Pods[singles[i]], &u.Pods[singles[j]]
+		if x, y := a.Request[f.Accelerator], b.Request[f.Accelerator]; x != y {
+			return x > y
+		}
+		return len(a.Types) > 0 && len(b.Types) == 0
+	})
+	return groups, singles
+}
+
+// bestFit places pods in order on nodes, each on the node with the least
+// accelerators left that has room, a pod that accepts any type on a node
+// of a type no pod of wanted needs where it can; it returns each pod's
+// node and leaves the fleet as it was.
+func (f *Fleet) bestFit(u *PlanUnit, nodes []int, assign []int, pods []int, wanted map[string]bool) ([]int, bool) {
+	tmp := slices.Clone(assign)
+	out := make([]int, len(pods))
+	var took []int
+	defer func() {
+		for _, p := range took {
+			f.Give(tmp[p], u.Pods[p].Request)
+		}
+	}()
+	for i, p := range pods {
 		best, bestScarce := -1, false
 		bestLeft := math.Inf(1)
-		for _, n := range scope {
-			if !f.canHost(u, p, n, out) {
+		for _, n := range nodes {
+			if !f.room(u, p, n, tmp) {
 				continue
 			}
 			scarce := len(u.Pods[p].Types) == 0 && wanted[f.Nodes[n].Type]
@@ -507,7 +765,7 @@ func (f *Fleet) firstFit(u *PlanUnit, scope []int, assign []int, rest []int) ([]
 		if best < 0 {
 			return nil, false
 		}
-		out[p] = best
+		tmp[p], out[i] = best, best
 		f.Take(best, u.Pods[p].Request)
 		took = append(took, p)
 	}
