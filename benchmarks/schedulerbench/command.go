@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,9 +38,12 @@ func Main(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.SearchBudget, "search-budget", 20_000_000, "pods the optimum search may place per small case before it settles for a bound")
 	fs.BoolVar(&cfg.Elastic, "elastic", false, "make pd-tp2 units' second decode instance optional (placed after the gang when room allows)")
 	fs.BoolVar(&cfg.GPUBinpack, "gpu-binpack", true, "configure stock binpack and network-topology-aware to pack nvidia.com/gpu (both configurations)")
-	fs.StringVar(&cfg.Case, "case", CaseAll, "what to run: placement (large and small cases, stock vs Tandem), reclaim (tandem-reclaim's session cost), or all")
+	fs.StringVar(&cfg.Case, "case", CaseAll, "what to run: placement (large and small cases, stock vs Tandem), reclaim (tandem-reclaim's session cost), all (both), or scale (tandem-allocate vs Volcano's allocate at -scale-nodes, two fleets, and the small cases)")
 	fs.IntVar(&cfg.ReclaimGangs, "reclaim-gangs", 200, "reclaim case: batch gangs of 3-7 nodes in turn filling the fleet (their nodes must add up to -nodes)")
 	fs.IntVar(&cfg.ReclaimUnits, "reclaim-units", 50, "reclaim case: waiting units")
+	scaleNodes := fs.String("scale-nodes", "1000,5000", "scale case: fleet sizes, comma-separated (each a multiple of -nodes-per-rack; the NVL72 fleet takes the nearest whole racks of 72)")
+	fs.IntVar(&cfg.VolcanoMaxNodes, "volcano-max-nodes", 1000, "scale case: above this many nodes Volcano's allocate runs once, not -runs times (it takes minutes there)")
+	fs.BoolVar(&cfg.NoVolcano, "no-volcano", false, "scale case: run tandem-allocate only (for a quick look or a profile; no ratios)")
 	tandemArgs := fs.String("tandem-args", "", `the tandem plugin's arguments as JSON, e.g. '{"packingWeight": 2}' (default: the plugin's defaults)`)
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
@@ -58,8 +62,15 @@ func Main(ctx context.Context, args []string) error {
 	if cfg.Runs < 1 || cfg.Units < 1 || cfg.ReclaimGangs < 1 || cfg.ReclaimUnits < 1 {
 		return fmt.Errorf("-runs, -units, -reclaim-gangs and -reclaim-units must be at least 1")
 	}
-	if cfg.Case != CasePlacement && cfg.Case != CaseReclaim && cfg.Case != CaseAll {
-		return fmt.Errorf("-case %q: want %s, %s or %s", cfg.Case, CasePlacement, CaseReclaim, CaseAll)
+	if cfg.Case != CasePlacement && cfg.Case != CaseReclaim && cfg.Case != CaseAll && cfg.Case != CaseScale {
+		return fmt.Errorf("-case %q: want %s, %s, %s or %s", cfg.Case, CasePlacement, CaseReclaim, CaseScale, CaseAll)
+	}
+	for _, f := range strings.Split(*scaleNodes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return fmt.Errorf("-scale-nodes %q: want positive whole numbers", *scaleNodes)
+		}
+		cfg.ScaleNodes = append(cfg.ScaleNodes, n)
 	}
 	// Volcano logs every unschedulable gang at the default level.
 	klog.SetOutput(discard{})
@@ -87,15 +98,24 @@ func Main(ctx context.Context, args []string) error {
 	}
 	var results []CaseResult
 	var reclaim []ReclaimResult
+	var scale []ScaleResult
 	var err error
-	if cfg.Case != CaseReclaim {
+	if cfg.Case == CasePlacement || cfg.Case == CaseAll {
 		results, err = Run(ctx, cfg)
 	}
-	if cfg.Case != CasePlacement && err == nil {
+	if (cfg.Case == CaseReclaim || cfg.Case == CaseAll) && err == nil {
 		reclaim, err = RunReclaim(ctx, cfg)
+	}
+	if cfg.Case == CaseScale && err == nil {
+		scale, err = RunScale(ctx, cfg)
 	}
 	if len(results) > 0 || len(reclaim) > 0 {
 		if perr := Print(os.Stdout, env, results, reclaim); perr != nil && err == nil {
+			err = perr
+		}
+	}
+	if len(scale) > 0 {
+		if perr := PrintScale(os.Stdout, env, scale); perr != nil && err == nil {
 			err = perr
 		}
 	}

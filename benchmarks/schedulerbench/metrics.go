@@ -19,6 +19,9 @@ type Measurement struct {
 	// Session phases (scenario.Timing); Session is their sum, CPU the
 	// process's CPU time over them.
 	Open, Allocate, Close, Session, CPU time.Duration
+	// TandemAllocate is the tandem-allocate action's part of the session
+	// (zero where it did not run).
+	TandemAllocate time.Duration
 	// Units are the benchmark's units; Placed those with any pod placed
 	// (whole, as Violations would say otherwise).
 	Units, Placed int

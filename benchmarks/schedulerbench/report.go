@@ -86,7 +86,7 @@ func describeCase(b *strings.Builder, r CaseResult) {
 		gpus += s.GPUs()
 	}
 	var mix []string
-	for _, s := range append(Shapes, Elastic()...) {
+	for _, s := range append(append(Shapes, Elastic()...), NVLShapes(int32(f.DomainSize))...) {
 		if counts[s.Name] > 0 {
 			mix = append(mix, fmt.Sprintf("%s×%d", s.Name, counts[s.Name]))
 			counts[s.Name] = 0

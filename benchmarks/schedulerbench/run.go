@@ -42,6 +42,14 @@ type Config struct {
 	// Case selects what runs: CasePlacement (the large and small
 	// cases), CaseReclaim (reclaim.go) or CaseAll.
 	Case string
+	// ScaleNodes are the fleet sizes of the scale case; VolcanoMaxNodes
+	// the largest at which Volcano's allocate runs every repetition
+	// (above it, once).
+	ScaleNodes      []int
+	VolcanoMaxNodes int
+	// NoVolcano runs only tandem-allocate in the scale case (a quick
+	// look or a profile; no ratio).
+	NoVolcano bool
 	// ReclaimGangs batch gangs fill the large fleet in the reclaim case
 	// and ReclaimUnits units wait.
 	ReclaimGangs, ReclaimUnits int
