@@ -159,7 +159,7 @@ func servingUnits(ssn *framework.Session, args Args) []*unitWork {
 	batchPriority := int32(-1 << 31)
 	hasBatch := false
 	for _, job := range ssn.Jobs {
-		if !isServing(job) && len(job.TaskStatusIndex[api.Pending]) > 0 && !(job.IsPending() && enqueue) {
+		if !isServing(job) && len(job.TaskStatusIndex[api.Pending]) > 0 && (!job.IsPending() || !enqueue) {
 			hasBatch = true
 			batchPriority = max(batchPriority, job.Priority)
 		}

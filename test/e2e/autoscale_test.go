@@ -53,9 +53,10 @@ func markServing(t *testing.T, c client.Client, pod *corev1.Pod) {
 				conds = append(conds, cond)
 			}
 		}
-		cur.Status.Conditions = append(conds,
+		conds = append(conds,
 			corev1.PodCondition{Type: engineGate, Status: corev1.ConditionTrue, LastTransitionTime: now},
 			corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now})
+		cur.Status.Conditions = conds
 		return c.Status().Update(context.Background(), cur)
 	})
 	if err != nil {
@@ -167,8 +168,11 @@ func TestScaleFromZeroThroughTheRouter(t *testing.T) {
 
 	poll(t, "the router lists the model of a group at zero units", 30*time.Second, func() error {
 		ids, err := routerModels(cluster.RouterURL)
-		if err != nil || !slices.Contains(ids, model) {
-			return fmt.Errorf("models %v, %v", ids, err)
+		if err != nil {
+			return fmt.Errorf("listing models: %w", err)
+		}
+		if !slices.Contains(ids, model) {
+			return fmt.Errorf("models %v", ids)
 		}
 		return nil
 	})
