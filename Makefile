@@ -43,7 +43,7 @@ SOURCE_DATE_EPOCH := $(SOURCE_DATE_EPOCH)
 IMAGE_BUILD_FLAGS ?= -ldflags='-s -w'
 IMAGE_ARCHIVES := $(foreach i,$(IMAGES),$(BIN)/images/$(i).tar)
 
-.PHONY: help build tools test unit generate manifests verify lint fuzz demo cluster-up cluster-down bench bench-router bench-sim images push
+.PHONY: help build tools test unit generate manifests verify lint fuzz demo cluster-up cluster-down bench bench-router bench-router-full bench-sim images push
 
 help: ## list targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "  %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -97,18 +97,33 @@ bench: tools build ## benchmarks that print figures (see benchmarks/README.md; ~
 	$(BIN)/tandem-bench load --sim 4 --sim-num-gpu-blocks 1200 --workload shared --requests 1024 --rate 300 \
 		--policies random,round-robin,sticky --reps 3 --seed 1
 
-ROUTER_FLEET := --engines 8 --sim-time-scale 0.25 --seed 1
+# The router benchmarks run the held-out set (benchmarks/README.md, "Workload split"): seed 11, the calibrated
+# 27,000 KV blocks, outputs ending on their own, tandem beside the peer baselines in the same run. Every router
+# scrapes every 12 ms (stale after 100 ms): llm-d's 50 ms refresh at time scale 0.25, so the baselines that read
+# only scraped queues are not handicapped by the router's 200 ms default.
+ROUTER_SCRAPE := $(BIN)/router-bench-scrape.yaml
+ROUTER_POLICIES := --policies tandem,llm-d,llm-d-sticky,kthena,round-robin
+ROUTER_HELDOUT := --router-bin $(BIN)/tandem-router --router-config $(ROUTER_SCRAPE) --engines 4 --sim-time-scale 0.25 --seed 11
 PLOTS := benchmarks/results/plots
 
-bench-router: tools build ## router overhead against direct calls, the policies side by side on 8 engines, 2P2D against aggregated (~35 minutes)
-	$(BIN)/tandem-bench router-overhead --reps 3
-	$(BIN)/tandem-bench router-policies $(ROUTER_FLEET) --workloads shared --sweep 150:1500:7 --reps 3 --plots $(PLOTS)
-	$(BIN)/tandem-bench router-policies $(ROUTER_FLEET) --workloads chat --conversations 512 --turns 4 --requests 2048 \
-		--sweep 150:1500:7 --reps 2 --plots $(PLOTS)
-	$(BIN)/tandem-bench router-policies $(ROUTER_FLEET) --workloads random --rate 400 --reps 5
-	$(BIN)/tandem-bench router-policies $(ROUTER_FLEET) --workloads shared --skew 1.2 --policies least-request,prefix,tandem \
-		--sweep 150:1500:7 --reps 2 --plots $(PLOTS)
-	$(BIN)/tandem-bench router-pd --reps 3 --seed 1
+$(ROUTER_SCRAPE):
+	@mkdir -p $(BIN)
+	printf 'scrape:\n  interval: 12ms\n  staleAfter: 100ms\n' > $@
+
+bench-router: build $(ROUTER_SCRAPE) ## the recorded subset: agentic and rag (held out), tandem vs llm-d, llm-d-sticky, kthena, round-robin, 1 rep (meant for ~20 minutes idle; not timed)
+	$(BIN)/tandem-bench router-policies $(ROUTER_HELDOUT) $(ROUTER_POLICIES) --workloads agentic,rag --sweep 100,200,400 --sweep-extend 1 --reps 1
+
+bench-router-full: tools build $(ROUTER_SCRAPE) ## the whole held-out set, 3 reps, memory-pressured, overhead, replicas, 2P2D (several hours; not yet run whole)
+	$(BIN)/tandem-bench router-overhead --router-bin $(BIN)/tandem-router --reps 3
+	$(BIN)/tandem-bench router-policies $(ROUTER_HELDOUT) $(ROUTER_POLICIES) --workloads agentic,rag --sweep 100,200,400 --reps 3 --plots $(PLOTS)
+	$(BIN)/tandem-bench router-policies $(ROUTER_HELDOUT) $(ROUTER_POLICIES) --workloads trace --sweep 100,200,400 --reps 3 --plots $(PLOTS)
+	$(BIN)/tandem-bench router-policies $(ROUTER_HELDOUT) $(ROUTER_POLICIES) --workloads chat \
+		--conversations 64 --turns 24 --question-tokens 200 --output-tokens 400 --sweep 50,100,200 --reps 3
+	$(BIN)/tandem-bench router-policies $(ROUTER_HELDOUT) $(ROUTER_POLICIES) --sim-kv-memory memory-pressured \
+		--workloads agentic,rag --sweep 50,100,200 --reps 2
+	$(BIN)/tandem-bench router-policies $(ROUTER_HELDOUT) --policies tandem,llm-d --replicas 1,3 \
+		--workloads rag --sweep 100,200,400 --reps 2
+	$(BIN)/tandem-bench router-pd --router-bin $(BIN)/tandem-router --reps 3 --seed 11
 
 bench-sim: build ## tandem-sim's curves beside its model and calibration, and engines per core (~2 minutes)
 	$(BIN)/tandem-bench sim --seed 1 --plots benchmarks/results/plots --json benchmarks/results/sim.json
