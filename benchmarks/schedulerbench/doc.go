@@ -81,4 +81,20 @@
 // an accelerator type no node has), where tandem-reclaim tries every
 // waiting unit in vain — its cost in every session while units wait for
 // capacity nothing may give back.
+//
+// # Scale (scale.go; -case scale)
+//
+// tandem-allocate against Volcano's allocate with the same plugins
+// (tandem's included): one session per run, "tandem-allocate, allocate"
+// (the shipped order) and "allocate" alone, alternating, on the 8-GPU
+// fleet and an NVL72-style fleet (racks of 72, tier-1 domains of 18 nodes
+// × 4 GPUs, with a TP-8 shape and a TP-72 shape that needs a whole
+// domain) at each -scale-nodes size, 30 % busy (-busy), units in
+// proportion to GPUs (-units per -nodes × 8 GPUs). Above
+// -volcano-max-nodes Volcano's allocate runs once (it takes minutes
+// there); -no-volcano runs tandem-allocate only. It reports session time,
+// tandem/Volcano, pods placed per second, session CPU, units placed, mean
+// P↔D distance, whole free domains and invariants, the growth exponent of
+// session time between sizes, and the placement case's small cases (same
+// seed) both ways against their optimum.
 package schedulerbench

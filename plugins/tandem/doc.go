@@ -38,4 +38,9 @@
 // and per-domain accelerator usage changes only in the session's allocate
 // and deallocate event handlers, which Volcano never runs concurrently
 // with scoring.
+//
+// The package also registers two actions for the scheduler config's
+// action list: tandem-allocate (allocate_action.go: serving units placed
+// topology first, before Volcano's allocate) and tandem-reclaim
+// (reclaim_action.go: whole batch gangs freed for a waiting unit).
 package tandem
