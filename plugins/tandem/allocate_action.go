@@ -42,7 +42,9 @@ func init() {
 //     oldest; within a priority the most constrained first (OrderUnits).
 //     A unit of lower priority than a pending batch job is left to
 //     allocate, which orders them (serving first only at equal or higher
-//     priority, as the plugin's job order says). So is a unit with an
+//     priority, as the plugin's job order says). So is a unit whose group
+//     asks to spread its units (the plugin's spread score, not weighed
+//     here), a unit with an
 //     instance placed in part or a pipelined pod (mending those is
 //     allocate's path), and one whose pods fail the session's
 //     pre-predicates.
@@ -176,6 +178,12 @@ func servingUnits(ssn *framework.Session, args Args) []*unitWork {
 			job.PodGroup.Status.Phase = scheduling.PodGroupInqueue // as allocate does without enqueue
 		}
 		if hasBatch && job.Priority < batchPriority {
+			continue
+		}
+		// Spreading a group's units across racks is the plugin's score,
+		// which this planner does not weigh yet: such units keep
+		// allocate's path.
+		if job.PodGroup.Annotations[v1alpha1.AnnotationSpreadUnits] == "true" {
 			continue
 		}
 		if vr := ssn.JobValid(job); vr != nil && !vr.Pass {

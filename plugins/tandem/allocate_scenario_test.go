@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/tandem-serving/tandem/api/v1alpha1"
+	"github.com/tandem-serving/tandem/controller/testutil"
 	"github.com/tandem-serving/tandem/plugins/scenario"
 	"github.com/tandem-serving/tandem/plugins/tandem"
 )
@@ -46,6 +48,11 @@ func TestTandemAllocateAgreesWithAllocateOnFeasibility(t *testing.T) {
 		sg := g.group("g", f)
 		one := int32(1)
 		sg.Spec.Replicas = &one
+		if sg.Spec.Topology != nil {
+			// A group asking to spread is left to allocate (see
+			// servingUnits); with one unit there is nothing to spread.
+			sg.Spec.Topology.SpreadUnits = false
+		}
 		s := scenario.Scenario{Fleet: f, Groups: nil}
 		s.Groups = append(s.Groups, sg)
 		s.Pods, s.PodGroups = g.running(f)
@@ -119,5 +126,30 @@ func TestTandemAllocateKeepsInvariantsUnderContention(t *testing.T) {
 				t.Errorf("shipped order placed %d units, tandem-allocate alone %d", shipped, alone)
 			}
 		})
+	}
+}
+
+// TestTandemAllocateLeavesSpreadGroupsToAllocate: units of a group that
+// asks to spread keep allocate's path (the plugin's spread score), and in
+// the shipped order land in different racks as before.
+func TestTandemAllocateLeavesSpreadGroupsToAllocate(t *testing.T) {
+	sg := testutil.MakeServingGroup("ha").Namespace("serve").Replicas(2).SpreadUnits().
+		Role(testutil.MakeRole("engine").GPU(4).Obj()).Obj()
+	s := scenario.Scenario{Fleet: fleet(2), Groups: []*v1alpha1.ServingGroup{sg}, Actions: []string{tandem.AllocateActionName}}
+	alone, err := s.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := alone.Bound(); n != 0 {
+		t.Errorf("tandem-allocate alone placed %d pods of a spread group, want none: %v", n, alone.Placed)
+	}
+	s.Actions = []string{tandem.AllocateActionName, "allocate"}
+	shipped, err := s.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := shipped.Placed["serve/ha-0-engine-0-0"], shipped.Placed["serve/ha-1-engine-0-0"]
+	if a == "" || b == "" || rackOf(a) == rackOf(b) {
+		t.Errorf("units on %q and %q: want different racks", a, b)
 	}
 }
