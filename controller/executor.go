@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -24,11 +25,15 @@ import (
 type applied struct {
 	createdUnits []string
 	createdPods  int
+	resized      []string            // "<unit>: <what changed>"
 	deleted      map[string][]string // "<reason>" -> object descriptions
+	// stale: an update was refused because the object changed since the
+	// plan read it; plan again on the newer one.
+	stale bool
 }
 
 // execute applies a plan: PodGroups, Services, then pods are created, then
-// the deletions run in plan order. Creating an object that already exists
+// the in-place updates, then the deletions run in plan order. Creating an object that already exists
 // is not an error (its name is deterministic; a lagging cache may not show
 // it), nor is deleting one that is gone. Deletes carry a UID precondition so
 // a stale plan never removes an object recreated under the same name. It
@@ -61,7 +66,33 @@ func (r *Reconciler) execute(ctx context.Context, sg *v1alpha1.ServingGroup, p *
 			done.createdPods++
 		}
 	}
+	unresized := map[int32]bool{} // units whose PodGroup kept its old shape
+	for _, u := range p.Updates {
+		err := r.update(ctx, sg.Namespace, u)
+		switch {
+		case err == nil:
+			r.expect.expectUpdate(key, string(u.Kind), u.Name, u.ResourceVersion, now)
+			recordAction("update", string(u.Kind), string(u.Reason))
+			if u.Reason == plan.ReasonResize {
+				done.resized = append(done.resized, fmt.Sprintf("%s: %s", u.Name, u.Message))
+			}
+			continue
+		case apierrors.IsConflict(err):
+			done.stale = true
+		default:
+			errs = append(errs, err)
+			recordAction("update", string(u.Kind), "Error")
+		}
+		if u.Kind == plan.KindPodGroup {
+			unresized[u.Unit] = true
+		}
+	}
 	for _, d := range p.Deletes {
+		if d.Reason == plan.ReasonRoleScaleDown && unresized[d.Unit] {
+			// Its PodGroup still names the instance: deleted now, it
+			// would be judged lost and the unit recreated.
+			continue
+		}
 		if err := r.delete(ctx, sg.Namespace, d); err != nil {
 			errs = append(errs, err)
 			recordAction("delete", string(d.Kind), "Error")
@@ -72,6 +103,39 @@ func (r *Reconciler) execute(ctx context.Context, sg *v1alpha1.ServingGroup, p *
 		done.deleted[string(d.Reason)] = append(done.deleted[string(d.Reason)], fmt.Sprintf("%s %s", d.Kind, d.Name))
 	}
 	return done, errors.Join(errs...)
+}
+
+// update merge-patches the labels and annotations of u into the object,
+// with the resourceVersion the plan read: a newer object refuses it
+// (Conflict).
+func (r *Reconciler) update(ctx context.Context, namespace string, u plan.Update) error {
+	var obj client.Object
+	switch u.Kind {
+	case plan.KindPod:
+		obj = &corev1.Pod{}
+	case plan.KindPodGroup:
+		obj = &schedv1beta1.PodGroup{}
+	default:
+		return fmt.Errorf("update %s %s: unknown kind", u.Kind, u.Name)
+	}
+	obj.SetNamespace(namespace)
+	obj.SetName(u.Name)
+	meta := map[string]any{"resourceVersion": u.ResourceVersion}
+	// Only present keys: null in a merge patch would delete the whole map.
+	if len(u.Labels) > 0 {
+		meta["labels"] = u.Labels
+	}
+	if len(u.Annotations) > 0 {
+		meta["annotations"] = u.Annotations
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": meta})
+	if err != nil {
+		return fmt.Errorf("update %s %s: %w", u.Kind, u.Name, err)
+	}
+	if err := r.Client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		return fmt.Errorf("update %s %s: %w", u.Kind, u.Name, err)
+	}
+	return nil
 }
 
 func (r *Reconciler) delete(ctx context.Context, namespace string, d plan.Deletion) error {
@@ -108,6 +172,9 @@ func (a applied) emit(rec record.EventRecorder, sg *v1alpha1.ServingGroup) {
 	}
 	if a.createdPods > 0 {
 		rec.Eventf(sg, corev1.EventTypeNormal, "CreatedPods", "Created %d pods", a.createdPods)
+	}
+	if len(a.resized) > 0 {
+		rec.Eventf(sg, corev1.EventTypeNormal, "ResizedUnits", "Resized units in place: %s", summarize(a.resized, 5))
 	}
 	reasons := make([]string, 0, len(a.deleted))
 	for reason := range a.deleted {

@@ -7,7 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// expectations remember, per ServingGroup, the creates and deletes this
+// expectations remember, per ServingGroup, the creates, updates and deletes this
 // controller issued that its informer cache has not shown yet. Planning on
 // a cache that lags behind our own writes would create a pod twice or
 // recreate one we just deleted; with expectations pending, the reconciler
@@ -26,11 +26,19 @@ type objectKey struct {
 }
 
 type expectation struct {
-	// deleted: waiting for the object (with uid) to disappear; otherwise
-	// waiting for it to appear.
-	deleted bool
-	uid     types.UID
-	at      time.Time
+	// deleted: waiting for the object (with uid) to disappear; updated:
+	// waiting for a resourceVersion other than rv (the one the update was
+	// planned on); otherwise waiting for it to appear.
+	deleted, updated bool
+	uid              types.UID
+	rv               string
+	at               time.Time
+}
+
+// seenObject is what the cache shows under a kind and name.
+type seenObject struct {
+	uid types.UID
+	rv  string
 }
 
 func newExpectations() *expectations {
@@ -56,14 +64,31 @@ func (e *expectations) expectDelete(group types.NamespacedName, kind, name strin
 	e.expect(group, objectKey{kind, name}, expectation{deleted: true, uid: uid, at: now})
 }
 
+// expectUpdate records that the object was changed from resourceVersion
+// rv. Planning on the older version would do the change again, or worse,
+// delete the pods of a shrunk role while the cached PodGroup still names
+// them.
+func (e *expectations) expectUpdate(group types.NamespacedName, kind, name, rv string, now time.Time) {
+	e.expect(group, objectKey{kind, name}, expectation{updated: true, rv: rv, at: now})
+}
+
 // satisfied drops what the cache now shows (seen maps kind/name to the UID
-// in the cache) and reports whether anything is still awaited.
-func (e *expectations) satisfied(group types.NamespacedName, seen map[objectKey]types.UID, now time.Time) bool {
+// and resourceVersion in the cache) and reports whether anything is still
+// awaited.
+func (e *expectations) satisfied(group types.NamespacedName, seen map[objectKey]seenObject, now time.Time) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for key, x := range e.pending[group] {
-		uid, present := seen[key]
-		met := present != x.deleted || (x.deleted && uid != x.uid)
+		obj, present := seen[key]
+		var met bool
+		switch {
+		case x.deleted:
+			met = !present || obj.uid != x.uid
+		case x.updated:
+			met = !present || obj.rv != x.rv
+		default:
+			met = present
+		}
 		if met || now.Sub(x.at) > expectationTTL {
 			delete(e.pending[group], key)
 		}

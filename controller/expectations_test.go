@@ -13,7 +13,7 @@ func TestExpectations(t *testing.T) {
 	pod := objectKey{"Pod", "sg-0-engine-0-0"}
 	cases := map[string]struct {
 		record func(e *expectations)
-		seen   map[objectKey]types.UID
+		seen   map[objectKey]seenObject
 		at     time.Time
 		want   bool
 	}{
@@ -24,21 +24,31 @@ func TestExpectations(t *testing.T) {
 		},
 		"created, cache shows it": {
 			record: func(e *expectations) { e.expectCreate(group, "Pod", pod.name, now) },
-			seen:   map[objectKey]types.UID{pod: "u1"},
+			seen:   map[objectKey]seenObject{pod: {uid: "u1", rv: "10"}},
 			want:   true,
 		},
 		"deleted, cache still shows it": {
 			record: func(e *expectations) { e.expectDelete(group, "Pod", pod.name, "u1", now) },
-			seen:   map[objectKey]types.UID{pod: "u1"},
+			seen:   map[objectKey]seenObject{pod: {uid: "u1", rv: "10"}},
 			want:   false,
 		},
 		"deleted, cache shows a new object under the name": {
 			record: func(e *expectations) { e.expectDelete(group, "Pod", pod.name, "u1", now) },
-			seen:   map[objectKey]types.UID{pod: "u2"},
+			seen:   map[objectKey]seenObject{pod: {uid: "u2", rv: "12"}},
 			want:   true,
 		},
 		"deleted, gone from cache": {
 			record: func(e *expectations) { e.expectDelete(group, "Pod", pod.name, "u1", now) },
+			want:   true,
+		},
+		"updated, cache shows the version the update was planned on": {
+			record: func(e *expectations) { e.expectUpdate(group, "Pod", pod.name, "10", now) },
+			seen:   map[objectKey]seenObject{pod: {uid: "u1", rv: "10"}},
+			want:   false,
+		},
+		"updated, cache shows a newer version": {
+			record: func(e *expectations) { e.expectUpdate(group, "Pod", pod.name, "10", now) },
+			seen:   map[objectKey]seenObject{pod: {uid: "u1", rv: "11"}},
 			want:   true,
 		},
 		"never seen, expired": {

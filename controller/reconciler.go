@@ -16,7 +16,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -46,10 +45,10 @@ const cacheWait = time.Second
 // +kubebuilder:rbac:groups=serving.tandem.dev,resources=servinggroups,verbs=get;list;watch
 // +kubebuilder:rbac:groups=serving.tandem.dev,resources=servinggroups/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=serving.tandem.dev,resources=servinggroups/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=scheduling.volcano.sh,resources=podgroups,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=scheduling.volcano.sh,resources=podgroups,verbs=get;list;watch;create;patch;delete
 
 // Reconcile runs the pipeline once for the group named in req.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -93,6 +92,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if execErr != nil {
 		return ctrl.Result{}, execErr
 	}
+	if done.stale {
+		return ctrl.Result{RequeueAfter: cacheWait}, nil
+	}
 	return ctrl.Result{RequeueAfter: p.RequeueAfter}, nil
 }
 
@@ -131,17 +133,18 @@ func controlledBy(obj client.Object, sg *v1alpha1.ServingGroup) bool {
 	return ref != nil && ref.UID == sg.UID
 }
 
-// seen maps every observed object to its UID, for the expectations check.
-func seen(obs plan.Observed) map[objectKey]types.UID {
-	out := map[objectKey]types.UID{}
+// seen maps every observed object to its UID and resourceVersion, for the
+// expectations check.
+func seen(obs plan.Observed) map[objectKey]seenObject {
+	out := map[objectKey]seenObject{}
 	for _, p := range obs.Pods {
-		out[objectKey{string(plan.KindPod), p.Name}] = p.UID
+		out[objectKey{string(plan.KindPod), p.Name}] = seenObject{p.UID, p.ResourceVersion}
 	}
 	for _, pg := range obs.PodGroups {
-		out[objectKey{string(plan.KindPodGroup), pg.Name}] = pg.UID
+		out[objectKey{string(plan.KindPodGroup), pg.Name}] = seenObject{pg.UID, pg.ResourceVersion}
 	}
 	for _, s := range obs.Services {
-		out[objectKey{string(plan.KindService), s.Name}] = s.UID
+		out[objectKey{string(plan.KindService), s.Name}] = seenObject{s.UID, s.ResourceVersion}
 	}
 	return out
 }

@@ -26,9 +26,10 @@ const (
 // Annotations the controller sets.
 const (
 	// AnnotationRoleReplicas on a PodGroup records the unit's shape as
-	// "role=instances,..." when it was created. A unit keeps its shape for
-	// its whole life (a shape change is a new revision), so the controller
-	// can tell a lost instance from one the current spec merely added.
+	// "role=instances,...": the counts it was created with, updated in
+	// place when a role's replicas change (instances above the gang
+	// minimum are added or removed without replacing the unit), so the
+	// controller can tell a lost instance from one the spec merely added.
 	AnnotationRoleReplicas = labelPrefix + "role-replicas"
 	// AnnotationSpreadUnits on a PodGroup asks the scheduler plugin to
 	// place the units of the group in different HyperNodes.

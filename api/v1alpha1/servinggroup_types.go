@@ -191,7 +191,13 @@ type RoleSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="role name must contain only lower-case letters, digits and '-', and start and end with a letter or digit"
 	Name string `json:"name"`
 
-	// Replicas is the number of instances of this role in each unit.
+	// Replicas is the number of instances of this role in each unit. With
+	// minReplicas set, changing it resizes running units in place: new
+	// instances join each unit's PodGroup and the highest ones above the
+	// new count are removed; no instance that stays is restarted. Without
+	// minReplicas the gang minimum follows replicas, so a change replaces
+	// units through the rollout. spec.autoscaling.roles sets it for the
+	// prefill and decode roles.
 	// +kubebuilder:default=1
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=64

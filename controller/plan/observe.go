@@ -21,9 +21,13 @@ type unitState struct {
 	// extras are pods of the unit that its shape does not name.
 	extras []*corev1.Pod
 
-	revision  string
-	outdated  bool             // some object is not on the current revision
-	shape     map[string]int32 // instances per role the unit was created with
+	revision string
+	outdated bool // some object is not on the current revision
+	// legacy is the current spec's revision as the controller named it
+	// before roles[].replicas left the hash (legacyRevision); objects
+	// carrying it are current and get their label moved.
+	legacy    string
+	shape     map[string]int32 // instances per role, as its PodGroup records
 	instances []*instanceState
 
 	terminating bool // the PodGroup, or every pod left, is being deleted
@@ -101,9 +105,9 @@ func (p *planner) addMissingUnits(target int32) {
 
 // evalUnit derives revision, shape, instance health and readiness.
 func (p *planner) evalUnit(u *unitState) {
+	u.shape = p.unitShape(u)
 	u.revision, u.outdated = p.unitRevision(u)
 	u.terminating = isTerminating(u)
-	u.shape = p.unitShape(u)
 	u.instances, u.extras = p.instancesOf(u)
 	if u.terminating {
 		return
@@ -116,9 +120,13 @@ func (p *planner) evalUnit(u *unitState) {
 }
 
 // unitRevision returns the unit's revision and whether it is outdated. A
-// unit is outdated if any of its live objects carries another revision; the
-// status then shows that older revision.
+// unit is outdated if any of its live objects carries another revision than
+// the current one or its legacy name; the status then shows that older
+// revision.
 func (p *planner) unitRevision(u *unitState) (string, bool) {
+	if legacy, err := legacyRevision(&p.sg.Spec, u.shape); err == nil && legacy != p.revision {
+		u.legacy = legacy
+	}
 	var revs []string
 	if pg := u.podGroup; pg != nil && pg.DeletionTimestamp == nil {
 		revs = append(revs, pg.Labels[v1alpha1.LabelRevision])
@@ -129,7 +137,7 @@ func (p *planner) unitRevision(u *unitState) (string, bool) {
 		}
 	}
 	for _, r := range revs {
-		if r != p.revision {
+		if r != p.revision && (u.legacy == "" || r != u.legacy) {
 			return r, true
 		}
 	}
@@ -157,8 +165,9 @@ func isTerminating(u *unitState) bool {
 	return true
 }
 
-// unitShape is the instances per role the unit was created with, recorded
-// on its PodGroup. Without a PodGroup the current spec is the best guess.
+// unitShape is the instances per role the unit's PodGroup records: those it
+// was created with, or the last resize's. Without a PodGroup the current
+// spec is the best guess.
 func (p *planner) unitShape(u *unitState) map[string]int32 {
 	value := ""
 	if u.podGroup != nil {
@@ -175,10 +184,8 @@ func (p *planner) instancesOf(u *unitState) ([]*instanceState, []*corev1.Pod) {
 	for i := range p.spec.Roles {
 		role := &p.spec.Roles[i]
 		for n := int32(0); n < u.shape[role.Name]; n++ {
-			inst := &instanceState{role: role, index: n, pods: make([]*corev1.Pod, role.Size)}
-			for rank := int32(0); rank < role.Size; rank++ {
-				name := podName(p.sg.Name, u.index, role.Name, n, rank)
-				inst.pods[rank] = u.pods[name]
+			inst := p.layoutInstance(u, role, n)
+			for _, name := range p.instancePodNames(u, inst) {
 				named[name] = true
 			}
 			out = append(out, inst)
@@ -191,6 +198,24 @@ func (p *planner) instancesOf(u *unitState) ([]*instanceState, []*corev1.Pod) {
 		}
 	}
 	return out, extras
+}
+
+// layoutInstance is instance n of role in the unit, with the pods that
+// exist under its names.
+func (p *planner) layoutInstance(u *unitState, role *v1alpha1.RoleSpec, n int32) *instanceState {
+	inst := &instanceState{role: role, index: n, pods: make([]*corev1.Pod, role.Size)}
+	for rank, name := range p.instancePodNames(u, inst) {
+		inst.pods[rank] = u.pods[name]
+	}
+	return inst
+}
+
+func (p *planner) instancePodNames(u *unitState, inst *instanceState) []string {
+	names := make([]string, inst.role.Size)
+	for rank := range names {
+		names[rank] = podName(p.sg.Name, u.index, inst.role.Name, inst.index, int32(rank))
+	}
+	return names
 }
 
 // evalReadiness: a unit is ready when every role has at least minReplicas

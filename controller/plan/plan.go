@@ -21,11 +21,19 @@ type Observed struct {
 
 // Plan is what the executor should do, in order: creates (PodGroups before
 // Services before pods, so pods never wait for a missing gang), then the
-// deletes in list order, then one status write.
+// in-place updates, then the deletes in list order, then one status write.
+// Updates come between the two so an interrupted resize leaves objects the
+// next plan reads the same way: a grown role's new pods exist before the
+// PodGroup names them (until then they are the new shape's, not strays, as
+// long as the spec asks for them), and a shrunk role's PodGroup stops
+// naming its highest instances before their pods go (so they are never
+// judged lost).
 type Plan struct {
 	PodGroups []*schedv1beta1.PodGroup
 	Services  []*corev1.Service
 	Pods      []*corev1.Pod
+	// Updates change labels and annotations of objects the plan keeps.
+	Updates []Update
 	// Deletes lists objects to delete. Within a unit, pods come before the
 	// PodGroup and the Service, so an interrupted delete leaves a unit the
 	// next plan still recognizes.
@@ -40,7 +48,7 @@ type Plan struct {
 
 // Empty reports whether the plan changes nothing in the cluster.
 func (p *Plan) Empty() bool {
-	return len(p.PodGroups) == 0 && len(p.Services) == 0 && len(p.Pods) == 0 && len(p.Deletes) == 0
+	return len(p.PodGroups) == 0 && len(p.Services) == 0 && len(p.Pods) == 0 && len(p.Updates) == 0 && len(p.Deletes) == 0
 }
 
 // Kind is the kind of an object to delete.
@@ -62,6 +70,9 @@ const (
 	ReasonRecreateUnit     DeleteReason = "RecreateUnit"
 	ReasonRecreateInstance DeleteReason = "RecreateInstance"
 	ReasonNotInSpec        DeleteReason = "NotInSpec"
+	// ReasonRoleScaleDown: the spec asks for fewer instances of a role in
+	// each unit; the highest ones above the new count go.
+	ReasonRoleScaleDown DeleteReason = "RoleScaleDown"
 )
 
 // Deletion names one object to delete. The executor should delete with a
@@ -73,6 +84,35 @@ type Deletion struct {
 	UID    types.UID
 	Unit   int32
 	Reason DeleteReason
+}
+
+// UpdateReason says why the planner changes an object in place.
+type UpdateReason string
+
+const (
+	// ReasonResize: the unit's PodGroup records a new instance count of a
+	// role (AnnotationRoleReplicas); no pod that keeps serving restarts.
+	ReasonResize UpdateReason = "ResizedUnit"
+	// ReasonRelabel: the object carries the legacy revision of the current
+	// spec (made before roles[].replicas left the hash) and gets the
+	// current revision's name, so the unit is not rolled.
+	ReasonRelabel UpdateReason = "Relabel"
+)
+
+// Update is a metadata change to one object the plan keeps: the labels and
+// annotations given are merged into the object's.
+type Update struct {
+	Kind Kind
+	Name string
+	Unit int32
+	// ResourceVersion is the version the change was planned on; the
+	// executor sends it so that a change planned on a stale object is
+	// refused (Conflict) and planned again.
+	ResourceVersion     string
+	Labels, Annotations map[string]string
+	Reason              UpdateReason
+	// Message is for the event: what changed, e.g. "prefill 1 to 3".
+	Message string
 }
 
 // Compute plans one reconcile of sg given what exists at time now. It reads
@@ -87,6 +127,7 @@ func Compute(cfg Config, sg *v1alpha1.ServingGroup, obs Observed, now time.Time)
 	target := p.target()
 	p.addMissingUnits(target)
 	p.scaleDown(target)
+	p.reshape(target)
 	p.recover(target)
 	p.rollout()
 	p.removeStrays(target)

@@ -65,10 +65,12 @@ func TestRevision(t *testing.T) {
 	}
 }
 
-// Changing a role's instance count is a new revision. Units made with the
-// old count are judged by the count recorded on their PodGroup, so the
-// instance the new spec adds is neither "lost" (no recovery) nor created
-// into the old unit; the rollout replaces the units instead.
+// Changing the instance count of a role without minReplicas moves its gang
+// minimum with it, so it is a new revision. Units made with the old count
+// are judged by the count recorded on their PodGroup, so the instance the
+// new spec adds is neither "lost" (no recovery) nor created into the old
+// unit; the rollout replaces the units instead. (With minReplicas set the
+// units are resized in place: reshape_test.go.)
 func TestOutdatedUnitsKeepTheirShape(t *testing.T) {
 	shape := func(decodes int32) *v1alpha1.ServingGroup {
 		return testutil.MakeServingGroup("sh").Replicas(2).

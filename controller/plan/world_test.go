@@ -74,8 +74,32 @@ func (w *world) apply(p *Plan, now time.Time) {
 		stamp(&pod.ObjectMeta, w.uid(), now)
 		w.pods[pod.Name] = pod
 	}
+	for _, u := range p.Updates {
+		w.update(u)
+	}
 	for _, d := range p.Deletes {
 		w.remove(d.Kind, d.Name)
+	}
+}
+
+// update merges an Update's labels and annotations into the object, as
+// the executor's merge patch does.
+func (w *world) update(u Update) {
+	var meta *metav1.ObjectMeta
+	switch u.Kind {
+	case KindPod:
+		meta = &w.pods[u.Name].ObjectMeta
+	case KindPodGroup:
+		meta = &w.pgs[u.Name].ObjectMeta
+	}
+	for k, v := range u.Labels {
+		meta.Labels[k] = v
+	}
+	if meta.Annotations == nil {
+		meta.Annotations = map[string]string{}
+	}
+	for k, v := range u.Annotations {
+		meta.Annotations[k] = v
 	}
 }
 
@@ -173,6 +197,7 @@ func (w *world) converge(t *testing.T, sg *v1alpha1.ServingGroup, now time.Time)
 // actions summarizes a plan as readable lines, for cmp.Diff.
 type actions struct {
 	Create []string
+	Update []string
 	Delete []string
 }
 
@@ -186,6 +211,13 @@ func summarizePlan(p *Plan) actions {
 	}
 	for _, pod := range p.Pods {
 		a.Create = append(a.Create, "Pod "+pod.Name)
+	}
+	for _, u := range p.Updates {
+		line := fmt.Sprintf("%s %s (%s)", u.Kind, u.Name, u.Reason)
+		if u.Message != "" {
+			line += ": " + u.Message
+		}
+		a.Update = append(a.Update, line)
 	}
 	for _, d := range p.Deletes {
 		a.Delete = append(a.Delete, fmt.Sprintf("%s %s (%s)", d.Kind, d.Name, d.Reason))
