@@ -57,6 +57,78 @@ type AutoscalingSpec struct {
 	// +kubebuilder:validation:Maximum=3600
 	// +optional
 	ColdStartSeconds int32 `json:"coldStartSeconds"`
+
+	// Roles lets the autoscaler size the prefill and decode roles inside
+	// each unit of a disaggregated group (roles named prefill and decode):
+	// it sets their roles[].replicas from the measured prefill load
+	// (uncached prompt tokens per second against the prefill rate the
+	// routers learned) and decode load (running requests against
+	// decode.requestsPerInstance, and the ITL bound of targets when set),
+	// within these bounds. Units are resized in place: instances above a
+	// role's gang minimum (minReplicas) join or leave each unit's
+	// PodGroup, and no instance that keeps serving restarts. The group
+	// grows by whole units only when a role at its maxInstances cannot
+	// carry its load. While it is set the autoscaler owns the two roles'
+	// replicas and keeps their minReplicas where it was (writing it when
+	// unset).
+	// +optional
+	Roles *RoleAutoscalingSpec `json:"roles,omitempty"`
+}
+
+// RoleAutoscalingSpec bounds the prefill and decode instances per unit.
+type RoleAutoscalingSpec struct {
+	Prefill PrefillAutoscaling `json:"prefill"`
+	Decode  DecodeAutoscaling  `json:"decode"`
+}
+
+// PrefillAutoscaling bounds the prefill instances per unit.
+//
+// +kubebuilder:validation:XValidation:rule="self.maxInstances >= self.minInstances",message="autoscaling.roles.prefill.maxInstances must be at least autoscaling.roles.prefill.minInstances"
+type PrefillAutoscaling struct {
+	// MinInstances is the fewest prefill instances per unit; at least the
+	// prefill role's minReplicas (its replicas when minReplicas is unset).
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=64
+	MinInstances int32 `json:"minInstances"`
+
+	// MaxInstances is the most prefill instances per unit: what a unit's
+	// topology domain can hold beside its decode instances.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=64
+	MaxInstances int32 `json:"maxInstances"`
+
+	// UtilizationPercent is the share of one prefill instance's measured
+	// rate (the routers' learned prefill tokens per second) the autoscaler
+	// plans to use. Below 100 it leaves headroom: a prefill queue fed
+	// close to its rate makes TTFT grow without bound.
+	// +kubebuilder:default=80
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	UtilizationPercent int32 `json:"utilizationPercent,omitempty"`
+}
+
+// DecodeAutoscaling bounds the decode instances per unit.
+//
+// +kubebuilder:validation:XValidation:rule="self.maxInstances >= self.minInstances",message="autoscaling.roles.decode.maxInstances must be at least autoscaling.roles.decode.minInstances"
+type DecodeAutoscaling struct {
+	// MinInstances is the fewest decode instances per unit; at least the
+	// decode role's minReplicas (its replicas when minReplicas is unset).
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=64
+	MinInstances int32 `json:"minInstances"`
+
+	// MaxInstances is the most decode instances per unit.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=64
+	MaxInstances int32 `json:"maxInstances"`
+
+	// RequestsPerInstance is the running requests one decode instance
+	// carries within the ITL bound: the batch size at which a profile of
+	// the engine meets it.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100000
+	RequestsPerInstance int32 `json:"requestsPerInstance"`
 }
 
 // AutoscalingTargets are per-unit targets an operator thinks in.
@@ -138,6 +210,45 @@ type AutoscalingStatus struct {
 	// from it.
 	// +optional
 	BelowTargetSince *metav1.Time `json:"belowTargetSince,omitempty"`
+
+	// Roles is the last decision on the prefill and decode instances per
+	// unit, with spec.autoscaling.roles.
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Roles []RoleAutoscalingStatus `json:"roles,omitempty"`
+	// RolesReason is that decision in one CamelCase word: RolesResized,
+	// RolesWithinTargets, RolesWaitingForScaleDownWindow,
+	// RolesAtMaxInstances (a role at maxInstances asks for more units),
+	// RolesPrefillRateUnknown (no router learned a prefill rate yet:
+	// prefill keeps its instances), RolesNoUnits, RolesSignalsUnavailable,
+	// RolesPartialSignals.
+	// +optional
+	RolesReason string `json:"rolesReason,omitempty"`
+	// RolesMessage says the same with the numbers.
+	// +optional
+	RolesMessage string `json:"rolesMessage,omitempty"`
+	// LastResizeTime is when the autoscaler last changed a role's
+	// instances.
+	// +optional
+	LastResizeTime *metav1.Time `json:"lastResizeTime,omitempty"`
+}
+
+// RoleAutoscalingStatus is one role's instances per unit.
+type RoleAutoscalingStatus struct {
+	// Name is prefill or decode.
+	Name string `json:"name"`
+	// Instances is the count the autoscaler set in the role's replicas.
+	Instances int32 `json:"instances"`
+	// DesiredInstances is what the signals ask for, within the role's
+	// bounds and before the scale-down window (a role grows at once and
+	// shrinks by one instance per scaleDownWindowSeconds).
+	DesiredInstances int32 `json:"desiredInstances"`
+	// BelowTargetSince is when fewer instances first became enough
+	// without a break since (or the last removal); the scale-down window
+	// counts from it.
+	// +optional
+	BelowTargetSince *metav1.Time `json:"belowTargetSince,omitempty"`
 }
 
 // AutoscalingSignals are the load figures summed over the routers that
@@ -172,4 +283,19 @@ type AutoscalingSignals struct {
 	// +optional
 	Engines       int32 `json:"engines,omitempty"`
 	EnginesFailed int32 `json:"enginesFailed,omitempty"`
+
+	// UncachedPromptTokensPerSecond is the prompt tokens per second the
+	// routers sent to the group's models that no engine held in its prefix
+	// cache, over the signal window; with spec.autoscaling.roles.
+	// +optional
+	UncachedPromptTokensPerSecond *int64 `json:"uncachedPromptTokensPerSecond,omitempty"`
+	// PrefillRateTokensPerSecond is what one prefill instance sustains:
+	// the median of the routers' learned rates of the group's prefill
+	// endpoints; absent until one is learned.
+	// +optional
+	PrefillRateTokensPerSecond *int64 `json:"prefillRateTokensPerSecond,omitempty"`
+	// DecodeRunningRequests is the open requests at the group's decode
+	// endpoints.
+	// +optional
+	DecodeRunningRequests *int64 `json:"decodeRunningRequests,omitempty"`
 }

@@ -51,6 +51,10 @@ type ServingGroupList struct {
 
 // ServingGroupSpec is the desired state of a ServingGroup.
 //
+// +kubebuilder:validation:XValidation:rule="!has(self.autoscaling) || !has(self.autoscaling.roles) || (self.roles.exists(r, r.name == 'prefill') && self.roles.exists(r, r.name == 'decode'))",message="autoscaling.roles sizes the prefill and decode roles of a disaggregated group: the group needs roles named prefill and decode"
+// +kubebuilder:validation:XValidation:rule="!has(self.autoscaling) || !has(self.autoscaling.roles) || has(self.servedModelNames)",message="autoscaling.roles needs servedModelNames: the routers report prompt tokens by model name"
+// +kubebuilder:validation:XValidation:rule="!has(self.autoscaling) || !has(self.autoscaling.roles) || self.roles.all(r, r.name != 'prefill' || self.autoscaling.roles.prefill.minInstances >= (has(r.minReplicas) ? r.minReplicas : (has(r.replicas) ? r.replicas : 1)))",message="autoscaling.roles.prefill.minInstances must be at least the prefill role's minReplicas (its replicas when minReplicas is unset): the autoscaler never takes a role below its gang minimum"
+// +kubebuilder:validation:XValidation:rule="!has(self.autoscaling) || !has(self.autoscaling.roles) || self.roles.all(r, r.name != 'decode' || self.autoscaling.roles.decode.minInstances >= (has(r.minReplicas) ? r.minReplicas : (has(r.replicas) ? r.replicas : 1)))",message="autoscaling.roles.decode.minInstances must be at least the decode role's minReplicas (its replicas when minReplicas is unset): the autoscaler never takes a role below its gang minimum"
 // +kubebuilder:validation:XValidation:rule="!has(self.autoscaling) || has(self.servedModelNames) || (self.autoscaling.minReplicas > 0 && !has(self.autoscaling.targets.ttftP90Milliseconds))",message="autoscaling with minReplicas 0 or a ttftP90Milliseconds target needs servedModelNames: the routers report held requests and TTFT by model name"
 type ServingGroupSpec struct {
 	// Replicas is the number of units. Each unit is gang-scheduled as one
