@@ -24,11 +24,18 @@ import (
 
 // Autoscaler sets spec.replicas of ServingGroups with spec.autoscaling
 // from the routers' signals (controller/autoscale decides, the collector
-// in controller/autoscale/collect measures). Per group, once per collector
-// round: read the group fresh from the API server, decide, write
-// spec.replicas through the scale subresource when it changes, patch
-// status.autoscaling once, then emit the events. It runs beside the
-// Reconciler, which turns spec.replicas into units as for any other writer.
+// in controller/autoscale/collect measures), and with
+// spec.autoscaling.roles the prefill and decode roles' replicas too. Per
+// group, once per collector round: read the group fresh from the API
+// server; with roles, a first shape decision on the current units says
+// how many units the roles ask for (UnitsWanted); decide the units; write
+// spec.replicas through the scale subresource when it changes; decide the
+// shape for the decided units and write roles[].replicas when it changes
+// (on the resourceVersion the decision read or the scale write returned; a
+// conflict waits for the next round); patch status.autoscaling once; then
+// emit the events. It runs beside the Reconciler, which turns spec.replicas
+// into units and roles[].replicas into instances per unit (in place) as for
+// any other writer.
 type Autoscaler struct {
 	Client client.Client
 	// APIReader reads the group past the cache, so a decision never works
@@ -42,6 +49,11 @@ type Autoscaler struct {
 	// (collect.Engines.Group); asked only for groups with an
 	// itlP90Milliseconds target. Nil: such a target abstains.
 	EngineITL func(ctx context.Context, sg *v1alpha1.ServingGroup, pods []corev1.Pod) autoscale.ITL
+	// RoleSignals returns the latest round's role loads of a disaggregated
+	// group (collect.Collector.Roles) from its models and its prefill and
+	// decode endpoints; asked only for groups with spec.autoscaling.roles.
+	// Nil: such groups keep their shape and status says why.
+	RoleSignals func(models, prefill, decode []string) autoscale.RatioSignals
 	// Interval is the collector's round; a group is decided once per round.
 	Interval time.Duration
 	Now      func() time.Time
@@ -89,16 +101,23 @@ func (a *Autoscaler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	now := a.Now()
 	current := ptrOr(sg.Spec.Replicas, 1)
+	shapeIn := a.shapeInput(sg, pods, sig, now, current)
+	var unitsWanted int32
+	if shapeIn != nil && a.RoleSignals != nil {
+		unitsWanted = autoscale.DecideShape(*shapeIn).UnitsWanted
+	}
 	d := autoscale.Decide(autoscale.Input{
 		Now: now, Policy: autoscale.PolicyFrom(sg.Spec.Autoscaling),
 		Current: current, Ready: sg.Status.ReadyReplicas,
-		Signals: sig, Previous: previous(prev),
+		Signals: sig, Previous: previous(prev), UnitsWanted: unitsWanted,
 	})
 	log.V(4).Info("Autoscaling decision", "servingGroup", klog.KObj(sg), "replicas", current, "decided", d.Replicas, "reason", d.Reason, "message", d.Message)
 
 	status := decisionStatus(prev, d, sig, now)
+	rv := sg.ResourceVersion
 	if d.Replicas != current {
-		if err := a.scale(ctx, sg, d.Replicas); apierrors.IsConflict(err) {
+		var err error
+		if rv, err = a.scale(ctx, sg, d.Replicas); apierrors.IsConflict(err) {
 			return ctrl.Result{RequeueAfter: time.Second}, nil // decide again on the newer group
 		} else if err != nil {
 			a.Recorder.Eventf(sg, corev1.EventTypeWarning, EventScaleFailed, "setting %d units: %v", d.Replicas, err)
@@ -106,8 +125,22 @@ func (a *Autoscaler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		status.LastScaleTime = &metav1.Time{Time: now}
 	}
+	var shape autoscale.RatioDecision
+	var resizeErr error
+	if shapeIn != nil {
+		shapeIn.Units = d.Replicas
+		shape, resizeErr = a.decideShape(ctx, sg, rv, *shapeIn)
+		log.V(4).Info("Autoscaling shape decision", "servingGroup", klog.KObj(sg), "shape", shapeIn.Current, "decided", shape.Shape, "reason", shape.Reason, "message", shape.Message)
+		shapeStatus(status, prev, *shapeIn, shape, now)
+	}
 	if err := a.patchStatus(ctx, sg, status); err != nil {
 		return ctrl.Result{}, err
+	}
+	if shapeIn != nil {
+		a.emitShape(sg, *shapeIn, shape)
+		if resizeErr != nil && !apierrors.IsConflict(resizeErr) { // a conflict is decided again next round
+			a.Recorder.Eventf(sg, corev1.EventTypeWarning, EventScaleFailed, "setting %s per unit: %v", shape.Desired, resizeErr)
+		}
 	}
 	switch {
 	case d.Replicas > current:
@@ -151,16 +184,17 @@ func endpoints(sg *v1alpha1.ServingGroup, pods []corev1.Pod) []string {
 }
 
 // scale writes spec.replicas through the scale subresource, as any other
-// autoscaler would, and only if the group is still the one decided on.
-func (a *Autoscaler) scale(ctx context.Context, sg *v1alpha1.ServingGroup, replicas int32) error {
+// autoscaler would, and only if the group is still the one decided on. It
+// returns the group's new resourceVersion.
+func (a *Autoscaler) scale(ctx context.Context, sg *v1alpha1.ServingGroup, replicas int32) (string, error) {
 	s := &autoscalingv1.Scale{
 		ObjectMeta: metav1.ObjectMeta{Namespace: sg.Namespace, Name: sg.Name, ResourceVersion: sg.ResourceVersion},
 		Spec:       autoscalingv1.ScaleSpec{Replicas: replicas},
 	}
 	if err := a.Client.SubResource("scale").Update(ctx, sg, client.WithSubResourceBody(s)); err != nil {
-		return fmt.Errorf("update scale: %w", err)
+		return "", fmt.Errorf("update scale: %w", err)
 	}
-	return nil
+	return s.ResourceVersion, nil
 }
 
 // patchStatus merge-patches status.autoscaling alone, so it never

@@ -40,7 +40,10 @@ type Policy struct {
 	ColdStart           time.Duration
 }
 
-// PolicyFrom reads a ServingGroup's autoscaling spec.
+// PolicyFrom reads a ServingGroup's autoscaling spec. With roles set the
+// ITL bound sizes the decode instances (RatioPolicyFrom), not the units:
+// units grow for it only through UnitsWanted, when decode is at its
+// maximum per unit.
 func PolicyFrom(s *v1alpha1.AutoscalingSpec) Policy {
 	p := Policy{
 		Min: s.MinReplicas, Max: s.MaxReplicas,
@@ -51,7 +54,7 @@ func PolicyFrom(s *v1alpha1.AutoscalingSpec) Policy {
 	if t := s.Targets.TTFTP90Milliseconds; t != nil {
 		p.TTFTP90 = time.Duration(*t) * time.Millisecond
 	}
-	if t := s.Targets.ITLP90Milliseconds; t != nil {
+	if t := s.Targets.ITLP90Milliseconds; t != nil && s.Roles == nil {
 		p.ITLP90 = time.Duration(*t) * time.Millisecond
 	}
 	if t := s.Targets.InFlightRequestsPerUnit; t != nil {
@@ -110,6 +113,10 @@ type Input struct {
 	// Previous is the last decision's record (from status); its signals
 	// give the growth rate.
 	Previous Previous
+	// UnitsWanted is what the prefill and decode roles ask for when one of
+	// them at its per-unit maximum cannot carry its load
+	// (RatioDecision.UnitsWanted); 0 is none.
+	UnitsWanted int32
 }
 
 // Previous is what the last decision left in status.
@@ -192,6 +199,9 @@ func recommend(in Input) (int32, string) {
 	}
 	if p.ITLP90 > 0 && sig.HasITL {
 		consider(byLatencyBound(in, sig.ITLP90, p.ITLP90), fmt.Sprintf("p90 ITL %v against bound %v", sig.ITLP90.Round(time.Millisecond), p.ITLP90))
+	}
+	if in.UnitsWanted > 0 {
+		consider(in.UnitsWanted, fmt.Sprintf("a role at its maximum instances per unit asks for %d units", in.UnitsWanted))
 	}
 	if !sig.demand() {
 		return p.Min, "no demand"

@@ -38,6 +38,16 @@ func TestDecide(t *testing.T) {
 		want got
 	}{
 		{
+			name: "roles at their maximum per unit ask for more units than the in-flight target",
+			in:   Input{Now: t0, Policy: policy(), Current: 2, Ready: 2, Signals: load(15), UnitsWanted: 3},
+			want: got{Replicas: 3, Desired: 3, Reason: ReasonScaledUp},
+		},
+		{
+			name: "roles asking for fewer units than the in-flight target do not hold it back",
+			in:   Input{Now: t0, Policy: policy(), Current: 2, Ready: 2, Signals: load(35), UnitsWanted: 3},
+			want: got{Replicas: 4, Desired: 4, Reason: ReasonScaledUp},
+		},
+		{
 			name: "load over target scales up at once without an up window",
 			in:   Input{Now: t0, Policy: policy(), Current: 2, Ready: 2, Signals: load(35)},
 			want: got{Replicas: 4, Desired: 4, Reason: ReasonScaledUp},

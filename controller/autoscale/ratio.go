@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/tandem-serving/tandem/api/v1alpha1"
 )
 
 // Reasons of a shape decision.
@@ -46,6 +48,54 @@ type RatioPolicy struct {
 	// after fewer have sufficed for DownWindow, and a growing load is
 	// sized ColdStart ahead.
 	DownWindow, ColdStart time.Duration
+}
+
+// Role names the prefill/decode shape is decided for (the router's
+// router/endpoint.RoleFromName reads the same names).
+const (
+	RolePrefill = "prefill"
+	RoleDecode  = "decode"
+)
+
+// RatioPolicyFrom reads spec.autoscaling.roles of a group with the given
+// roles; ok is false without it. A role's minimum is never below its gang
+// minimum (minReplicas, replicas when unset), whatever the bounds say.
+func RatioPolicyFrom(s *v1alpha1.AutoscalingSpec, roles []v1alpha1.RoleSpec) (p RatioPolicy, ok bool) {
+	if s == nil || s.Roles == nil {
+		return RatioPolicy{}, false
+	}
+	r := s.Roles
+	p = RatioPolicy{
+		Prefill:                   RoleBounds{Min: max(r.Prefill.MinInstances, GangMinimum(roles, RolePrefill)), Max: r.Prefill.MaxInstances},
+		Decode:                    RoleBounds{Min: max(r.Decode.MinInstances, GangMinimum(roles, RoleDecode)), Max: r.Decode.MaxInstances},
+		PrefillUtilisation:        float64(r.Prefill.UtilizationPercent) / 100,
+		DecodeRequestsPerInstance: float64(r.Decode.RequestsPerInstance),
+		DownWindow:                time.Duration(s.ScaleDownWindowSeconds) * time.Second,
+		ColdStart:                 time.Duration(s.ColdStartSeconds) * time.Second,
+	}
+	if r.Prefill.UtilizationPercent == 0 {
+		p.PrefillUtilisation = 0.8 // the CRD default, for objects built without it
+	}
+	if t := s.Targets.ITLP90Milliseconds; t != nil {
+		p.ITLP90 = time.Duration(*t) * time.Millisecond
+	}
+	p.Prefill.Max, p.Decode.Max = max(p.Prefill.Max, p.Prefill.Min), max(p.Decode.Max, p.Decode.Min)
+	return p, true
+}
+
+// GangMinimum is a role's minReplicas, its replicas when unset (the CRD
+// default of both is 1); 0 for a role the group lacks.
+func GangMinimum(roles []v1alpha1.RoleSpec, name string) int32 {
+	for _, r := range roles {
+		if r.Name != name {
+			continue
+		}
+		if r.MinReplicas != nil {
+			return *r.MinReplicas
+		}
+		return max(r.Replicas, 1)
+	}
+	return 0
 }
 
 // RatioSignals are the role loads, summed over the routers that answered.
@@ -211,8 +261,8 @@ func stabiliseShape(in RatioInput, bounded, desired Shape, why string) RatioDeci
 			notes = append(notes, fmt.Sprintf("%s %d to %d", name, cur, cur-1))
 		}
 	}
-	role("prefill", bounded.Prefill, desired.Prefill, in.Previous.PrefillBelowSince, &d.Shape.Prefill, &d.PrefillBelowSince)
-	role("decode", bounded.Decode, desired.Decode, in.Previous.DecodeBelowSince, &d.Shape.Decode, &d.DecodeBelowSince)
+	role(RolePrefill, bounded.Prefill, desired.Prefill, in.Previous.PrefillBelowSince, &d.Shape.Prefill, &d.PrefillBelowSince)
+	role(RoleDecode, bounded.Decode, desired.Decode, in.Previous.DecodeBelowSince, &d.Shape.Decode, &d.DecodeBelowSince)
 	switch {
 	case d.Shape != in.Current:
 		d.Reason = ReasonShapeResized

@@ -5,6 +5,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/utils/ptr"
+
+	"github.com/tandem-serving/tandem/api/v1alpha1"
 )
 
 // ratioPolicy: prefill 1..4 and decode 1..4 instances per unit, prefill
@@ -165,5 +168,63 @@ func TestDecideShape(t *testing.T) {
 				t.Error("no message")
 			}
 		})
+	}
+}
+
+func TestRatioPolicyFrom(t *testing.T) {
+	roles := func(prefillMin *int32, prefillReplicas int32) []v1alpha1.RoleSpec {
+		return []v1alpha1.RoleSpec{
+			{Name: "prefill", Replicas: prefillReplicas, MinReplicas: prefillMin},
+			{Name: "decode", Replicas: 1},
+		}
+	}
+	spec := func(prefillMin, prefillMax int32) *v1alpha1.AutoscalingSpec {
+		return &v1alpha1.AutoscalingSpec{
+			ScaleDownWindowSeconds: 60, ColdStartSeconds: 30,
+			Targets: v1alpha1.AutoscalingTargets{ITLP90Milliseconds: ptr.To[int32](50)},
+			Roles: &v1alpha1.RoleAutoscalingSpec{
+				Prefill: v1alpha1.PrefillAutoscaling{MinInstances: prefillMin, MaxInstances: prefillMax, UtilizationPercent: 70},
+				Decode:  v1alpha1.DecodeAutoscaling{MinInstances: 1, MaxInstances: 3, RequestsPerInstance: 24},
+			},
+		}
+	}
+	cases := []struct {
+		name  string
+		spec  *v1alpha1.AutoscalingSpec
+		roles []v1alpha1.RoleSpec
+		want  RatioPolicy
+		ok    bool
+	}{
+		{name: "no roles section", spec: &v1alpha1.AutoscalingSpec{}, roles: roles(nil, 1)},
+		{
+			name: "bounds, utilisation, decode capacity, ITL and windows", spec: spec(1, 4), roles: roles(ptr.To[int32](1), 2), ok: true,
+			want: RatioPolicy{Prefill: RoleBounds{Min: 1, Max: 4}, Decode: RoleBounds{Min: 1, Max: 3}, PrefillUtilisation: 0.7,
+				DecodeRequestsPerInstance: 24, ITLP90: 50 * time.Millisecond, DownWindow: time.Minute, ColdStart: 30 * time.Second},
+		},
+		{
+			name: "the gang minimum raises a lower bound", spec: spec(1, 4), roles: roles(ptr.To[int32](2), 3), ok: true,
+			want: RatioPolicy{Prefill: RoleBounds{Min: 2, Max: 4}, Decode: RoleBounds{Min: 1, Max: 3}, PrefillUtilisation: 0.7,
+				DecodeRequestsPerInstance: 24, ITLP90: 50 * time.Millisecond, DownWindow: time.Minute, ColdStart: 30 * time.Second},
+		},
+		{
+			name: "without minReplicas the gang minimum is replicas", spec: spec(1, 2), roles: roles(nil, 3), ok: true,
+			want: RatioPolicy{Prefill: RoleBounds{Min: 3, Max: 3}, Decode: RoleBounds{Min: 1, Max: 3}, PrefillUtilisation: 0.7,
+				DecodeRequestsPerInstance: 24, ITLP90: 50 * time.Millisecond, DownWindow: time.Minute, ColdStart: 30 * time.Second},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := RatioPolicyFrom(tc.spec, tc.roles)
+			if ok != tc.ok {
+				t.Fatalf("ok = %v, want %v", ok, tc.ok)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("policy (-want +got):\n%s", diff)
+			}
+		})
+	}
+	// With roles the ITL bound sizes decode, not units.
+	if p := PolicyFrom(spec(1, 4)); p.ITLP90 != 0 {
+		t.Errorf("unit policy ITL bound %v with roles set, want none", p.ITLP90)
 	}
 }
