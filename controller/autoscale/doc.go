@@ -146,24 +146,47 @@
 //     is the delay already), one instance less per scaleDownWindow, and
 //     no shrinking while a router did not answer.
 //
-// Not wired yet; what is left, in order:
+// # Wiring
 //
-//  1. controller/plan: roles[].replicas out of the revision hash
-//     (minReplicas stays in: it is the gang), with the legacy revision of
-//     the same spec accepted as current so an upgrade rolls no unit; a
-//     reshape step that creates the missing instances of a current unit
-//     and deletes the highest ones above the new count (not-ready first,
-//     never below minReplicas), and updates the PodGroup's role-replicas
-//     annotation in place (the executor has no PodGroup update yet).
-//  2. API: spec.autoscaling per-role bounds and the decode capacity (and
-//     ITL bound); status per-role desired instances.
-//  3. Signals: collect.Collector.Roles measures them (uncached tokens/s,
-//     the median learned prefill rate, decode in-flight) and
-//     collect.Engines the decode ITL; the Autoscaler must split the
-//     group's pods by role label and call both.
-//  4. The autoscaler writes roles[i].replicas with the group's
-//     resourceVersion, after the unit decision, and feeds UnitsWanted to it.
+// The controller runs the two decisions in one round per group
+// (controller/autoscaler.go), with spec.autoscaling.roles set on a group
+// with roles named prefill and decode:
 //
-// Until step 1 lands, writing roles[].replicas would replace every unit,
-// so the autoscaler does not call DecideShape.
+//  1. Signals: the Autoscaler splits the group's pods by their role label
+//     and asks the collector for the role loads (collect.Collector.Roles:
+//     uncached tokens/s for the group's models, the median learned
+//     prefill rate of the prefill endpoints, in-flight requests at the
+//     decode endpoints); the decode ITL is the one collect.Engines
+//     measures for the unit decision (at the decode leaders). With roles
+//     set, the ITL bound sizes decode only: PolicyFrom leaves it out of
+//     the unit targets, so one slow decode does not add both an instance
+//     and a unit.
+//  2. DecideShape on the current units gives UnitsWanted, which Decide
+//     takes as one more target (Input.UnitsWanted).
+//  3. Decide; spec.replicas is written through the scale subresource.
+//  4. DecideShape again for the decided units; when the shape changes the
+//     prefill and decode roles' replicas are merge-patched with the
+//     resourceVersion the decision read (or the scale write returned): a
+//     conflict keeps the shape and the next round decides on the newer
+//     group. A role without minReplicas gets its current replicas written
+//     as minReplicas, so its gang minimum (in the revision) does not move.
+//  5. One status write (status.autoscaling.roles: instances, desired
+//     instances and the scale-down window's start per role; rolesReason,
+//     rolesMessage; the role signals, which the next round's prediction
+//     reads), then one event per changed role (RoleScaledUp,
+//     RoleScaledDown: the role, old and new instances per unit, the
+//     reason and the figures).
+//
+// An Autoscaler without RoleSignals keeps every shape and says so in
+// status (RolesSignalsUnavailable).
+//
+// The Reconciler turns the new counts into instances in place
+// (controller/plan, step 4 "Reshape"): roles[].replicas is not in the
+// revision, so no unit is rolled; a grown role's instances are created in
+// each unit's PodGroup, a shrunk role loses its highest instances
+// (not-ready first, never below minReplicas, and a ready unit only while
+// the instances left hold its minimum ready), and the PodGroup's
+// role-replicas annotation is updated in place. Units made before
+// roles[].replicas left the hash carry the legacy revision of the same
+// spec, which counts as current; their label is moved in place.
 package autoscale

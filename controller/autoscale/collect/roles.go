@@ -19,8 +19,8 @@ import (
 //     endpoint does not size the role;
 //   - running requests at the decode endpoints (their in-flight gauges).
 //
-// Not called by the Autoscaler yet (see "Prefill and decode" in
-// controller/autoscale's package doc).
+// The Autoscaler's RoleSignals (see "Wiring" in controller/autoscale's
+// package doc).
 func (c *Collector) Roles(models, prefill, decode []string) autoscale.RatioSignals {
 	c.mu.Lock()
 	defer c.mu.Unlock()
