@@ -181,10 +181,11 @@ func (e *env) wantShape(name string, prefill, decode int32) error {
 
 // TestAutoscalerResizesRolesInPlace: a prefill-heavy burst (many uncached
 // prompt tokens per second, few running requests) grows the prefill
-// instances of the running unit while decode keeps its one; the pods that
-// were serving are never deleted or recreated (same UIDs), the unit is not
-// rolled (same PodGroup, same revision). When the burst ends prefill
-// shrinks one instance per down window, back to its minimum and no lower.
+// instances of the running unit while decode keeps its one; decode grows
+// only once the running requests do. The pods that were serving are never
+// deleted or recreated (same UIDs), the unit is not rolled (same PodGroup,
+// same revision). When the burst ends both roles shrink one instance per
+// down window, back to their minimum and no lower.
 func TestAutoscalerResizesRolesInPlace(t *testing.T) {
 	e := newEnv(t)
 	r := newFakeRoleRouter(t, "m")
@@ -248,15 +249,31 @@ func TestAutoscalerResizesRolesInPlace(t *testing.T) {
 	}
 	e.wantEvent(controller.EventRoleScaledUp, "prefill 1 to")
 
-	// The burst ends: prefill shrinks one instance per 3 s window to 1.
+	// Then the answers get long: 40 running requests at 16 per decode
+	// instance ask for 3, grown in place beside the serving prefill.
+	serving = e.uids()
+	r.set(map[string]float64{prefill0: 10000}, map[string]int{decode0: 40})
+	e.eventually("decode grown to 3", func() error {
+		e.readyUnitPods()
+		if err := e.sameUIDs(serving); err != nil {
+			t.Fatal(err)
+		}
+		return e.wantShape("pd", 3, 3)
+	})
+	e.wantEvent(controller.EventRoleScaledUp, "decode 1 to 3")
+
+	// The burst ends: both roles shrink one instance per 3 s window to 1.
 	serving = e.uids()
 	r.setPrompt(0)
-	e.eventually("prefill back to its minimum", func() error {
+	r.set(map[string]float64{prefill0: 10000}, map[string]int{decode0: 2})
+	e.eventually("prefill and decode back to their minimum", func() error {
 		e.readyUnitPods()
 		return e.wantShape("pd", 1, 1)
 	})
-	if _, ok := e.uids()["pd-0-prefill-0-0"]; !ok || e.uids()["pd-0-prefill-0-0"] != serving["pd-0-prefill-0-0"] {
-		t.Errorf("prefill instance 0 was replaced; the highest instances should go")
+	for _, first := range []string{"pd-0-prefill-0-0", "pd-0-decode-0-0", "pd-0-decode-0-1"} {
+		if now := e.uids()[first]; now != serving[first] {
+			t.Errorf("%s was replaced (%s -> %q); the highest instances should go", first, serving[first], now)
+		}
 	}
 	e.wantEvent(controller.EventRoleScaledDown, "prefill 2 to 1")
 	time.Sleep(4 * time.Second) // more than a down window at no load
