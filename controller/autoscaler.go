@@ -124,6 +124,9 @@ func (a *Autoscaler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return ctrl.Result{}, err
 		}
 		status.LastScaleTime = &metav1.Time{Time: now}
+		if rv == "" {
+			rv = sg.ResourceVersion // refused as stale: the roles wait a round
+		}
 	}
 	var shape autoscale.RatioDecision
 	var resizeErr error

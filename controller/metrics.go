@@ -15,7 +15,7 @@ import (
 // controller_runtime_reconcile_time_seconds).
 var actions = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Name: "tandem_controller_actions_total",
-	Help: "Objects the controller created or deleted. action: create or delete; kind: Pod, PodGroup or Service; reason: why it was deleted (ScaleDown, Rollout, RecreateUnit, RecreateInstance, NotInSpec), Error when the API call failed, empty for creates.",
+	Help: "Objects the controller created, updated in place or deleted. action: create, update or delete; kind: Pod, PodGroup or Service; reason: why it was deleted (ScaleDown, Rollout, RecreateUnit, RecreateInstance, NotInSpec, RoleScaleDown) or updated (ResizedUnit, Relabel), Error when the API call failed, empty for creates.",
 }, []string{"action", "kind", "reason"})
 
 func recordAction(action, kind, reason string) {

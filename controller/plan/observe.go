@@ -124,7 +124,7 @@ func (p *planner) evalUnit(u *unitState) {
 // the current one or its legacy name; the status then shows that older
 // revision.
 func (p *planner) unitRevision(u *unitState) (string, bool) {
-	if legacy, err := legacyRevision(&p.sg.Spec, u.shape); err == nil && legacy != p.revision {
+	if legacy := p.legacyRevision(u.shape); legacy != p.revision {
 		u.legacy = legacy
 	}
 	var revs []string
@@ -145,6 +145,21 @@ func (p *planner) unitRevision(u *unitState) (string, bool) {
 		return "", false
 	}
 	return p.revision, false
+}
+
+// legacyRevision is legacyRevision of the group's spec for shape, or "" if
+// it cannot be computed (then only the current revision is current).
+func (p *planner) legacyRevision(shape map[string]int32) string {
+	key := formatShapeOf(p.spec, shape)
+	if rev, ok := p.legacy[key]; ok {
+		return rev
+	}
+	rev, err := legacyRevision(&p.sg.Spec, shape)
+	if err != nil {
+		rev = ""
+	}
+	p.legacy[key] = rev
+	return rev
 }
 
 // isTerminating: the unit is on its way out (its PodGroup is being deleted,

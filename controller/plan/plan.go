@@ -148,6 +148,8 @@ type planner struct {
 	maxSurge       int32
 	units          map[int32]*unitState
 	plan           *Plan
+	// legacy memoizes legacyRevision by shape: units mostly share one.
+	legacy map[string]string
 }
 
 func newPlanner(cfg Config, sg *v1alpha1.ServingGroup, now time.Time) (*planner, error) {
@@ -174,6 +176,7 @@ func newPlanner(cfg Config, sg *v1alpha1.ServingGroup, now time.Time) (*planner,
 		maxSurge:       maxSurge,
 		units:          map[int32]*unitState{},
 		plan:           &Plan{},
+		legacy:         map[string]string{},
 	}, nil
 }
 

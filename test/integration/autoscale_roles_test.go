@@ -288,6 +288,53 @@ func TestAutoscalerResizesRolesInPlace(t *testing.T) {
 	}
 }
 
+// TestAutoscalerAddsUnitsWhenARoleIsAtItsMaximum: 50,000 uncached tok/s
+// need 5 prefill instances of 10,000; at most 2 fit a unit, so the roles
+// ask for 3 units, the group's maximum of 2 is set, and each unit gets 2
+// prefill instances (the roles are written after the units, on the
+// resourceVersion the scale write returned). Unit 0's pods stay.
+func TestAutoscalerAddsUnitsWhenARoleIsAtItsMaximum(t *testing.T) {
+	e := newEnv(t)
+	r := newFakeRoleRouter(t, "m")
+	e.routerPod("router-a", r.port(t))
+	e.startRoleAutoscaler()
+	e.create(testutil.MakeServingGroup("pd").Namespace(e.ns).ServedModelNames("m").
+		Role(testutil.MakeRole("prefill").MinReplicas(1).GPU(1).Obj()).
+		Role(testutil.MakeRole("decode").MinReplicas(1).GPU(1).Obj()).
+		Autoscaling(v1alpha1.AutoscalingSpec{MinReplicas: 1, MaxReplicas: 2, ScaleDownWindowSeconds: 600,
+			Targets: v1alpha1.AutoscalingTargets{InFlightRequestsPerUnit: ptr.To[int32](1000)},
+			Roles: &v1alpha1.RoleAutoscalingSpec{
+				Prefill: v1alpha1.PrefillAutoscaling{MinInstances: 1, MaxInstances: 2, UtilizationPercent: 100},
+				Decode:  v1alpha1.DecodeAutoscaling{MinInstances: 1, MaxInstances: 2, RequestsPerInstance: 16},
+			}}))
+	e.eventually("unit 0 created", func() error { return wantCount(e.pods(), 1+2) })
+	e.readyUnitPods()
+	serving := e.uids()
+	r.set(map[string]float64{e.ns + "/pd-0-prefill-0-0": 10000}, map[string]int{e.ns + "/pd-0-decode-0-0": 1})
+	r.setPrompt(50000)
+	e.eventually("2 units of 2 prefill and 1 decode", func() error {
+		e.readyUnitPods()
+		sg := e.get("pd")
+		if err := wantReplicas(sg, 2); err != nil {
+			return err
+		}
+		if got := roleReplicas(sg); got["prefill"] != 2 || got["decode"] != 1 {
+			return fmt.Errorf("roles %v, want prefill 2 and decode 1", got)
+		}
+		if pods := roleCounts(e.pods()); pods["prefill"] != 4 || pods["decode"] != 2 {
+			return fmt.Errorf("live pods per role %v, want prefill 4 and decode 2", pods)
+		}
+		return nil
+	})
+	if err := e.sameUIDs(serving); err != nil {
+		t.Error(err)
+	}
+	s := e.get("pd").Status.Autoscaling
+	if !strings.Contains(s.Message, "a role at its maximum instances per unit asks for 3 units") {
+		t.Errorf("unit decision %s: %s; want it to name the roles' 3 units", s.Reason, s.Message)
+	}
+}
+
 // sameUIDs fails when a pod of before is gone, terminating or another.
 func (e *env) sameUIDs(before map[string]types.UID) error {
 	if gone := replaced(before, e.uids()); len(gone) > 0 {
