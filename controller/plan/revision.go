@@ -58,6 +58,14 @@ func legacyRevision(raw *v1alpha1.ServingGroupSpec, shape map[string]int32) (str
 	return hashRevision(normalize(spec), func(*v1alpha1.RoleSpec) {})
 }
 
+// LegacyRevision is the revision a controller that still hashed
+// roles[].replicas gave units of spec (as written; it is normalized here).
+// Units carrying it are current for this controller, which moves their
+// label to Revision in place.
+func LegacyRevision(spec *v1alpha1.ServingGroupSpec) (string, error) {
+	return legacyRevision(spec, specShape(normalize(spec)))
+}
+
 func hashRevision(spec *v1alpha1.ServingGroupSpec, role func(*v1alpha1.RoleSpec)) (string, error) {
 	roles := make([]v1alpha1.RoleSpec, len(spec.Roles))
 	copy(roles, spec.Roles) // shallow: only marshalled, and role only sets scalars and pointers

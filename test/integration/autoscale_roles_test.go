@@ -28,6 +28,7 @@ import (
 	"github.com/tandem-serving/tandem/api/v1alpha1"
 	"github.com/tandem-serving/tandem/controller"
 	"github.com/tandem-serving/tandem/controller/autoscale/collect"
+	"github.com/tandem-serving/tandem/controller/plan"
 	"github.com/tandem-serving/tandem/controller/testutil"
 )
 
@@ -332,6 +333,75 @@ func TestAutoscalerAddsUnitsWhenARoleIsAtItsMaximum(t *testing.T) {
 	s := e.get("pd").Status.Autoscaling
 	if !strings.Contains(s.Message, "a role at its maximum instances per unit asks for 3 units") {
 		t.Errorf("unit decision %s: %s; want it to name the roles' 3 units", s.Reason, s.Message)
+	}
+}
+
+// TestUpgradeFromLegacyRevisionRollsNoUnit: units made by a controller
+// that still hashed roles[].replicas carry the old revision name of the
+// same spec. The controller takes them as current: it moves the revision
+// label of their pods and PodGroups in place and replaces nothing.
+func TestUpgradeFromLegacyRevisionRollsNoUnit(t *testing.T) {
+	e := newEnv(t)
+	sg := e.create(disaggregated("up", e.ns, 2))
+	e.eventually("units created", func() error { return wantCount(e.pods(), 2*(1+2)) })
+	e.readyUnitPods()
+	legacy, err := plan.LegacyRevision(&sg.Spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want string
+	e.eventually("units on the current revision", func() error {
+		sg := e.get("up")
+		if want = sg.Status.UpdateRevision; want == "" || sg.Status.UpdatedReplicas != 2 {
+			return fmt.Errorf("not settled: %s", describe(sg))
+		}
+		return nil
+	})
+	if want == legacy {
+		t.Fatalf("current and legacy revision are both %s", want)
+	}
+
+	// What an older controller left behind: the legacy name everywhere.
+	e.stopController()
+	relabel := func(obj client.Object) {
+		patch := []byte(fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, v1alpha1.LabelRevision, legacy))
+		if err := e.c.Patch(e.ctx, obj, client.RawPatch(types.MergePatchType, patch)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range e.pods() {
+		relabel(&p)
+	}
+	for _, pg := range e.podGroups() {
+		relabel(&pg)
+	}
+	before := e.uids()
+	e.startController()
+	e.eventually("every label moved to the current revision", func() error {
+		var stale []string
+		for _, p := range e.pods() {
+			if p.Labels[v1alpha1.LabelRevision] != want {
+				stale = append(stale, p.Name)
+			}
+		}
+		for _, pg := range e.podGroups() {
+			if pg.Labels[v1alpha1.LabelRevision] != want {
+				stale = append(stale, pg.Name)
+			}
+		}
+		if len(stale) > 0 {
+			return fmt.Errorf("still on %s: %v", legacy, stale)
+		}
+		return nil
+	})
+	if err := e.sameUIDs(before); err != nil {
+		t.Errorf("an upgrade alone replaced pods: %v", err)
+	}
+	if sg := e.get("up"); sg.Status.UpdatedReplicas != 2 {
+		t.Errorf("updated units %d, want 2: %s", sg.Status.UpdatedReplicas, describe(sg))
+	}
+	if n := e.eventReasons("up")[string(plan.ReasonRollout)]; n != 0 {
+		t.Errorf("%d Rollout events after the upgrade, want none", n)
 	}
 }
 
