@@ -149,7 +149,9 @@ type AutoscalingTargets struct {
 	// inter_token_latency_seconds histograms, scraped from the serving
 	// instances' leaders: the decode role's when the group is
 	// disaggregated). Above it the group grows in proportion; under half
-	// of it it may shrink by one unit.
+	// of it it may shrink by one unit. With roles set it sizes the decode
+	// instances per unit instead, and adds units only through decode
+	// reaching its maxInstances.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=600000
 	// +optional
