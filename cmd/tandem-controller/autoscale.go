@@ -56,7 +56,7 @@ func (f *autoscaleFlags) setup(mgr ctrl.Manager) error {
 	}
 	a := &controller.Autoscaler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorderFor("tandem-autoscaler"),
-		Signals: c.Signals, Interval: f.interval,
+		Signals: c.Signals, RoleSignals: c.Roles, Interval: f.interval,
 		EngineITL: (&collect.Engines{Client: &http.Client{}, Window: f.window, Timeout: min(f.interval, 5*time.Second), MaxBytes: 8 << 20}).Group,
 	}
 	return a.SetupWithManager(mgr)
