@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -107,10 +108,13 @@ func startLoadRouter(t *testing.T, c client.Client, ns, group, node string) *loa
 		}
 		poll(t, "the router pod is gone", 30*time.Second, func() error {
 			err := c.Get(ctx, client.ObjectKeyFromObject(pod), &corev1.Pod{})
-			if apierrors.IsNotFound(err) {
+			switch {
+			case apierrors.IsNotFound(err):
 				return nil
+			case err != nil:
+				return err
 			}
-			return fmt.Errorf("still there (%v)", err)
+			return errors.New("still there")
 		})
 	})
 	return r
@@ -148,8 +152,9 @@ func (r *loadRouter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 }
 
 // batchNamespace is a namespace of its own for one drill; on cleanup it is
-// deleted and waited for until its pods are gone, so the nodes it used are
-// free for the tests after it.
+// deleted and waited for until it is gone, pods and all, so the nodes it
+// used are free for the tests after it and a repeated run (-count) can
+// create it again.
 func batchNamespace(t *testing.T, c client.Client, ns string) {
 	t.Helper()
 	newNamespace(t, c, ns)
@@ -159,15 +164,19 @@ func batchNamespace(t *testing.T, c client.Client, ns string) {
 			t.Error(err)
 			return
 		}
-		poll(t, "the drill's pods are gone", 60*time.Second, func() error {
+		poll(t, "the drill's namespace is gone", 60*time.Second, func() error {
 			var pods corev1.PodList
 			if err := c.List(ctx, &pods, client.InNamespace(ns)); err != nil {
 				return err
 			}
-			if len(pods.Items) > 0 {
-				return fmt.Errorf("%d pods left in %s", len(pods.Items), ns)
+			err := c.Get(ctx, types.NamespacedName{Name: ns}, &corev1.Namespace{})
+			switch {
+			case apierrors.IsNotFound(err):
+				return nil
+			case err != nil:
+				return err
 			}
-			return nil
+			return fmt.Errorf("namespace %s terminating, %d pods left", ns, len(pods.Items))
 		})
 	})
 }
@@ -204,7 +213,7 @@ func labelNodes(t *testing.T, c client.Client, label string, nodes []string) {
 // units at 4 in-flight requests per unit, removing a unit after 2 s below
 // that.
 func autoscaledNeighbour(name, ns, label string) *testutil.ServingGroupWrapper {
-	w := testutil.MakeServingGroup(name).Namespace(ns).Replicas(1).ServedModelNames(name+"-model").
+	w := testutil.MakeServingGroup(name).Namespace(ns).Replicas(1).ServedModelNames(name + "-model").
 		PriorityClass(servingPriority).
 		Role(testutil.MakeRole("engine").GPU(8).Obj()).
 		Autoscaling(v1alpha1.AutoscalingSpec{MinReplicas: 1, MaxReplicas: 2, ScaleDownWindowSeconds: 2,
