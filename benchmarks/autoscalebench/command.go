@@ -51,8 +51,12 @@ func DefaultConfig() Config {
 	}
 }
 
-// Main is `tandem-bench autoscale`.
-func Main(_ context.Context, args []string) error {
+// Main is `tandem-bench autoscale`: the model, or with --cluster the
+// local-cluster run.
+func Main(ctx context.Context, args []string) error {
+	if wantsCluster(args) {
+		return runLocal(ctx, args, os.Stdout, os.Stderr)
+	}
 	return run(args, os.Stdout, os.Stderr)
 }
 
@@ -92,6 +96,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.SampleSec, "sample", c.SampleSec, "seconds between plotted points")
 	fs.BoolVar(&events, "events", false, "print every scale event of the autoscalers, with its reason, before the table")
 	fs.StringVar(&plots, "plots", "", "write autoscale-gpus.svg and autoscale-batch-share.svg into this folder")
+	fs.Bool("cluster", false, "run on the local cluster instead of the model (its own flags: tandem-bench autoscale --cluster -h)")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return nil
 	} else if err != nil {
