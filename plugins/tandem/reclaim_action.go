@@ -3,6 +3,7 @@ package tandem
 import (
 	"sort"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 	"volcano.sh/apis/pkg/apis/scheduling"
 	"volcano.sh/volcano/pkg/scheduler/api"
@@ -344,6 +345,7 @@ func wholeGang(job *api.JobInfo) Gang {
 func evictGangs(ssn *framework.Session, unit *api.JobInfo, jobs []*api.JobInfo) bool {
 	stmt := framework.NewStatement(ssn)
 	reason := "reclaimed whole for serving unit " + unit.Namespace + "/" + unit.Name
+	told := reclaimMessage(unit, jobs) // before the evictions change the tasks
 	for _, job := range jobs {
 		for _, t := range runningTasks(job) {
 			if err := stmt.Evict(t, reason); err != nil {
@@ -357,6 +359,9 @@ func evictGangs(ssn *framework.Session, unit *api.JobInfo, jobs []*api.JobInfo) 
 		klog.V(2).InfoS("Reclaiming whole batch gang", "job", klog.KRef(job.Namespace, job.Name), "for", klog.KRef(unit.Namespace, unit.Name))
 	}
 	stmt.Commit()
+	if g, rec := groupOf(unit), reclaimEvents.recorder(ssn.KubeClient()); g != nil && rec != nil {
+		rec.Event(g, corev1.EventTypeNormal, EventReclaimedGangs, told)
+	}
 	if unit.IsPending() {
 		// The unit takes over the quota the gangs held (coversQuota), as
 		// the enqueue action admits a job.

@@ -28,6 +28,7 @@ import (
 	"github.com/tandem-serving/tandem/controller"
 	"github.com/tandem-serving/tandem/controller/autoscale/collect"
 	"github.com/tandem-serving/tandem/controller/testutil"
+	"github.com/tandem-serving/tandem/plugins/tandem"
 	"github.com/tandem-serving/tandem/test/localcluster"
 )
 
@@ -467,6 +468,9 @@ func TestAutoscaleBatchScaleUpReclaimsWholeGang(t *testing.T) {
 	unit := second.Annotations[schedv1beta1.KubeGroupNameAnnotationKey]
 	t.Logf("Evict on PodGroup %s: %s", reclaimed,
 		waitEvent(t, c, ns, "PodGroup", reclaimed, "Evict", "reclaimed whole for serving unit "+ns+"/"+unit))
+	// The group says it too (kubectl describe sg), naming the gang.
+	t.Logf("%s on the ServingGroup: %s", tandem.EventReclaimedGangs,
+		waitEvent(t, c, ns, "ServingGroup", "chat", tandem.EventReclaimedGangs, "unit "+unit, "batch gang "+ns+"/"+reclaimed+" (2 pods)"))
 	for _, ev := range objectEvents(t, c, ns, "PodGroup", kept) {
 		if ev.Reason == "Evict" {
 			t.Errorf("the kept gang %s has an Evict event: %s", kept, ev.Message)
