@@ -2,7 +2,9 @@
 // load replayed in virtual time against three scalers on one cluster that
 // serving shares with batch gangs. It is a MODEL, not the local cluster:
 // no engine, router, API server or scheduler runs; the figures it prints
-// are the model's, and say nothing about wall-clock behaviour.
+// are the model's, and say nothing about wall-clock behaviour. With
+// --cluster the same three scalers run for real on the local cluster
+// instead (last section).
 //
 // # What is simulated
 //
@@ -85,4 +87,52 @@
 // Burst→capacity is the seconds from a burst's start until the ready units
 // reach NeedUnits at the burst's peak rate (0 if they already did; "-" if
 // not before the burst ended).
+//
+// # The local-cluster run (--cluster; local_*.go)
+//
+// `tandem-bench autoscale --cluster` runs a compressed day in wall-clock
+// time (240 s by default, --day to lengthen) once per scaler, each on a
+// fresh test/localcluster: etcd, kube-apiserver, kube-controller-manager,
+// kwok playing 8 nodes × 8 GPUs, tandem-scheduler (Volcano with the
+// tandem plugin and tandem-reclaim), tandem-controller and tandem-router
+// (restarted with its flow-control durations scaled to the engines' time
+// scale, see routerFlowConfig). test/engineagent starts a simulated
+// engine (benchmarks/sim, time scale 20) at each serving pod's address.
+//
+//  1. Set-up: a ServingGroup of one 2-GPU engine pod per unit, at serving
+//     priority, whose pods carry a readiness gate; its first units are
+//     made Ready at once (static: the day's peak need; the autoscalers:
+//     the night's), then the day starts.
+//  2. Load (load.Execute): Poisson arrivals following the Curve (thinning,
+//     arrivalOffsets; the same seed for every scaler) of chat requests
+//     with shared system prompts (load.Chat), through the router.
+//  3. Cold start (readiness): a serving pod is made Ready ColdStart after
+//     it was first seen Running with its engine listening; the router
+//     routes only to Ready pods.
+//  4. Batch (gangFeeder): GangsQueued Volcano PodGroups of 2-GPU kwok
+//     pods are kept waiting at batch priority in the serving units' queue,
+//     so they take every free GPU; a gang ends a drawn time after it is
+//     whole; a gang tandem-reclaim evicted is torn down and counted.
+//  5. Scalers: static (spec.replicas fixed); hpa-queue (hpaLoop: hpa.go's
+//     HPA every Interval on the router's flow-control queue plus its
+//     scale-from-zero hold per Ready unit, spec.replicas written through
+//     the scale subresource); tandem (spec.autoscaling; the controller's
+//     own loop reads the router's /metrics).
+//  6. Accounting (local_account.go): every second the namespace's pods are
+//     listed; serving and batch GPU-seconds are the bound pods' GPU
+//     requests; a partial gang is a PodGroup with some but not all of its
+//     pods bound (and not being deleted). SLO attainment is the share of
+//     requests answered with TTFT within the bound (and mean ITL within
+//     --itl-bound if set); requests with no answer are refused. Scale
+//     events are the group's ScaledUp/ScaledDown Events (tandem) or the
+//     HPA loop's writes. Burst→capacity is the seconds from a burst's start
+//     until the Ready units reached ceil(peak rate ÷ --unit-rate).
+//
+// --unit-rate (6 req/s per unit by default) sizes static provisioning,
+// the need line and burst→capacity. It comes from one measurement (noted
+// in benchmarks/results/autoscale.md): `tandem-bench load --sim 1
+// --sim-time-scale 20` with this chat workload served 6.8 req/s at a p99
+// TTFT of 1.6 s and saturated near 8.5 req/s. --in-flight-per-unit 10 is
+// about what that engine held at that rate (Little's law on its E2E),
+// less headroom.
 package autoscalebench

@@ -28,6 +28,7 @@ func PrintLocal(w io.Writer, h LocalHeader, c LocalConfig, rs []LocalResult) err
 		c.Curve.Day, c.Curve.Trough, c.Curve.Peak, c.Curve.BurstFactor, c.Curve.BurstRamp, c.Curve.BurstHold, joinSeconds(c.Curve.Bursts), c.Seed)
 	fmt.Fprintf(b, "traffic: chat through tandem-router, %d conversations open of up to %d turns, %d shared system prompts of %d tokens, max_tokens %d\n",
 		c.Conversations, c.Turns, c.Groups, c.SystemTokens, c.MaxTokens)
+	fmt.Fprintf(b, "tandem-router flow control scaled to the engines' time scale: %s\n", strings.ReplaceAll(strings.TrimSpace(strings.TrimPrefix(c.routerFlowConfig(), "flowControl:\n")), "\n ", ","))
 	fmt.Fprintf(b, "cluster %d nodes × %d GPUs = %d GPUs; unit = 1 engine pod of %d GPUs; cold start %s (pod Running and engine listening → readiness gate set)\n",
 		c.Fleet.Racks*c.Fleet.NodesPerRack, c.Fleet.GPUsPerNode, c.GPUs(), c.UnitGPUs, c.ColdStart)
 	itl := "not bounded"

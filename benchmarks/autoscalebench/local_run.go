@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -73,14 +74,28 @@ func DefaultLocalConfig() LocalConfig {
 			BurstFactor: 3, BurstRamp: 30, BurstHold: 20},
 		Fleet: localcluster.Fleet{Racks: 2, NodesPerRack: 4, DomainSize: 2, GPUsPerNode: 8,
 			Products: []string{"NVIDIA-H100-80GB-HBM3", "NVIDIA-H200"}, CPU: "96", Memory: "1Ti"},
-		UnitGPUs: 2, TimeScale: 20, ColdStart: 10 * time.Second, UnitRate: 3,
-		TTFTBound: 2 * time.Second, ITLBound: 0,
-		HPAQueuePerUnit: 2, InFlightPerUnit: 6, TTFTTarget: time.Second, DownWindow: 20 * time.Second,
+		UnitGPUs: 2, TimeScale: 20, ColdStart: 10 * time.Second, UnitRate: 6,
+		TTFTBound: 4 * time.Second, ITLBound: 0,
+		HPAQueuePerUnit: 2, InFlightPerUnit: 10, TTFTTarget: time.Second, DownWindow: 20 * time.Second,
 		Interval: 2 * time.Second, Window: 10 * time.Second,
 		GangSizes: []int{8, 4}, GangMean: 60 * time.Second, GangsQueued: 3,
 		MaxTokens: 32, SystemTokens: 400, Groups: 8, Conversations: 64, Turns: 6,
 		PodCIDR: "127.44.0.0/16",
 	}
+}
+
+// routerFlowConfig is tandem-router's flow control for engines TimeScale
+// times slower than the ones its defaults are measured on: every default
+// duration of router/config.go's DefaultConfig (ttftTarget 150ms,
+// queueDelay 100ms, lifoAfter 100ms, overloadAfter 1s, overloadWait 50ms,
+// maxWait 5s) times TimeScale, maxWait at most 60s, the router's own
+// scale-from-zero hold. Unscaled, a time-scaled engine's idle TTFT is
+// above the default ttftTarget and the router refuses load at once.
+func (c LocalConfig) routerFlowConfig() string {
+	d := func(base time.Duration) string { return (time.Duration(float64(base) * c.TimeScale)).String() }
+	maxWait := min(time.Duration(float64(5*time.Second)*c.TimeScale), time.Minute)
+	return fmt.Sprintf("flowControl:\n  enabled: true\n  ttftTarget: %s\n  queueDelay: %s\n  lifoAfter: %s\n  overloadAfter: %s\n  overloadWait: %s\n  maxWait: %s\n",
+		d(150*time.Millisecond), d(100*time.Millisecond), d(100*time.Millisecond), d(time.Second), d(50*time.Millisecond), maxWait)
 }
 
 // GPUs is the cluster's accelerators.
@@ -172,6 +187,13 @@ func runScaler(ctx context.Context, cfg LocalConfig, scaler string) (LocalResult
 		return LocalResult{}, err
 	}
 	defer cl.Stop()
+	routerConfig := filepath.Join(cl.StateDir(), "router.yaml")
+	if err := os.WriteFile(routerConfig, []byte(cfg.routerFlowConfig()), 0o644); err != nil {
+		return LocalResult{}, err
+	}
+	if err := cl.RestartWithArgs(ctx, "tandem-router", "--config="+routerConfig); err != nil {
+		return LocalResult{}, fmt.Errorf("tandem-router with %s: %w", routerConfig, err)
+	}
 	scheme, err := benchScheme()
 	if err != nil {
 		return LocalResult{}, err
