@@ -2,6 +2,7 @@
 // The first argument names the benchmark:
 //
 //	tandem-bench autoscale [flags]    static, HPA-style and Tandem autoscaling over a modelled day with batch gangs
+//	                                  (--cluster: the same three for real on the local cluster, simulated engines)
 //	tandem-bench controller [flags]   ServingGroup controller convergence at scale
 //	tandem-bench load [flags]         serving load against engines or a router (see benchmarks/README.md)
 //	tandem-bench router-overhead      tandem-router against direct calls: req/s, latency, router CPU and RSS
@@ -44,7 +45,7 @@ var benchmarks = map[string]struct {
 	summary string
 	run     func(ctx context.Context, args []string) error
 }{
-	"autoscale":       {"a day of load in virtual time (a queueing model, not the cluster): static, HPA-style and Tandem's autoscaler with batch backfill", autoscalebench.Main},
+	"autoscale":       {"a day of load in virtual time (a queueing model; --cluster: on the local cluster, simulated engines): static, HPA-style and Tandem's autoscaler with batch backfill", autoscalebench.Main},
 	"controller":      {"ServingGroup controller convergence at scale on the local cluster", runController},
 	"load":            {"LLM serving load: workloads, TTFT/ITL/throughput, prefix-cache hit rate vs an oracle, knee sweeps", runLoad},
 	"scheduler":       {"Volcano sessions in-process: placement quality and session time, stock vs stock + Tandem; tandem-reclaim's cost", schedulerbench.Main},
