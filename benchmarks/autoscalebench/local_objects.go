@@ -84,9 +84,10 @@ func markServing(ctx context.Context, c client.Client, key client.ObjectKey) err
 				conds = append(conds, cond)
 			}
 		}
-		cur.Status.Conditions = append(conds,
+		conds = append(conds,
 			corev1.PodCondition{Type: engineGate, Status: corev1.ConditionTrue, LastTransitionTime: now},
 			corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now})
+		cur.Status.Conditions = conds
 		return c.Status().Update(ctx, cur)
 	})
 }

@@ -174,7 +174,6 @@ type scalerRun struct {
 	mu      sync.Mutex
 	samples []snapshot
 	partial map[string]bool
-	replica []int // spec.replicas each second
 }
 
 func runScaler(ctx context.Context, cfg LocalConfig, scaler string) (LocalResult, error) {
@@ -209,7 +208,12 @@ func runScaler(ctx context.Context, cfg LocalConfig, scaler string) (LocalResult
 	actx, stopAgent := context.WithCancel(ctx)
 	agentDone := make(chan error, 1)
 	go func() { agentDone <- agent.Run(actx) }()
-	defer func() { stopAgent(); <-agentDone }()
+	defer func() {
+		stopAgent()
+		if err := <-agentDone; err != nil {
+			cfg.Logf("%s: engine agent: %v", scaler, err)
+		}
+	}()
 
 	s := &scalerRun{cfg: cfg, scaler: scaler, cluster: cl, c: c, partial: map[string]bool{},
 		feeder: newGangFeeder(c, cl.Options().SchedulerName, cfg.GangSizes, cfg.GangMean, cfg.GangsQueued, cfg.Seed)}
