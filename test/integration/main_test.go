@@ -8,11 +8,17 @@ import (
 	"os"
 	"testing"
 
+	"github.com/go-logr/logr"
+	ctrl "sigs.k8s.io/controller-runtime"
+
 	"github.com/tandem-serving/tandem/test/localcluster"
 )
 
 var cluster *localcluster.Cluster
 
 func TestMain(m *testing.M) {
+	// The in-process controllers log through controller-runtime; the
+	// tests read state from the API server, not from logs.
+	ctrl.SetLogger(logr.Discard())
 	os.Exit(localcluster.RunTests(m, localcluster.Options{ControlPlaneOnly: true}, func(c *localcluster.Cluster) { cluster = c }))
 }
