@@ -226,6 +226,7 @@ func previous(s *v1alpha1.AutoscalingStatus) autoscale.Previous {
 	if s.BelowTargetSince != nil {
 		p.BelowSince = s.BelowTargetSince.Time
 	}
+	p.WindowPeak = s.WindowPeakReplicas
 	if g := s.Signals; g != nil {
 		p.Signals = &autoscale.Signals{
 			At: g.ObservedTime.Time, Routers: int(g.Routers), Failed: int(g.RoutersFailed),
@@ -241,6 +242,7 @@ func decisionStatus(prev *v1alpha1.AutoscalingStatus, d autoscale.Decision, sig 
 		DesiredReplicas: d.Desired, Reason: d.Reason, Message: d.Message,
 		LastDecisionTime: &metav1.Time{Time: now},
 		AboveTargetSince: timeOrNil(d.AboveSince), BelowTargetSince: timeOrNil(d.BelowSince),
+		WindowPeakReplicas: d.WindowPeak,
 		Signals: &v1alpha1.AutoscalingSignals{
 			ObservedTime: metav1.Time{Time: sig.At}, Routers: int32(sig.Routers), RoutersFailed: int32(sig.Failed),
 			InFlightRequests: roundCount(sig.InFlight), QueuedTokens: roundCount(sig.QueuedTokens), RequestsInWindow: roundCount(sig.Requests),

@@ -178,7 +178,8 @@ type AutoscalingTargets struct {
 type AutoscalingStatus struct {
 	// DesiredReplicas is the units the signals ask for, within bounds and
 	// before the stabilisation windows; spec.replicas moves toward it (all
-	// at once up, one unit per scaleDownWindowSeconds down).
+	// at once up; down, after scaleDownWindowSeconds, to the most any look
+	// of the window asked for).
 	DesiredReplicas int32 `json:"desiredReplicas"`
 
 	// Signals are the values the last decision used.
@@ -212,6 +213,11 @@ type AutoscalingStatus struct {
 	// from it.
 	// +optional
 	BelowTargetSince *metav1.Time `json:"belowTargetSince,omitempty"`
+	// WindowPeakReplicas is the most units any look since
+	// belowTargetSince asked for: where the group goes when the
+	// scale-down window has run. Unset outside a window.
+	// +optional
+	WindowPeakReplicas *int32 `json:"windowPeakReplicas,omitempty"`
 
 	// Roles is the last decision on the prefill and decode instances per
 	// unit, with spec.autoscaling.roles.

@@ -117,6 +117,11 @@ func (in *AutoscalingStatus) DeepCopyInto(out *AutoscalingStatus) {
 		in, out := &in.BelowTargetSince, &out.BelowTargetSince
 		*out = (*in).DeepCopy()
 	}
+	if in.WindowPeakReplicas != nil {
+		in, out := &in.WindowPeakReplicas, &out.WindowPeakReplicas
+		*out = new(int32)
+		**out = **in
+	}
 	if in.Roles != nil {
 		in, out := &in.Roles, &out.Roles
 		*out = make([]RoleAutoscalingStatus, len(*in))

@@ -49,7 +49,7 @@ func (a *Tandem) Decide(now, current, readyUnits int, s TandemSignals) int {
 	a.Last = d
 	// What decisionStatus writes and previous() reads back.
 	a.prev = autoscale.Previous{
-		AboveSince: d.AboveSince, BelowSince: d.BelowSince,
+		AboveSince: d.AboveSince, BelowSince: d.BelowSince, WindowPeak: d.WindowPeak,
 		Signals: &autoscale.Signals{
 			At: at.Truncate(time.Second), Routers: 1,
 			InFlight: math.Round(sig.InFlight), QueuedTokens: math.Round(sig.QueuedTokens), Requests: math.Round(sig.Requests),

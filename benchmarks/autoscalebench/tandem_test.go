@@ -18,10 +18,10 @@ func TestTandemCarriesStatusBetweenDecisions(t *testing.T) {
 	looks := []look{
 		{0, 2, 2, 50},   // 5 units at once (no up window, no earlier look)
 		{15, 5, 2, 50},  // steady: nothing grows, nothing to predict
-		{30, 5, 5, 10},  // 1 would do: the down window starts
-		{75, 5, 5, 10},  // 45 s into the 60 s window
-		{90, 5, 5, 10},  // window over: half the way to 1, 5 to 3
-		{105, 3, 3, 10}, // the window starts again
+		{30, 5, 5, 25},  // 3 would do: the down window starts, its peak 3
+		{75, 5, 5, 10},  // 45 s into the 60 s window, 1 would do
+		{90, 5, 5, 10},  // window over: to its peak, carried from 30 s
+		{105, 3, 3, 10}, // a new window starts
 	}
 	var got []int
 	var reasons []string

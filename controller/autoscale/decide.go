@@ -124,6 +124,10 @@ type Previous struct {
 	Signals    *Signals
 	AboveSince time.Time
 	BelowSince time.Time
+	// WindowPeak is the most units a look below the current units asked for
+	// since BelowSince; nil when no look has been recorded (a window
+	// begun by a controller that did not keep it).
+	WindowPeak *int32
 }
 
 // Decision is what to do and why.
@@ -135,6 +139,9 @@ type Decision struct {
 	Reason, Message string
 	AboveSince      time.Time
 	BelowSince      time.Time
+	// WindowPeak is where a scale-down goes when the running down window
+	// ends (Previous.WindowPeak of the next look); nil outside a window.
+	WindowPeak *int32
 }
 
 // growthHorizon is the longest gap between two looks over which a growth
@@ -309,9 +316,13 @@ func stabilise(in Input, desired int32, why string) Decision {
 		d.Message = fmt.Sprintf("%s: %d to %d units", why, cur, desired)
 	case desired < cur:
 		d.BelowSince = in.Previous.BelowSince
-		if d.BelowSince.IsZero() {
+		to := desired // the window's first look
+		if !d.BelowSince.IsZero() {
+			to = scaleDownTo(cur, desired, in.Previous.WindowPeak)
+		} else {
 			d.BelowSince = now
 		}
+		d.WindowPeak = &to
 		if in.Signals.Failed > 0 {
 			d.Reason = ReasonPartialSignals
 			d.Message = fmt.Sprintf("%s: %d units would do, but %d of %d routers did not answer; not scaling down", why, desired, in.Signals.Failed, in.Signals.Failed+in.Signals.Routers)
@@ -319,18 +330,19 @@ func stabilise(in Input, desired int32, why string) Decision {
 		}
 		if wait := p.DownWindow - now.Sub(d.BelowSince); wait > 0 {
 			d.Reason = ReasonWaitingDownWindow
-			d.Message = fmt.Sprintf("%s: %d units would do, going to %d in %v unless load rises", why, desired, downStep(cur, desired), wait.Round(time.Second))
+			d.Message = fmt.Sprintf("%s: %d units would do, going to %d in %v unless load rises", why, desired, to, wait.Round(time.Second))
 			return d
 		}
-		to := downStep(cur, desired)
-		d.Replicas, d.BelowSince = to, now
+		// The scale-down ends the window; the next look below the new
+		// units begins another.
+		d.Replicas, d.BelowSince, d.WindowPeak = to, time.Time{}, nil
 		d.Reason = ReasonScaledDown
-		d.Message = fmt.Sprintf("%s: %d units would do; %d to %d units", why, desired, cur, to)
+		d.Message = fmt.Sprintf("%s: %d units would do; %d to %d units, the most the window's looks asked for", why, desired, cur, to)
 	default:
 		// An equal look neither starts nor ends a down window: a load
 		// that sits at the current units between looks below them is
 		// still not asking for more.
-		d.BelowSince = in.Previous.BelowSince
+		d.BelowSince, d.WindowPeak = in.Previous.BelowSince, in.Previous.WindowPeak
 		d.Reason = ReasonWithinTargets
 		d.Message = fmt.Sprintf("%s: %d units", why, cur)
 		if cur == p.Max && overMax(in) {
@@ -341,14 +353,19 @@ func stabilise(in Input, desired int32, why string) Decision {
 	return d
 }
 
-// downStep is where a scale-down goes once its window has run: half the
-// way to the recommendation, at least one unit. The window has no memory
-// of the looks inside it beyond that none asked for the current units or
-// more, so the recommendation of this one look is not trusted all the
-// way; halving the gap each window brings 32 units to 8 in four windows,
-// not 24.
-func downStep(cur, desired int32) int32 {
-	return cur - max(1, (cur-desired)/2)
+// scaleDownTo is where a scale-down goes once its window has run: the most
+// units any look below the current units asked for in the window
+// (Kubernetes' HPA takes the highest recommendation of its window the
+// same way), so one quiet look at the window's end does not take the
+// group lower than the rest of the window wanted. When the window's
+// earlier looks were not recorded (peak nil: the window was begun by a
+// controller that kept no peak) it goes half the way to this look's
+// recommendation, at least one unit.
+func scaleDownTo(cur, desired int32, peak *int32) int32 {
+	if peak == nil {
+		return cur - max(1, (cur-desired)/2)
+	}
+	return max(*peak, desired)
 }
 
 // overMax says whether the unclamped recommendation exceeds maxReplicas.

@@ -29,7 +29,10 @@ type got struct {
 	Replicas, Desired      int32
 	Reason                 string
 	AboveSince, BelowSince time.Time
+	WindowPeak             *int32
 }
+
+func peak(n int32) *int32 { return &n }
 
 func TestDecide(t *testing.T) {
 	cases := []struct {
@@ -73,32 +76,45 @@ func TestDecide(t *testing.T) {
 			name: "a fall below target restarts a running up window",
 			in: Input{Now: at(20), Policy: policy(func(p *Policy) { p.UpWindow = 30 * time.Second; p.DownWindow = time.Minute }), Current: 2, Signals: load(5),
 				Previous: Previous{AboveSince: at(0)}},
-			want: got{Replicas: 2, Desired: 1, Reason: ReasonWaitingDownWindow, BelowSince: at(20)},
+			want: got{Replicas: 2, Desired: 1, Reason: ReasonWaitingDownWindow, BelowSince: at(20), WindowPeak: peak(1)},
 		},
 		{
 			name: "load under target waits for the down window",
 			in: Input{Now: at(100), Policy: policy(func(p *Policy) { p.DownWindow = 300 * time.Second }), Current: 4, Signals: load(5),
-				Previous: Previous{BelowSince: at(0)}},
-			want: got{Replicas: 4, Desired: 1, Reason: ReasonWaitingDownWindow, BelowSince: at(0)},
+				Previous: Previous{BelowSince: at(0), WindowPeak: peak(2)}},
+			want: got{Replicas: 4, Desired: 1, Reason: ReasonWaitingDownWindow, BelowSince: at(0), WindowPeak: peak(2)},
 		},
 		{
-			name: "after the down window one unit goes and the window restarts",
-			in: Input{Now: at(300), Policy: policy(func(p *Policy) { p.DownWindow = 300 * time.Second }), Current: 4, Signals: load(5),
-				Previous: Previous{BelowSince: at(0)}},
-			want: got{Replicas: 3, Desired: 1, Reason: ReasonScaledDown, BelowSince: at(300)},
+			name: "a look below the current units but above the window's peak raises the peak",
+			in: Input{Now: at(100), Policy: policy(func(p *Policy) { p.DownWindow = 300 * time.Second }), Current: 4, Signals: load(25),
+				Previous: Previous{BelowSince: at(0), WindowPeak: peak(1)}},
+			want: got{Replicas: 4, Desired: 3, Reason: ReasonWaitingDownWindow, BelowSince: at(0), WindowPeak: peak(3)},
 		},
 		{
-			name: "after the down window a recommendation far below goes half the way",
-			// 8 units, 1 would do: 8 - (8-1)/2 = 5.
+			name: "after the down window the group goes to the most any look in it asked for, and the window ends",
+			// 8 units; this look wants 1, an earlier one 3.
+			in: Input{Now: at(300), Policy: policy(func(p *Policy) { p.DownWindow = 300 * time.Second }), Current: 8, Signals: load(5),
+				Previous: Previous{BelowSince: at(0), WindowPeak: peak(3)}},
+			want: got{Replicas: 3, Desired: 1, Reason: ReasonScaledDown},
+		},
+		{
+			name: "a window begun without a recorded peak goes half the way",
+			// An older status: 8 units, 1 would do: 8 - (8-1)/2 = 5.
 			in: Input{Now: at(300), Policy: policy(func(p *Policy) { p.DownWindow = 300 * time.Second }), Current: 8, Signals: load(5),
 				Previous: Previous{BelowSince: at(0)}},
-			want: got{Replicas: 5, Desired: 1, Reason: ReasonScaledDown, BelowSince: at(300)},
+			want: got{Replicas: 5, Desired: 1, Reason: ReasonScaledDown},
+		},
+		{
+			name: "a window begun without a recorded peak takes at least one unit",
+			in: Input{Now: at(300), Policy: policy(func(p *Policy) { p.DownWindow = 300 * time.Second }), Current: 4, Signals: load(25),
+				Previous: Previous{BelowSince: at(0)}},
+			want: got{Replicas: 3, Desired: 3, Reason: ReasonScaledDown},
 		},
 		{
 			name: "a look equal to the current units keeps a running down window",
 			in: Input{Now: at(100), Policy: policy(func(p *Policy) { p.DownWindow = 300 * time.Second }), Current: 3, Signals: load(30),
-				Previous: Previous{BelowSince: at(0)}},
-			want: got{Replicas: 3, Desired: 3, Reason: ReasonWithinTargets, BelowSince: at(0)},
+				Previous: Previous{BelowSince: at(0), WindowPeak: peak(2)}},
+			want: got{Replicas: 3, Desired: 3, Reason: ReasonWithinTargets, BelowSince: at(0), WindowPeak: peak(2)},
 		},
 		{
 			name: "a look above the current units ends a running down window",
@@ -110,8 +126,8 @@ func TestDecide(t *testing.T) {
 			name: "a router that did not answer blocks scale-down",
 			in: Input{Now: at(300), Policy: policy(func(p *Policy) { p.DownWindow = 300 * time.Second }), Current: 4,
 				Signals:  Signals{At: t0, Routers: 1, Failed: 1, InFlight: 5},
-				Previous: Previous{BelowSince: at(0)}},
-			want: got{Replicas: 4, Desired: 1, Reason: ReasonPartialSignals, BelowSince: at(0)},
+				Previous: Previous{BelowSince: at(0), WindowPeak: peak(1)}},
+			want: got{Replicas: 4, Desired: 1, Reason: ReasonPartialSignals, BelowSince: at(0), WindowPeak: peak(1)},
 		},
 		{
 			name: "a router that did not answer does not block scale-up",
@@ -175,7 +191,7 @@ func TestDecide(t *testing.T) {
 			name: "idle group with min 0 goes to zero after the down window",
 			in: Input{Now: at(60), Policy: policy(func(p *Policy) { p.Min = 0; p.DownWindow = time.Minute }), Current: 1,
 				Signals: Signals{At: at(60), Routers: 1}, Previous: Previous{BelowSince: at(0)}},
-			want: got{Replicas: 0, Desired: 0, Reason: ReasonScaledDown, BelowSince: at(60)},
+			want: got{Replicas: 0, Desired: 0, Reason: ReasonScaledDown},
 		},
 		{
 			name: "cold start: growing load is sized for the load expected when new units serve",
@@ -269,14 +285,14 @@ func TestDecide(t *testing.T) {
 			name: "TTFT under half its bound may lose one unit",
 			in: Input{Now: t0, Policy: Policy{Min: 1, Max: 8, TTFTP90: time.Second}, Current: 4, Ready: 4,
 				Signals: Signals{At: t0, Routers: 1, InFlight: 10, TTFTP90: 100 * time.Millisecond, HasTTFT: true}},
-			want: got{Replicas: 3, Desired: 3, Reason: ReasonScaledDown, BelowSince: t0},
+			want: got{Replicas: 3, Desired: 3, Reason: ReasonScaledDown},
 		},
 		{
 			name: "TTFT well under its bound leaves the count to the in-flight target",
 			// In-flight asks for 1 of 8; the bound no longer asks for 7.
 			in: Input{Now: t0, Policy: policy(func(p *Policy) { p.TTFTP90 = time.Second }), Current: 8, Ready: 8,
 				Signals: Signals{At: t0, Routers: 1, InFlight: 10, TTFTP90: 100 * time.Millisecond, HasTTFT: true}},
-			want: got{Replicas: 5, Desired: 1, Reason: ReasonScaledDown, BelowSince: t0},
+			want: got{Replicas: 1, Desired: 1, Reason: ReasonScaledDown},
 		},
 		{
 			name: "TTFT bound without samples but with demand keeps the units",
@@ -307,7 +323,7 @@ func TestDecide(t *testing.T) {
 			name: "ITL under half its bound may lose one unit",
 			in: Input{Now: t0, Policy: Policy{Min: 1, Max: 8, ITLP90: 50 * time.Millisecond}, Current: 3, Ready: 3,
 				Signals: Signals{At: t0, Routers: 1, InFlight: 4, ITLP90: 20 * time.Millisecond, HasITL: true, Engines: 3}},
-			want: got{Replicas: 2, Desired: 2, Reason: ReasonScaledDown, BelowSince: t0},
+			want: got{Replicas: 2, Desired: 2, Reason: ReasonScaledDown},
 		},
 		{
 			name: "ITL under its bound does not overrule a TTFT bound that is exceeded",
@@ -326,7 +342,7 @@ func TestDecide(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			d := Decide(tc.in)
-			g := got{Replicas: d.Replicas, Desired: d.Desired, Reason: d.Reason, AboveSince: d.AboveSince, BelowSince: d.BelowSince}
+			g := got{Replicas: d.Replicas, Desired: d.Desired, Reason: d.Reason, AboveSince: d.AboveSince, BelowSince: d.BelowSince, WindowPeak: d.WindowPeak}
 			if diff := cmp.Diff(tc.want, g); diff != "" {
 				t.Errorf("Decide (-want +got):\n%s\nmessage: %s", diff, d.Message)
 			}
@@ -347,31 +363,43 @@ func walkDown(p Policy, from int32, until int, inFlight func(s int) float64) (st
 		if d.Replicas != cur {
 			steps, units = append(steps, int32(s)), append(units, d.Replicas)
 		}
-		cur, prev = d.Replicas, Previous{AboveSince: d.AboveSince, BelowSince: d.BelowSince}
+		cur, prev = d.Replicas, Previous{AboveSince: d.AboveSince, BelowSince: d.BelowSince, WindowPeak: d.WindowPeak}
 	}
 	return steps, units
 }
 
-func TestScaleDownNearTheTargetTakesOneWindowPerUnit(t *testing.T) {
+// TestSteadyLowLoadScalesDownInOneWindow: 4 units, a load one unit
+// carries: every look of the window asks for 1, so after one window the
+// group is at 1, not a unit per window.
+func TestSteadyLowLoadScalesDownInOneWindow(t *testing.T) {
 	p := policy(func(p *Policy) { p.DownWindow = time.Minute })
 	steps, units := walkDown(p, 4, 200, func(int) float64 { return 5 })
-	if diff := cmp.Diff([]int32{60, 120, 180}, steps); diff != "" {
+	if diff := cmp.Diff([]int32{60}, steps); diff != "" {
 		t.Errorf("seconds at which units went (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]int32{3, 2, 1}, units); diff != "" {
+	if diff := cmp.Diff([]int32{1}, units); diff != "" {
 		t.Errorf("units after each step (-want +got):\n%s", diff)
 	}
 }
 
-// TestScaleDownFarBelowHalvesTheGapEachWindow: after a burst at 32 units
-// with 2 wanted, the way down takes six windows, not thirty.
-func TestScaleDownFarBelowHalvesTheGapEachWindow(t *testing.T) {
+// TestScaleDownAfterABurstGoesToTheWindowsPeak: after a burst at 32
+// units the load falls over the window, from 6 units' worth to 2; the
+// group goes to 6 after one window (the most its looks asked for), not
+// to the last look's 2, and to 2 after the next.
+func TestScaleDownAfterABurstGoesToTheWindowsPeak(t *testing.T) {
 	p := policy(func(p *Policy) { p.DownWindow = time.Minute; p.Max = 32 })
-	steps, units := walkDown(p, 32, 600, func(int) float64 { return 20 })
-	if diff := cmp.Diff([]int32{60, 120, 180, 240, 300, 360}, steps); diff != "" {
+	steps, units := walkDown(p, 32, 300, func(s int) float64 {
+		if s < 60 {
+			return 55 - float64(s)*0.5 // 55 at 0 s (6 units) to 30.5 at 50 s (4 units)
+		}
+		return 20 // 2 units
+	})
+	// The window begins at 0 s; the look at 60 s ends it (to 6); the
+	// next window begins at 70 s and ends at 130 s (to 2).
+	if diff := cmp.Diff([]int32{60, 130}, steps); diff != "" {
 		t.Errorf("seconds at which units went (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]int32{17, 10, 6, 4, 3, 2}, units); diff != "" {
+	if diff := cmp.Diff([]int32{6, 2}, units); diff != "" {
 		t.Errorf("units after each step (-want +got):\n%s", diff)
 	}
 }

@@ -73,24 +73,27 @@
 //     goes straight to it. One below must hold for scaleDownWindowSeconds
 //     (from belowTargetSince): no look in the window may ask for more
 //     than the current units; looks equal to them neither start nor end
-//     the window. Then the group goes half the way to the recommendation
-//     (at least one unit) and the window starts again: 32 units with 2
-//     wanted come down in six windows (17, 10, 6, 4, 3, 2), where one
-//     unit per window took thirty. A look above the current units ends a
-//     running down window. When some routers did not answer the sums are
-//     low, so the group may grow but does not shrink.
+//     the window. Then the group goes to the most units any look below
+//     the current units asked for in the window (status
+//     windowPeakReplicas keeps that figure between looks), and the
+//     scale-down ends the window: the next look below the new units
+//     begins another. 32 units after a burst, with every look of the
+//     window asking for 2 to 4, go to 4 in one window. A look above the
+//     current units ends a running down window. When some routers did
+//     not answer the sums are low, so the group may grow but does not
+//     shrink.
 //
-// Kubernetes' HPA stabilises a scale-down by keeping the recommendations
-// of the whole window and taking the highest (autoscaling/v2
-// HPAScalingRules.stabilizationWindowSeconds: the seconds of past
-// recommendations it considers, 300 by default for scale-down; KEP-853
-// configurable-hpa-scale-velocity, algorithm pseudocode: gather the
-// window's recommendations, pick the largest). Decide keeps no history:
-// status holds only the window's start and the last look's signals, so
-// it knows that every look in the window asked for fewer units than the
-// current, not how many fewer. Going half the way is the step that
-// record supports: it trusts the last look for a direction, not for the
-// whole distance.
+// Kubernetes' HPA stabilises a scale-down the same way: it keeps the
+// recommendations of the whole window and takes the highest
+// (autoscaling/v2 HPAScalingRules.stabilizationWindowSeconds: the seconds
+// of past recommendations it considers, 300 by default for scale-down;
+// KEP-853 configurable-hpa-scale-velocity, algorithm pseudocode: gather
+// the window's recommendations, pick the largest). Decide keeps the
+// highest as one number in status instead of the list. A window whose
+// earlier looks were not recorded (a status written before
+// windowPeakReplicas existed) goes half the way to the last look's
+// recommendation, at least one unit: the record says only that every
+// look asked for fewer units, not how many fewer.
 //
 // The TTFT bound scales up in proportion because queueing delay grows with
 // load, but it only ever shrinks by one unit: TTFT at light load is the
