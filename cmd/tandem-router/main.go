@@ -14,6 +14,8 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -62,6 +64,7 @@ func registerPlugins() *schedule.Plugins {
 
 type flags struct {
 	config, listen, metrics, endpoints, policy, namespace, kubeconfig string
+	pprofAddr                                                         string
 	kubernetes                                                        bool
 }
 
@@ -75,6 +78,7 @@ func parseFlags() flags {
 	flag.StringVar(&f.namespace, "namespace", "", "with --kubernetes: the namespace whose ServingGroups serve (default the router's own)")
 	flag.StringVar(&f.kubeconfig, "kubeconfig", "", "with --kubernetes: kubeconfig file (default in-cluster)")
 	flag.StringVar(&f.policy, "policy", "", "routing policy: random, round-robin, least-request, prefix, tandem, or a peer baseline: llm-d, llm-d-sticky, kthena (router/schedule/baselines.go)")
+	flag.StringVar(&f.pprofAddr, "pprof-addr", "", "address of Go's /debug/pprof/ profiles (off by default; for profiling the router, never expose it)")
 	klog.InitFlags(nil)
 	flag.Parse()
 	return f
@@ -122,11 +126,17 @@ func loadConfig(f flags) (router.Config, error) {
 }
 
 func run() error {
-	cfg, err := loadConfig(parseFlags())
+	f := parseFlags()
+	cfg, err := loadConfig(f)
 	if err != nil {
 		return err
 	}
 	log := klog.Background()
+	if f.pprofAddr != "" {
+		if err := servePprof(f.pprofAddr, log); err != nil {
+			return err
+		}
+	}
 	rt, err := router.New(cfg, router.Options{Plugins: registerPlugins(), Logger: log})
 	if err != nil {
 		return err
@@ -175,6 +185,24 @@ func run() error {
 		err = <-errc
 	}
 	return err
+}
+
+// servePprof serves Go's runtime profiles on a listener of their own, so
+// the API and metrics ports never expose them.
+func servePprof(addr string, log klog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("pprof listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	log.Info("tandem-router pprof", "address", ln.Addr().String())
+	go func() { _ = (&http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}).Serve(ln) }()
+	return nil
 }
 
 func startDiscovery(ctx context.Context, d router.DiscoveryConfig, rt *router.Router, errc chan<- error) error {

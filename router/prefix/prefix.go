@@ -45,7 +45,6 @@ import (
 	"sync"
 
 	"github.com/cespare/xxhash/v2"
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
 // DefaultBlockBytes is the default block size: about 16 tokens.
@@ -72,7 +71,7 @@ func AppendHashes(dst []uint64, seed uint64, prompt []byte, blockBytes int) []ui
 // least-recently-used eviction. It is safe for concurrent use.
 type Index struct {
 	mu  sync.Mutex
-	lru *simplelru.LRU[uint64, struct{}]
+	lru *lru
 	// onInsert, if set, hears every Insert (not Learn or Import).
 	onInsert func(hashes []uint64)
 }
@@ -84,8 +83,7 @@ func (x *Index) Observe(f func(hashes []uint64)) { x.onInsert = f }
 
 // NewIndex returns an index holding at most capacity blocks.
 func NewIndex(capacity int) *Index {
-	l, _ := simplelru.NewLRU[uint64, struct{}](max(capacity, 1), nil)
-	return &Index{lru: l}
+	return &Index{lru: newLRU(capacity)}
 }
 
 // Match returns how many leading blocks of hashes the index holds. It
@@ -98,14 +96,14 @@ func (x *Index) Match(hashes []uint64) int {
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if !x.lru.Contains(hashes[0]) {
+	if !x.lru.contains(hashes[0]) {
 		return 0
 	}
 	// Invariant: hashes[lo-1] is held; hashes[hi] is not (hi = n: none).
 	lo, hi := 1, len(hashes)
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
-		if x.lru.Contains(hashes[mid]) {
+		if x.lru.contains(hashes[mid]) {
 			lo = mid + 1
 		} else {
 			hi = mid
@@ -128,7 +126,7 @@ func (x *Index) Insert(hashes []uint64) {
 func (x *Index) Learn(hashes []uint64) {
 	x.mu.Lock()
 	for i := len(hashes) - 1; i >= 0; i-- {
-		x.lru.Add(hashes[i], struct{}{})
+		x.lru.add(hashes[i])
 	}
 	x.mu.Unlock()
 }
@@ -138,11 +136,12 @@ func (x *Index) Learn(hashes []uint64) {
 func (x *Index) Export(dst []uint64, limit int) []uint64 {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	keys := x.lru.Keys()
-	if limit > 0 && len(keys) > limit {
-		keys = keys[len(keys)-limit:]
+	start := len(dst)
+	dst = x.lru.keys(dst)
+	if limit > 0 && len(dst)-start > limit {
+		dst = append(dst[:start], dst[len(dst)-limit:]...) // the newest limit
 	}
-	return append(dst, keys...)
+	return dst
 }
 
 // Import adds blocks given from least to most recently used (as Export
@@ -151,7 +150,7 @@ func (x *Index) Export(dst []uint64, limit int) []uint64 {
 func (x *Index) Import(blocks []uint64) {
 	x.mu.Lock()
 	for _, h := range blocks {
-		x.lru.Add(h, struct{}{})
+		x.lru.add(h)
 	}
 	x.mu.Unlock()
 }
@@ -160,7 +159,7 @@ func (x *Index) Import(blocks []uint64) {
 func (x *Index) Remove(hashes []uint64) {
 	x.mu.Lock()
 	for _, h := range hashes {
-		x.lru.Remove(h)
+		x.lru.remove(h)
 	}
 	x.mu.Unlock()
 }
@@ -168,7 +167,7 @@ func (x *Index) Remove(hashes []uint64) {
 // Clear forgets every block: the engine restarted or cleared its cache.
 func (x *Index) Clear() {
 	x.mu.Lock()
-	x.lru.Purge()
+	x.lru.purge()
 	x.mu.Unlock()
 }
 
@@ -176,13 +175,13 @@ func (x *Index) Clear() {
 func (x *Index) Len() int {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	return x.lru.Len()
+	return x.lru.len()
 }
 
 // Resize changes the capacity, evicting the oldest blocks if it shrinks.
 func (x *Index) Resize(capacity int) {
 	x.mu.Lock()
-	x.lru.Resize(max(capacity, 1))
+	x.lru.resize(capacity)
 	x.mu.Unlock()
 }
 
