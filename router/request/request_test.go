@@ -193,6 +193,21 @@ func BenchmarkParseChat4KB(b *testing.B) {
 	}
 }
 
+// BenchmarkParseChatEscaped4KB parses content with escapes, as tool
+// outputs and code have: a newline every line and quoted words.
+func BenchmarkParseChatEscaped4KB(b *testing.B) {
+	content := strings.Repeat(`The \"quick\" brown fox jumps over the lazy dog;\n`, 80)
+	body := []byte(`{"model":"meta-llama/Llama-3.1-8B-Instruct","stream":true,"max_tokens":64,"messages":[{"role":"system","content":"You are helpful."},{"role":"user","content":"` + content + `"}]}`)
+	var r Request
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := Parse(Chat, body, &r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func TestMember(t *testing.T) {
 	body := `{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function"}],"tool":1,"add_generation_prompt":false,"tools":[]}`
 	var r Request

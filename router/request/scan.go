@@ -172,6 +172,13 @@ func special8(x uint64) bool {
 	return ((x-ones*0x20)&^x|(q-ones)&^q|(bs-ones)&^bs)&highs != 0
 }
 
+// escapeOrHigh8 reports whether any of the 8 bytes in x is a backslash or
+// not ASCII (special8's tricks).
+func escapeOrHigh8(x uint64) bool {
+	bs := x ^ (ones * '\\')
+	return ((bs-ones)&^bs|x)&highs != 0
+}
+
 func isHex4(h []byte) bool {
 	for _, c := range h {
 		if (c < '0' || c > '9') && (c < 'a' || c > 'f') && (c < 'A' || c > 'F') {
@@ -225,23 +232,37 @@ func digits(b []byte, i int) int {
 // appendUnquoted appends the decoded text of the JSON string raw (with its
 // quotes, already validated by skipString) to dst, as encoding/json decodes
 // it: invalid UTF-8 and lone surrogates become U+FFFD.
+//
+// Runs of bytes that decode to themselves (ASCII other than the backslash,
+// valid UTF-8) are copied whole: text with an escape every line (tool
+// outputs, code) is most of an agent's prompt.
 func appendUnquoted(dst, raw []byte) []byte {
 	s := raw[1 : len(raw)-1]
 	for i := 0; i < len(s); {
-		c := s[i]
-		switch {
-		case c == '\\':
+		j := i
+		for j+8 <= len(s) && !escapeOrHigh8(binary.LittleEndian.Uint64(s[j:])) {
+			j += 8
+		}
+		for j < len(s) && s[j] != '\\' && s[j] < utf8.RuneSelf {
+			j++
+		}
+		dst = append(dst, s[i:j]...)
+		if i = j; i == len(s) {
+			break
+		}
+		if s[i] == '\\' {
 			var r rune
 			r, i = unescape(s, i)
 			dst = utf8.AppendRune(dst, r)
-		case c < utf8.RuneSelf:
-			dst = append(dst, c)
-			i++
-		default:
-			r, size := utf8.DecodeRune(s[i:])
-			dst = utf8.AppendRune(dst, r)
-			i += size
+			continue
 		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = utf8.AppendRune(dst, r) // invalid UTF-8
+		} else {
+			dst = append(dst, s[i:i+size]...)
+		}
+		i += size
 	}
 	return dst
 }
