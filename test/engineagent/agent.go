@@ -5,6 +5,13 @@
 // goes away. kwok gives pods addresses inside 127.0.0.0/8, so the engines
 // answer on loopback exactly where the router expects the pods to be.
 //
+// A deleted pod's engine drains as a kubelet would keep it serving
+// (drain.go): when the engine container has a preStop sleep of N s, the
+// engine keeps answering its open requests for up to N s (cut to the
+// deletion's grace period) and stops once they have all ended. Without a
+// preStop sleep, or when the pod is force-deleted, the engine stops at
+// once, cutting its streams, as a container killed without a hook would.
+//
 // Only rank-0 pods serve HTTP; workers of a multi-pod instance have no
 // engine of their own, as with vLLM's multi-node serving.
 package engineagent
@@ -46,9 +53,11 @@ type Agent struct {
 	opts    Options
 	kube    kubernetes.Interface
 	groups  client.Client
-	mu      sync.Mutex
-	engines map[types.UID]*sim.Engine
-	seed    uint64
+	mu       sync.Mutex
+	engines  map[types.UID]*sim.Engine
+	draining map[types.UID]bool // engines of deleted pods serving their last requests
+	drains   sync.WaitGroup
+	seed     uint64
 }
 
 // New builds an agent for the cluster behind cfg.
@@ -68,10 +77,11 @@ func New(cfg *rest.Config, opts Options) (*Agent, error) {
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
 	}
-	return &Agent{opts: opts, kube: kube, groups: groups, engines: map[types.UID]*sim.Engine{}}, nil
+	return &Agent{opts: opts, kube: kube, groups: groups, engines: map[types.UID]*sim.Engine{}, draining: map[types.UID]bool{}}, nil
 }
 
-// Run watches leader pods until ctx ends, then stops every engine.
+// Run watches leader pods until ctx ends, then stops every engine,
+// draining ones too.
 func (a *Agent) Run(ctx context.Context) error {
 	sel := labels.SelectorFromSet(labels.Set{v1alpha1.LabelRank: "0"}).String()
 	factory := informers.NewSharedInformerFactoryWithOptions(a.kube, 0,
@@ -85,7 +95,7 @@ func (a *Agent) Run(ctx context.Context) error {
 				obj = tomb.Obj
 			}
 			if pod, ok := obj.(*corev1.Pod); ok {
-				a.stop(pod)
+				a.end(ctx, pod)
 			}
 		},
 	})
@@ -96,16 +106,18 @@ func (a *Agent) Run(ctx context.Context) error {
 	<-ctx.Done()
 	factory.Shutdown()
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	for uid, e := range a.engines {
 		_ = e.Close()
 		delete(a.engines, uid)
+		delete(a.draining, uid)
 	}
+	a.mu.Unlock()
+	a.drains.Wait()
 	return nil
 }
 
 // Engine returns the engine serving the pod with uid, or nil when none
-// runs.
+// runs. A deleted pod's engine is returned while it drains.
 func (a *Agent) Engine(uid types.UID) *sim.Engine {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -117,7 +129,11 @@ func (a *Agent) sync(ctx context.Context, obj any) {
 	if !ok || pod.Labels[v1alpha1.LabelGroup] == "" {
 		return
 	}
-	if pod.DeletionTimestamp != nil || pod.Status.Phase != corev1.PodRunning || pod.Status.PodIP == "" {
+	if pod.DeletionTimestamp != nil {
+		a.end(ctx, pod)
+		return
+	}
+	if pod.Status.Phase != corev1.PodRunning || pod.Status.PodIP == "" {
 		a.stop(pod)
 		return
 	}
