@@ -161,6 +161,20 @@ sglang:max_total_num_tokens{model_name="m"} 161721
 	}
 }
 
+func BenchmarkParseMetrics(b *testing.B) {
+	text, err := os.ReadFile("../promtext/testdata/vllm.txt")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, found := ParseMetrics(text); !found {
+			b.Fatal("no load metrics")
+		}
+	}
+}
+
 // The scraper reads a real simulated engine: its load, its cache size
 // (which sizes the prefix index), and, when discovery named no models, the
 // engine's model list.

@@ -43,12 +43,22 @@ const (
 	sglangMaxTokens = "sglang:max_total_num_tokens"
 )
 
+// readMetric says whether ParseMetrics reads the series name.
+func readMetric(name []byte) bool {
+	switch string(name) {
+	case vllmWaiting, vllmRunning, vllmKVUsage, vllmGPUCache, vllmCacheConfig,
+		sglangQueue, sglangRunning, sglangUsage, sglangMaxTokens:
+		return true
+	}
+	return false
+}
+
 // ParseMetrics reads the engine state from a metrics page of either engine.
 // Gauges are summed over label sets (one per served model). found is false
 // when the page has none of the load metrics.
 func ParseMetrics(text []byte) (m EngineMetrics, found bool) {
 	kv, gpuCache := -1.0, -1.0
-	promtext.Each(text, func(name, labels []byte, v float64) {
+	promtext.EachNamed(text, readMetric, func(name, labels []byte, v float64) {
 		switch string(name) {
 		case vllmWaiting, sglangQueue:
 			m.Waiting += v

@@ -17,6 +17,15 @@ import (
 // Each calls fn for every well-formed sample line of text and returns the
 // number of malformed lines it skipped. name and labels alias text.
 func Each(text []byte, fn func(name, labels []byte, value float64)) (skipped int) {
+	return EachNamed(text, nil, fn)
+}
+
+// EachNamed is Each for only the samples whose name want accepts (nil:
+// all). A line with another name is passed over once its name is read:
+// its labels and value are not parsed, and it is not counted even if
+// malformed. An engine's page is mostly histogram buckets a router never
+// reads, so this is most of the cost of a scrape saved.
+func EachNamed(text []byte, want func(name []byte) bool, fn func(name, labels []byte, value float64)) (skipped int) {
 	for len(text) > 0 {
 		var line []byte
 		if i := bytes.IndexByte(text, '\n'); i >= 0 {
@@ -26,6 +35,9 @@ func Each(text []byte, fn func(name, labels []byte, value float64)) (skipped int
 		}
 		line = trimSpace(line)
 		if len(line) == 0 || line[0] == '#' {
+			continue
+		}
+		if want != nil && !want(line[:nameEnd(line)]) {
 			continue
 		}
 		name, labels, value, ok := parseLine(line)
@@ -52,12 +64,18 @@ func isNameByte(c byte, first bool) bool {
 	return c == '_' || c == ':' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || !first && c >= '0' && c <= '9'
 }
 
-// parseLine splits `name{labels} value [timestamp]`.
-func parseLine(line []byte) (name, labels []byte, value float64, ok bool) {
+// nameEnd is the length of the metric name at the start of line.
+func nameEnd(line []byte) int {
 	i := 0
 	for i < len(line) && isNameByte(line[i], i == 0) {
 		i++
 	}
+	return i
+}
+
+// parseLine splits `name{labels} value [timestamp]`.
+func parseLine(line []byte) (name, labels []byte, value float64, ok bool) {
+	i := nameEnd(line)
 	if i == 0 {
 		return nil, nil, 0, false
 	}

@@ -105,6 +105,51 @@ func TestSimulatorExposition(t *testing.T) {
 	}
 }
 
+// EachNamed yields exactly Each's samples of the wanted names, and counts
+// only the malformed lines of those names.
+func TestEachNamed(t *testing.T) {
+	vllm, err := os.ReadFile("testdata/vllm.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wanted := map[string]bool{"vllm:num_requests_waiting": true, "vllm:cache_config_info": true, "vllm:kv_cache_usage_perc": true}
+	want := func(name []byte) bool { return wanted[string(name)] }
+	cases := []struct {
+		name        string
+		text        string
+		wantSkipped int
+	}{
+		{name: "the simulator's exposition", text: string(vllm)},
+		{name: "malformed lines of other names are passed over",
+			text: "vllm:e2e_request_latency_seconds_bucket{le=\"1\" 1\nvllm:num_requests_running 1x\nvllm:num_requests_waiting 2\n"},
+		{name: "malformed lines of wanted names are counted",
+			text: "vllm:num_requests_waiting{model_name=\"m\" 1\nvllm:kv_cache_usage_perc 0.5\n", wantSkipped: 1},
+		{name: "a name that only starts like a wanted one",
+			text: "vllm:num_requests_waiting_total 1\nvllm:num_requests_waiting{model_name=\"m\"} 3\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			all, _ := collect(tc.text)
+			var wantSamples []sample
+			for _, s := range all {
+				if wanted[s.Name] {
+					wantSamples = append(wantSamples, s)
+				}
+			}
+			var got []sample
+			skipped := EachNamed([]byte(tc.text), want, func(name, labels []byte, v float64) {
+				got = append(got, sample{string(name), string(labels), v})
+			})
+			if diff := cmp.Diff(wantSamples, got); diff != "" {
+				t.Errorf("samples (-want +got):\n%s", diff)
+			}
+			if skipped != tc.wantSkipped {
+				t.Errorf("skipped %d lines, want %d", skipped, tc.wantSkipped)
+			}
+		})
+	}
+}
+
 func FuzzEach(f *testing.F) {
 	for _, s := range []string{
 		"vllm:num_requests_waiting{model_name=\"m\"} 3.0\n",
@@ -131,5 +176,25 @@ func BenchmarkEach(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		Each(text, func(_, _ []byte, _ float64) {})
+	}
+}
+
+// BenchmarkEachNamed reads the four series a router needs from the same page.
+func BenchmarkEachNamed(b *testing.B) {
+	text, err := os.ReadFile("testdata/vllm.txt")
+	if err != nil {
+		b.Fatal(err)
+	}
+	want := func(name []byte) bool {
+		switch string(name) {
+		case "vllm:num_requests_waiting", "vllm:num_requests_running", "vllm:kv_cache_usage_perc", "vllm:cache_config_info":
+			return true
+		}
+		return false
+	}
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	for b.Loop() {
+		EachNamed(text, want, func(_, _ []byte, _ float64) {})
 	}
 }
