@@ -331,6 +331,56 @@ func workerJoins(rc *roleCheck) []string {
 	return nil
 }
 
+// engineDrains: a deleted pod keeps serving its open streams while the
+// routers drop it. vLLM v0.12.0 cuts its streams on SIGTERM, so its preStop
+// sleep is the whole drain and the grace period must outlast it; SGLang
+// drains on SIGTERM by itself until the grace period ends, so its preStop
+// sleep only has to cover the routers. The kubelet cuts a preStop hook at
+// the grace period. Workers keep their ranks as long as the leader.
+func engineDrains(rc *roleCheck) []string {
+	lead := drainOf(rc.leader)
+	serving := min(lead.sleep, lead.grace)
+	if rc.kind == v1alpha1.EngineSGLang {
+		serving = lead.grace
+	}
+	var out []string
+	switch {
+	case lead.sleep < routerDrop:
+		out = append(out, fmt.Sprintf("container %s has a preStop sleep of %s; routers drop a terminating pod when their watch tells them, sleep at least %s before SIGTERM",
+			rc.leader.Spec.Containers[0].Name, lead.sleep, routerDrop))
+	case serving < drainTarget:
+		out = append(out, fmt.Sprintf("the pod serves its open streams for %s after the delete (preStop sleep %s, terminationGracePeriodSeconds %s); allow at least %s",
+			serving, lead.sleep, lead.grace, drainTarget))
+	}
+	if rc.kind == v1alpha1.EngineVLLM && lead.grace < lead.sleep+engineExit {
+		out = append(out, fmt.Sprintf("terminationGracePeriodSeconds %s does not cover the preStop sleep %s and %s for vLLM to exit after SIGTERM",
+			lead.grace, lead.sleep, engineExit))
+	}
+	if rc.worker != nil {
+		if w := drainOf(rc.worker); w.sleep < lead.sleep || w.grace < lead.grace {
+			out = append(out, fmt.Sprintf("the worker's preStop sleep %s and grace period %s are shorter than the leader's %s and %s: its ranks would go while the leader drains",
+				w.sleep, w.grace, lead.sleep, lead.grace))
+		}
+	}
+	return out
+}
+
+// drain is what a pod's spec gives its engine container after the delete.
+type drain struct{ sleep, grace time.Duration }
+
+func drainOf(p *corev1.Pod) drain {
+	d := drain{grace: defaultGrace}
+	if s := p.Spec.TerminationGracePeriodSeconds; s != nil {
+		d.grace = time.Duration(*s) * time.Second
+	}
+	// Only the sleep action counts: an exec sleep needs a sleep binary in
+	// the image, which the kubelet's own action does not.
+	if l := p.Spec.Containers[0].Lifecycle; l != nil && l.PreStop != nil && l.PreStop.Sleep != nil {
+		d.sleep = time.Duration(l.PreStop.Sleep.Seconds) * time.Second
+	}
+	return d
+}
+
 func containerPort(c *corev1.Container, port string) int32 {
 	for _, p := range c.Ports {
 		if p.Name == port {

@@ -55,6 +55,18 @@ const (
 	minStartup = 10 * time.Minute
 	// defaultEnginePort mirrors the CRD default of spec.engine.port.
 	defaultEnginePort = 8000
+	// The drain of a deleted pod (samples/README.md, "Draining"). Routers
+	// drop a terminating pod when their watch delivers its
+	// deletionTimestamp: routerDrop is the least preStop sleep before
+	// SIGTERM. drainTarget is how long the pod must keep serving its open
+	// streams after the delete: routerDrop plus 55 s, a 2,048-token answer
+	// at 25 ms a token with its first token. engineExit is the least room
+	// the grace period leaves vLLM to exit after SIGTERM.
+	routerDrop  = 5 * time.Second
+	drainTarget = 60 * time.Second
+	engineExit  = 10 * time.Second
+	// defaultGrace is Kubernetes' terminationGracePeriodSeconds default.
+	defaultGrace = 30 * time.Second
 )
 
 // finding is one broken rule.
@@ -104,6 +116,7 @@ var sampleRules = []sampleRule{
 	{"kv-events-match-router", kvEventsMatchRouter},
 	{"leader-waits-for-workers", leaderWaits},
 	{"worker-joins-leader", workerJoins},
+	{"engine-drains", engineDrains},
 }
 
 func TestSamplesStartRealEngines(t *testing.T) {
@@ -231,6 +244,19 @@ func TestSampleRulesCatchBrokenSamples(t *testing.T) {
 					return strings.ReplaceAll(s, "--tensor-parallel-size 16 --pipeline-parallel-size 1", "--tensor-parallel-size 8 --pipeline-parallel-size 2")
 				})
 			}},
+		{"no preStop sleep", "engine-drains", always, func(sg *v1alpha1.ServingGroup) {
+			eachTemplate(sg, func(_ string, c *corev1.Container) { c.Lifecycle = nil })
+		}},
+		{"default grace period, shorter than the drain", "engine-drains", always, func(sg *v1alpha1.ServingGroup) {
+			eachSpec(sg, func(s *corev1.PodSpec) { s.TerminationGracePeriodSeconds = nil })
+		}},
+		{"worker stops before the leader has drained", "engine-drains", multiNode, func(sg *v1alpha1.ServingGroup) {
+			for i := range sg.Spec.Roles {
+				if w := sg.Spec.Roles[i].WorkerTemplate; w != nil {
+					w.Spec.Containers[0].Lifecycle = nil
+				}
+			}
+		}},
 		{"worker does not join the leader", "worker-joins-leader", multiNode, func(sg *v1alpha1.ServingGroup) {
 			editStrings(sg, func(_, s string) string {
 				return strings.ReplaceAll(s, "exec ray start --block", "exec sleep infinity")
@@ -373,6 +399,18 @@ func eachTemplate(sg *v1alpha1.ServingGroup, f func(role string, c *corev1.Conta
 		for _, tmpl := range []*corev1.PodTemplateSpec{&r.Template, r.WorkerTemplate} {
 			if tmpl != nil && len(tmpl.Spec.Containers) > 0 {
 				f(r.Name, &tmpl.Spec.Containers[0])
+			}
+		}
+	}
+}
+
+// eachSpec calls f with the spec of every pod template.
+func eachSpec(sg *v1alpha1.ServingGroup, f func(*corev1.PodSpec)) {
+	for i := range sg.Spec.Roles {
+		r := &sg.Spec.Roles[i]
+		for _, tmpl := range []*corev1.PodTemplateSpec{&r.Template, r.WorkerTemplate} {
+			if tmpl != nil {
+				f(&tmpl.Spec)
 			}
 		}
 	}
