@@ -39,6 +39,17 @@ const (
 	engineGate  = "tandem.dev/engine-listening"
 	gangPodGPUs = 2
 	gpuResource = localcluster.GPUResource
+	// drainSeconds and graceSeconds are the serving pods' drain, the vLLM
+	// samples' own (deploy/samples/README.md, "Draining"): a preStop sleep
+	// that keeps a deleted pod's engine serving its open streams (the
+	// engine agent plays it), inside the grace period. Not scaled by
+	// TimeScale like the router's durations: the samples' 60 s covers a
+	// 2,048-token answer at H100 speed, and the day's longest answer,
+	// MaxTokens (32) at TimeScale (20) times the H100's step, is 640
+	// H100 token-times. The agent stops a drained engine as soon as its
+	// streams have ended, so the bound costs nothing on the local cluster.
+	drainSeconds = 60
+	graceSeconds = 90
 )
 
 func createBasics(ctx context.Context, c client.Client) error {
@@ -55,8 +66,8 @@ func createBasics(ctx context.Context, c client.Client) error {
 }
 
 // servingGroup is the benchmark's group: one engine pod of unitGPUs GPUs
-// per unit, at serving priority, with the engine gate; autoscaling is set
-// only for Tandem's run.
+// per unit, at serving priority, with the engine gate and the samples'
+// drain; autoscaling is set only for Tandem's run.
 func servingGroup(units int32, unitGPUs int32, as *v1alpha1.AutoscalingSpec) *v1alpha1.ServingGroup {
 	w := testutil.MakeServingGroup(benchGroup).Namespace(benchNamespace).Replicas(units).
 		ServedModelNames(benchModel).PriorityClass(servingPriority).
@@ -66,7 +77,10 @@ func servingGroup(units int32, unitGPUs int32, as *v1alpha1.AutoscalingSpec) *v1
 	}
 	sg := w.Obj()
 	sg.UID, sg.Generation = "", 0 // the builder's test identity; the API server sets its own
-	sg.Spec.Roles[0].Template.Spec.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: engineGate}}
+	spec := &sg.Spec.Roles[0].Template.Spec
+	spec.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: engineGate}}
+	spec.TerminationGracePeriodSeconds = ptr.To[int64](graceSeconds)
+	spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: drainSeconds}}}
 	return sg
 }
 
