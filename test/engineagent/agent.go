@@ -50,9 +50,9 @@ type Options struct {
 
 // Agent runs one simulated engine per running leader pod.
 type Agent struct {
-	opts    Options
-	kube    kubernetes.Interface
-	groups  client.Client
+	opts     Options
+	kube     kubernetes.Interface
+	groups   client.Client
 	mu       sync.Mutex
 	engines  map[types.UID]*sim.Engine
 	draining map[types.UID]bool // engines of deleted pods serving their last requests
