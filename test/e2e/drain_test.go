@@ -144,3 +144,45 @@ func (s *stream) finish() (string, int) {
 	}
 	return "cut", tokens
 }
+
+// TestRouterStreamOutlivesScaleDown: a stream proxied by tandem-router to
+// a unit that is scaled away completes: the router drops the terminating
+// pod at once while the engine, draining for its preStop sleep, finishes
+// the stream it has.
+func TestRouterStreamOutlivesScaleDown(t *testing.T) {
+	const ns, model, maxTokens = "drain-router", "drain/routed", 40
+	c := sgClient(t)
+	newNamespace(t, c, ns)
+	key := types.NamespacedName{Namespace: ns, Name: "routed"}
+	w := testutil.MakeServingGroup(key.Name).Namespace(ns).Replicas(1).ServedModelNames(model).
+		Role(testutil.MakeRole("engine").GPU(1).Obj())
+	w.Spec.Engine.Port = 8301
+	spec := &w.Spec.Roles[0].Template.Spec
+	spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 600}}}
+	spec.TerminationGracePeriodSeconds = ptr.To[int64](660)
+	createGroup(t, c, w)
+	waitAvailable(t, c, key)
+	agent := startAgent(t, 10)
+	waitEngines(t, c, agent, ns, key.Name)
+	rt, url := startRouterOnCluster(t, ns)
+	waitPool(t, rt, model, 1)
+	pod := groupPods(t, c, ns, key.Name)[0]
+
+	s := openStream(t, url, model, maxTokens)
+	updateGroup(t, c, key, func(sg *v1alpha1.ServingGroup) { sg.Spec.Replicas = ptr.To[int32](0) })
+	poll(t, "the router drops the scaled-away pod", 30*time.Second, func() error {
+		if names := poolNames(rt, model); len(names) > 0 {
+			return fmt.Errorf("still routing to %v", names)
+		}
+		return nil
+	})
+	if got, tokens := s.finish(); got != "ok" || tokens != maxTokens {
+		t.Fatalf("stream through the router after the scale-down: %s with %d tokens, want ok with %d", got, tokens, maxTokens)
+	}
+	poll(t, "the engine stops once its stream has ended", 30*time.Second, func() error {
+		if e := agent.Engine(pod.UID); e != nil {
+			return fmt.Errorf("engine of the scaled-away pod still runs at %s", e.Addr())
+		}
+		return nil
+	})
+}
