@@ -20,6 +20,10 @@ package deploy
 //     --served-model-name (one name), --host (default 127.0.0.1), --port
 //     (default 30000), --tp-size; --disaggregation-mode prefill|decode and,
 //     on prefill, the bootstrap server on --disaggregation-bootstrap-port.
+//   - On SIGTERM vLLM v0.12.0 cuts its open streams (no drain before
+//     --shutdown-timeout in v0.18.0); SGLang waits until its requests are
+//     done. The kubelet runs a preStop hook before SIGTERM, both within
+//     terminationGracePeriodSeconds.
 // Router facts come from the router's own code: the bootstrap and KV-event
 // ports are those its discovery gives the rendered leader pod
 // (spec.engine.bootstrapPort, SGLang's 8998 when unset;
