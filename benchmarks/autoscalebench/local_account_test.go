@@ -269,8 +269,8 @@ func TestLocalFlags(t *testing.T) {
 		check func(t *testing.T, c LocalConfig)
 	}{
 		{name: "defaults: 8 nodes of 8 GPUs, two bursts", args: []string{"--cluster"}, check: func(t *testing.T, c LocalConfig) {
-			if c.GPUs() != 64 || len(c.Curve.Bursts) != 2 || c.Curve.Day != 240 {
-				t.Errorf("GPUs %d, bursts %v, day %v", c.GPUs(), c.Curve.Bursts, c.Curve.Day)
+			if c.GPUs() != 64 || len(c.Curve.Bursts) != 2 || c.Curve.Day != 240 || len(c.Scalers) != 3 {
+				t.Errorf("GPUs %d, bursts %v, day %v, scalers %v", c.GPUs(), c.Curve.Bursts, c.Curve.Day, c.Scalers)
 			}
 		}},
 		{name: "a longer day moves the bursts", args: []string{"--cluster", "--day", "10m", "--bursts", "0.5"}, check: func(t *testing.T, c LocalConfig) {
@@ -283,6 +283,13 @@ func TestLocalFlags(t *testing.T) {
 		{name: "unit larger than a node", args: []string{"--unit-gpus", "16"}, want: "between 1 and --gpus-per-node"},
 		{name: "window shorter than the interval", args: []string{"--interval", "5s", "--window", "2s"}, want: "--window at least the interval"},
 		{name: "in-flight target not positive", args: []string{"--in-flight-per-unit", "0"}, want: "positive integer"},
+		{name: "scalers in the order given", args: []string{"--scalers", "tandem, static-peak"}, check: func(t *testing.T, c LocalConfig) {
+			if diff := cmp.Diff([]string{TandemKey, Static}, c.Scalers); diff != "" {
+				t.Errorf("scalers (-want +got):\n%s", diff)
+			}
+		}},
+		{name: "unknown scaler", args: []string{"--scalers", "keda"}, want: `unknown "keda"`},
+		{name: "scaler twice", args: []string{"--scalers", "tandem,tandem"}, want: "tandem twice"},
 		{name: "stray argument", args: []string{"extra"}, want: "unexpected arguments"},
 	}
 	for _, tc := range cases {

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -85,7 +86,7 @@ func parseLocalFlags(args []string, stderr io.Writer) (LocalConfig, string, bool
 	fs.SetOutput(stderr)
 	c := DefaultLocalConfig()
 	var day, ramp, hold time.Duration
-	var bursts, gangs, plots string
+	var bursts, gangs, plots, scalers string
 	var keep bool
 	fs.Bool("cluster", true, "run on the local cluster (this flag set)")
 	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the arrivals, the conversations and the batch gangs")
@@ -125,6 +126,7 @@ func parseLocalFlags(args []string, stderr io.Writer) (LocalConfig, string, bool
 	fs.StringVar(&c.StateDir, "state-dir", "", "folder for the clusters' state and logs (default: a new temporary folder)")
 	fs.BoolVar(&keep, "keep", false, "keep the clusters' logs after a successful run")
 	fs.StringVar(&c.PodCIDR, "pod-cidr", c.PodCIDR, "pod addresses (inside 127.0.0.0/8), apart from other local clusters")
+	fs.StringVar(&scalers, "scalers", strings.Join(c.Scalers, ","), "rows to run, in order, comma-separated (the GPU-hour goal is judged against static-peak's row)")
 	fs.StringVar(&plots, "plots", "", "write autoscale-cluster-gpus.svg and autoscale-cluster-batch-share.svg into this folder")
 	if err := fs.Parse(args); err != nil {
 		return c, "", false, err
@@ -144,10 +146,29 @@ func parseLocalFlags(args []string, stderr io.Writer) (LocalConfig, string, bool
 		}
 		c.Curve.Bursts = append(c.Curve.Bursts, float64(int(f*c.Curve.Day)))
 	}
+	if c.Scalers, err = parseScalers(scalers); err != nil {
+		return c, "", false, err
+	}
 	if c.GangSizes, err = parseInts(gangs); err != nil {
 		return c, "", false, fmt.Errorf("--gang-sizes: %w", err)
 	}
 	return c, plots, keep, c.validate()
+}
+
+// parseScalers reads --scalers: known names, each once.
+func parseScalers(list string) ([]string, error) {
+	var out []string
+	for name := range strings.SplitSeq(list, ",") {
+		name = strings.TrimSpace(name)
+		switch {
+		case name != Static && name != HPAKey && name != TandemKey:
+			return nil, fmt.Errorf("--scalers: unknown %q (want %s, %s or %s)", name, Static, HPAKey, TandemKey)
+		case slices.Contains(out, name):
+			return nil, fmt.Errorf("--scalers: %s twice", name)
+		}
+		out = append(out, name)
+	}
+	return out, nil
 }
 
 // validate reports the first setting the run cannot use.

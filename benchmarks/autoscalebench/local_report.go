@@ -47,12 +47,17 @@ func PrintLocal(w io.Writer, h LocalHeader, c LocalConfig, rs []LocalResult) err
 	fmt.Fprintf(b, "tandem: spec.autoscaling (in flight per unit %d, p90 TTFT %s, scaleDownWindow %s, coldStart %s), tandem-controller --autoscale-interval=%s --autoscale-window=%s reading the router's /metrics; both autoscalers start at %d units\n\n",
 		c.InFlightPerUnit, ttft, c.DownWindow, c.ColdStart, c.Interval, c.Window, c.InitialUnits())
 
-	static := rs[0]
+	staticGPUSec := float64(c.StaticUnits()*c.UnitGPUs) * c.Curve.Day
+	if i := slices.IndexFunc(rs, func(r LocalResult) bool { return r.Scaler == Static }); i >= 0 {
+		staticGPUSec = rs[i].ServingGPUSec
+	} else {
+		fmt.Fprintf(b, "no static-peak row: \"vs static\" is against %d units held all day (%.3f GPU-h), not measured in this run\n\n", c.StaticUnits(), staticGPUSec/3600)
+	}
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "scaler\trequests\tSLO attainment\tTTFT p50/p90/p99 s\trefused\tserving GPU-h\tvs static\tbatch GPU-h\tspare GPU-h\tbatch share of spare\tgangs reclaimed\tgangs done\tscale events\tmax units\tburst→capacity s\tpartial gangs\t")
 	for _, r := range rs {
 		fmt.Fprintf(tw, "%s\t%.0f\t%.4f\t%.2f/%.2f/%.2f\t%.0f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%d\t%d\t%d\t%d\t%s\t%d\t\n",
-			r.Scaler, r.Requests, r.Attainment(), r.TTFTp50, r.TTFTp90, r.TTFTp99, r.Refused, r.ServingGPUSec/3600, r.ServingGPUSec/static.ServingGPUSec,
+			r.Scaler, r.Requests, r.Attainment(), r.TTFTp50, r.TTFTp90, r.TTFTp99, r.Refused, r.ServingGPUSec/3600, r.ServingGPUSec/staticGPUSec,
 			r.BatchGPUSec/3600, r.Spare()/3600, r.BatchShare(), r.Reclaimed, r.Completed, r.ScaleEvents, r.MaxUnits,
 			burstTimes(r.BurstCapacity), len(r.PartialGangs))
 	}
@@ -75,7 +80,7 @@ func PrintLocal(w io.Writer, h LocalHeader, c LocalConfig, rs []LocalResult) err
 	for _, r := range rs {
 		saved := "n/a (is the baseline)"
 		if r.Scaler != Static {
-			ratio := r.ServingGPUSec / static.ServingGPUSec
+			ratio := r.ServingGPUSec / staticGPUSec
 			saved = verdict(ratio <= 1-GoalServingSaved+1e-9, fmt.Sprintf("%.3f", ratio))
 		}
 		fmt.Fprintf(gw, "%s\t%s\t%s\t%s\t%s\t\n", r.Scaler,

@@ -57,7 +57,9 @@ type LocalConfig struct {
 	SystemTokens         int
 	Groups               int // shared system prompts
 	Conversations, Turns int
-	StateDir, RepoRoot   string
+	// Scalers are the rows to run, in order (Static, HPAKey, TandemKey).
+	Scalers            []string
+	StateDir, RepoRoot string
 	// PodCIDR keeps this run's pod addresses apart from other local
 	// clusters on the machine.
 	PodCIDR string
@@ -80,6 +82,7 @@ func DefaultLocalConfig() LocalConfig {
 		Interval: 2 * time.Second, Window: 10 * time.Second,
 		GangSizes: []int{8, 4}, GangMean: 60 * time.Second, GangsQueued: 3,
 		MaxTokens: 32, SystemTokens: 400, Groups: 8, Conversations: 64, Turns: 6,
+		Scalers: []string{Static, HPAKey, TandemKey},
 		PodCIDR: "127.44.0.0/16",
 	}
 }
@@ -141,14 +144,14 @@ func benchScheme() (*runtime.Scheme, error) {
 	return scheme, nil
 }
 
-// RunLocal runs the three scalers one after another, each on a fresh
-// local cluster, with the same arrivals and the same batch gangs.
+// RunLocal runs the configured scalers one after another, each on a
+// fresh local cluster, with the same arrivals and the same batch gangs.
 func RunLocal(ctx context.Context, cfg LocalConfig) ([]LocalResult, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
 	var out []LocalResult
-	for _, scaler := range []string{Static, HPAKey, TandemKey} {
+	for _, scaler := range cfg.Scalers {
 		began := time.Now()
 		cfg.Logf("== %s: starting a local cluster", scaler)
 		r, err := runScaler(ctx, cfg, scaler)
@@ -326,6 +329,7 @@ func (s *scalerRun) day(ctx context.Context, agent *engineagent.Agent) (LocalRes
 // sample (before the batch users act on the same listing), then the
 // batch users' step.
 func (s *scalerRun) sampleLoop(ctx context.Context, start time.Time) {
+	var lastDecision decisionSeen
 	for sec := 0; float64(sec) < s.cfg.Curve.Day; sec++ {
 		at := start.Add(time.Duration(sec) * time.Second)
 		select {
@@ -345,11 +349,38 @@ func (s *scalerRun) sampleLoop(ctx context.Context, start time.Time) {
 		if err := s.feeder.step(ctx, pods, time.Now()); err != nil && ctx.Err() == nil {
 			s.cfg.Logf("%s: batch users: %v", s.scaler, err)
 		}
+		if s.scaler == TandemKey {
+			lastDecision = s.logDecision(ctx, sec, lastDecision)
+		}
 		if sec%30 == 0 {
 			s.cfg.Logf("%s t=%3ds rate %5.1f req/s  units %2d (%2d ready)  serving %2d GPUs  batch %2d GPUs",
 				s.scaler, sec, s.cfg.Curve.Rate(float64(sec)), snap.Units, snap.ReadyUnits, snap.ServingGPUs, snap.BatchGPUs)
 		}
 	}
+}
+
+// decisionSeen is the last autoscaler decision logDecision logged.
+type decisionSeen struct {
+	desired int32
+	reason  string
+}
+
+// logDecision logs the autoscaler's decision in the group's status when
+// its units or reason differ from the one logged before.
+func (s *scalerRun) logDecision(ctx context.Context, sec int, last decisionSeen) decisionSeen {
+	var sg v1alpha1.ServingGroup
+	if err := s.c.Get(ctx, client.ObjectKey{Namespace: benchNamespace, Name: benchGroup}, &sg); err != nil {
+		return last
+	}
+	st := sg.Status.Autoscaling
+	if st == nil {
+		return last
+	}
+	now := decisionSeen{desired: st.DesiredReplicas, reason: st.Reason}
+	if now != last {
+		s.cfg.Logf("%s t=%3ds decided %d units (%s): %s", s.scaler, sec, st.DesiredReplicas, st.Reason, st.Message)
+	}
+	return now
 }
 
 // record keeps second sec's snapshot; a second whose listing failed
