@@ -67,7 +67,12 @@ type LocalConfig struct {
 }
 
 // DefaultLocalConfig is the recorded local-cluster run: a 4-minute day on
-// 8 nodes × 8 GPUs.
+// 8 nodes × 8 GPUs. Tandem's two targets were chosen on seed 1 (the
+// tuning day; the recorded day is seed 11): the p90 TTFT target is half
+// the 4 s bound, since at 1 s it sat within 2× of the engines' idle p90
+// (about 0.5 s at time scale 20), where the latency rule holds every
+// unit; 10, 12 and 14 in flight per unit gave 0.709, 0.620 and 0.624 of
+// static's GPU-hours, all at attainment 1.0000 (results/autoscale.md).
 func DefaultLocalConfig() LocalConfig {
 	day := 240.0
 	return LocalConfig{
@@ -78,7 +83,7 @@ func DefaultLocalConfig() LocalConfig {
 			Products: []string{"NVIDIA-H100-80GB-HBM3", "NVIDIA-H200"}, CPU: "96", Memory: "1Ti"},
 		UnitGPUs: 2, TimeScale: 20, ColdStart: 10 * time.Second, UnitRate: 6,
 		TTFTBound: 4 * time.Second, ITLBound: 0,
-		HPAQueuePerUnit: 2, InFlightPerUnit: 10, TTFTTarget: time.Second, DownWindow: 20 * time.Second,
+		HPAQueuePerUnit: 2, InFlightPerUnit: 12, TTFTTarget: 2 * time.Second, DownWindow: 20 * time.Second,
 		Interval: 2 * time.Second, Window: 10 * time.Second,
 		GangSizes: []int{8, 4}, GangMean: 60 * time.Second, GangsQueued: 3,
 		MaxTokens: 32, SystemTokens: 400, Groups: 8, Conversations: 64, Turns: 6,
