@@ -22,6 +22,8 @@ type autoscaleFlags struct {
 	selector, ns     string
 	port             int
 	urls             string
+	prometheus       string
+	promToken        string
 }
 
 func (f *autoscaleFlags) register() {
@@ -31,11 +33,29 @@ func (f *autoscaleFlags) register() {
 	flag.StringVar(&f.ns, "autoscale-router-namespace", "", "namespace of the router pods (default: all)")
 	flag.IntVar(&f.port, "autoscale-router-metrics-port", 9090, "router metrics port for pods without a container port named metrics")
 	flag.StringVar(&f.urls, "autoscale-router-urls", "", "comma-separated router /metrics URLs scraped besides the pods (routers outside the cluster)")
+	flag.StringVar(&f.prometheus, "autoscale-prometheus-url", "", "a Prometheus server that scrapes the routers: the group signals come from its query API instead of scraping the routers (prefill/decode role signals are still scraped)")
+	flag.StringVar(&f.promToken, "autoscale-prometheus-bearer-token-file", "", "file with a bearer token for --autoscale-prometheus-url, read every round")
+}
+
+// check refuses flags that cannot work, before the controller connects.
+func (f *autoscaleFlags) check() error {
+	if f.interval < time.Second || f.window < f.interval {
+		return errors.New("--autoscale-interval must be at least 1s and --autoscale-window at least the interval")
+	}
+	if f.prometheus == "" && f.promToken != "" {
+		return errors.New("--autoscale-prometheus-bearer-token-file needs --autoscale-prometheus-url")
+	}
+	if f.prometheus != "" {
+		if _, err := collect.ParsePrometheusURL(f.prometheus); err != nil {
+			return fmt.Errorf("--autoscale-prometheus-url: %w", err)
+		}
+	}
+	return nil
 }
 
 func (f *autoscaleFlags) setup(mgr ctrl.Manager) error {
-	if f.interval < time.Second || f.window < f.interval {
-		return errors.New("--autoscale-interval must be at least 1s and --autoscale-window at least the interval")
+	if err := f.check(); err != nil {
+		return err
 	}
 	var sources []func(context.Context) ([]collect.Target, error)
 	if f.selector != "" {
@@ -54,9 +74,18 @@ func (f *autoscaleFlags) setup(mgr ctrl.Manager) error {
 	if err := mgr.Add(c); err != nil {
 		return err
 	}
+	signals := c.Signals
+	if f.prometheus != "" {
+		base, err := collect.ParsePrometheusURL(f.prometheus)
+		if err != nil {
+			return fmt.Errorf("--autoscale-prometheus-url: %w", err)
+		}
+		signals = (&collect.Prometheus{Base: base, Client: &http.Client{}, Window: f.window,
+			Timeout: min(f.interval, 5*time.Second), TokenFile: f.promToken}).Signals
+	}
 	a := &controller.Autoscaler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorderFor("tandem-autoscaler"),
-		Signals: c.Signals, RoleSignals: c.Roles, Interval: f.interval,
+		Signals: signals, RoleSignals: c.Roles, Interval: f.interval,
 		EngineITL: (&collect.Engines{Client: &http.Client{}, Window: f.window, Timeout: min(f.interval, 5*time.Second), MaxBytes: 8 << 20}).Group,
 	}
 	return a.SetupWithManager(mgr)

@@ -48,6 +48,10 @@ func main() {
 	klog.InitFlags(nil)
 	flag.Parse()
 	ctrl.SetLogger(klog.NewKlogr())
+	if err := as.check(); err != nil {
+		fmt.Fprintln(os.Stderr, "tandem-controller:", err)
+		os.Exit(2)
+	}
 
 	if err := run(metricsAddr, probeAddr, leaderNamespace, leaderElect, workers, cfg, volcanoCheck, as); err != nil {
 		fmt.Fprintln(os.Stderr, "tandem-controller:", err)

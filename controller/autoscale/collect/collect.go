@@ -25,6 +25,10 @@
 // Engines (engines.go) reads the one signal the routers cannot give, the
 // engines' inter-token latency histograms, from the engines' own /metrics.
 //
+// Prometheus (prometheus.go) answers the same Signals from a Prometheus
+// server's query API instead, for clusters that already have one; Roles
+// and the engines' ITL still come from scraping.
+//
 // Samples live in memory only; they are measurements, not state: after a
 // restart the first window's rates are missing (requests count as zero,
 // TTFT is absent) until a second round has been scraped.
