@@ -49,6 +49,10 @@ func buildPromQueries(models, endpoints []string, window time.Duration) promQuer
 		Requests: fmt.Sprintf(`sum(increase(tandem_router_requests_total{model=~"%s"}[%s]))`, m, w),
 		TTFTP90: fmt.Sprintf(`histogram_quantile(0.9, sum by (le) (rate(tandem_router_time_to_first_token_seconds_bucket{model=~"%s"}[%s])))`,
 			m, w),
-		Routers: `count(count by (instance, pod) (tandem_router_requests_total))`,
+		// Replicas answering: a series every router exports from its
+		// start (an unlabelled histogram), unlike the labelled counters,
+		// which appear only after their first request; a router held at
+		// zero units has answered none.
+		Routers: `count(count by (instance, pod) (tandem_router_scheduling_duration_seconds_count))`,
 	}
 }

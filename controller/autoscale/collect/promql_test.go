@@ -39,7 +39,7 @@ func TestBuildPromQueries(t *testing.T) {
 		Held:     `(sum(tandem_router_flow_queue_length{model=~"llama\\.3"}) or vector(0)) + (sum(tandem_router_scale_from_zero_held_requests{model=~"llama\\.3"}) or vector(0))`,
 		Requests: `sum(increase(tandem_router_requests_total{model=~"llama\\.3"}[120s]))`,
 		TTFTP90:  `histogram_quantile(0.9, sum by (le) (rate(tandem_router_time_to_first_token_seconds_bucket{model=~"llama\\.3"}[120s])))`,
-		Routers:  `count(count by (instance, pod) (tandem_router_requests_total))`,
+		Routers:  `count(count by (instance, pod) (tandem_router_scheduling_duration_seconds_count))`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("queries (-want +got):\n%s", diff)
