@@ -226,7 +226,9 @@ func previous(s *v1alpha1.AutoscalingStatus) autoscale.Previous {
 	if s.BelowTargetSince != nil {
 		p.BelowSince = s.BelowTargetSince.Time
 	}
-	p.WindowPeak = s.WindowPeakReplicas
+	for _, l := range s.DownWindowLooks {
+		p.DownLooks = append(p.DownLooks, autoscale.Look{At: l.Time.Time, Replicas: l.Replicas})
+	}
 	if g := s.Signals; g != nil {
 		p.Signals = &autoscale.Signals{
 			At: g.ObservedTime.Time, Routers: int(g.Routers), Failed: int(g.RoutersFailed),
@@ -242,7 +244,6 @@ func decisionStatus(prev *v1alpha1.AutoscalingStatus, d autoscale.Decision, sig 
 		DesiredReplicas: d.Desired, Reason: d.Reason, Message: d.Message,
 		LastDecisionTime: &metav1.Time{Time: now},
 		AboveTargetSince: timeOrNil(d.AboveSince), BelowTargetSince: timeOrNil(d.BelowSince),
-		WindowPeakReplicas: d.WindowPeak,
 		Signals: &v1alpha1.AutoscalingSignals{
 			ObservedTime: metav1.Time{Time: sig.At}, Routers: int32(sig.Routers), RoutersFailed: int32(sig.Failed),
 			InFlightRequests: roundCount(sig.InFlight), QueuedTokens: roundCount(sig.QueuedTokens), RequestsInWindow: roundCount(sig.Requests),
@@ -255,6 +256,9 @@ func decisionStatus(prev *v1alpha1.AutoscalingStatus, d autoscale.Decision, sig 
 	if sig.HasITL {
 		ms := sig.ITLP90.Milliseconds()
 		s.Signals.ITLP90Milliseconds = &ms
+	}
+	for _, l := range d.DownLooks {
+		s.DownWindowLooks = append(s.DownWindowLooks, v1alpha1.ScaleDownLook{Time: metav1.Time{Time: l.At}, Replicas: l.Replicas})
 	}
 	s.Signals.Engines, s.Signals.EnginesFailed = int32(sig.Engines), int32(sig.EnginesFailed)
 	if prev != nil {

@@ -213,11 +213,15 @@ type AutoscalingStatus struct {
 	// from it.
 	// +optional
 	BelowTargetSince *metav1.Time `json:"belowTargetSince,omitempty"`
-	// WindowPeakReplicas is the most units any look since
-	// belowTargetSince asked for: where the group goes when the
-	// scale-down window has run. Unset outside a window.
+	// DownWindowLooks are the looks of the running down window that can
+	// still be its most: each asked for more units than every later one,
+	// oldest first, none older than scaleDownWindowSeconds. Once the
+	// window has run, the group goes to the first one's replicas. Unset
+	// outside a window.
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
 	// +optional
-	WindowPeakReplicas *int32 `json:"windowPeakReplicas,omitempty"`
+	DownWindowLooks []ScaleDownLook `json:"downWindowLooks,omitempty"`
 
 	// Roles is the last decision on the prefill and decode instances per
 	// unit, with spec.autoscaling.roles.
@@ -306,4 +310,11 @@ type AutoscalingSignals struct {
 	// endpoints.
 	// +optional
 	DecodeRunningRequests *int64 `json:"decodeRunningRequests,omitempty"`
+}
+
+// ScaleDownLook is one look of a down window: when, and the units it
+// asked for.
+type ScaleDownLook struct {
+	Time     metav1.Time `json:"time"`
+	Replicas int32       `json:"replicas"`
 }

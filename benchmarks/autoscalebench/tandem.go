@@ -49,13 +49,23 @@ func (a *Tandem) Decide(now, current, readyUnits int, s TandemSignals) int {
 	a.Last = d
 	// What decisionStatus writes and previous() reads back.
 	a.prev = autoscale.Previous{
-		AboveSince: d.AboveSince, BelowSince: d.BelowSince, WindowPeak: d.WindowPeak,
+		AboveSince: d.AboveSince, BelowSince: d.BelowSince, DownLooks: truncateLooks(d.DownLooks),
 		Signals: &autoscale.Signals{
 			At: at.Truncate(time.Second), Routers: 1,
 			InFlight: math.Round(sig.InFlight), QueuedTokens: math.Round(sig.QueuedTokens), Requests: math.Round(sig.Requests),
 		},
 	}
 	return int(d.Replicas)
+}
+
+// truncateLooks is the looks as status keeps them: metav1.Time is whole
+// seconds.
+func truncateLooks(looks []autoscale.Look) []autoscale.Look {
+	out := make([]autoscale.Look, len(looks))
+	for i, l := range looks {
+		out[i] = autoscale.Look{At: l.At.Truncate(time.Second), Replicas: l.Replicas}
+	}
+	return out
 }
 
 func buckets(counts []float64) []autoscale.Bucket {

@@ -18,10 +18,11 @@ func TestTandemCarriesStatusBetweenDecisions(t *testing.T) {
 	looks := []look{
 		{0, 2, 2, 50},   // 5 units at once (no up window, no earlier look)
 		{15, 5, 2, 50},  // steady: nothing grows, nothing to predict
-		{30, 5, 5, 25},  // 3 would do: the down window starts, its peak 3
+		{30, 5, 5, 25},  // 3 would do: the down window starts
+		{45, 5, 5, 25},  // 3 again: the window's most from here on
 		{75, 5, 5, 10},  // 45 s into the 60 s window, 1 would do
-		{90, 5, 5, 10},  // window over: to its peak, carried from 30 s
-		{105, 3, 3, 10}, // a new window starts
+		{90, 5, 5, 10},  // window over: to 3, the look of 45 s carried in status
+		{105, 3, 3, 10}, // the look of 45 s has left the window: to 1
 	}
 	var got []int
 	var reasons []string
@@ -29,11 +30,11 @@ func TestTandemCarriesStatusBetweenDecisions(t *testing.T) {
 		got = append(got, a.Decide(l.at, l.current, l.ready, TandemSignals{InFlight: l.inFlight, Requests: 100}))
 		reasons = append(reasons, a.Last.Reason)
 	}
-	if diff := cmp.Diff([]int{5, 5, 5, 5, 3, 3}, got); diff != "" {
+	if diff := cmp.Diff([]int{5, 5, 5, 5, 5, 3, 1}, got); diff != "" {
 		t.Errorf("units (-want +got):\n%s", diff)
 	}
 	wantReasons := []string{autoscale.ReasonScaledUp, autoscale.ReasonWithinTargets, autoscale.ReasonWaitingDownWindow,
-		autoscale.ReasonWaitingDownWindow, autoscale.ReasonScaledDown, autoscale.ReasonWaitingDownWindow}
+		autoscale.ReasonWaitingDownWindow, autoscale.ReasonWaitingDownWindow, autoscale.ReasonScaledDown, autoscale.ReasonScaledDown}
 	if diff := cmp.Diff(wantReasons, reasons); diff != "" {
 		t.Errorf("reasons (-want +got):\n%s", diff)
 	}

@@ -124,10 +124,15 @@ type Previous struct {
 	Signals    *Signals
 	AboveSince time.Time
 	BelowSince time.Time
-	// WindowPeak is the most units a look below the current units asked for
-	// since BelowSince; nil when no look has been recorded (a window
-	// begun by a controller that did not keep it).
-	WindowPeak *int32
+	// DownLooks are the running down window's looks (downLooks).
+	DownLooks []Look
+}
+
+// Look is a recommendation below the current units, recorded for the
+// down window.
+type Look struct {
+	At       time.Time
+	Replicas int32
 }
 
 // Decision is what to do and why.
@@ -139,9 +144,9 @@ type Decision struct {
 	Reason, Message string
 	AboveSince      time.Time
 	BelowSince      time.Time
-	// WindowPeak is where a scale-down goes when the running down window
-	// ends (Previous.WindowPeak of the next look); nil outside a window.
-	WindowPeak *int32
+	// DownLooks are what the next look's Previous.DownLooks must be; nil
+	// outside a down window.
+	DownLooks []Look
 }
 
 // growthHorizon is the longest gap between two looks over which a growth
@@ -315,34 +320,46 @@ func stabilise(in Input, desired int32, why string) Decision {
 		d.Reason = ReasonScaledUp
 		d.Message = fmt.Sprintf("%s: %d to %d units", why, cur, desired)
 	case desired < cur:
-		d.BelowSince = in.Previous.BelowSince
-		to := desired // the window's first look
-		if !d.BelowSince.IsZero() {
-			to = scaleDownTo(cur, desired, in.Previous.WindowPeak)
-		} else {
+		d.BelowSince, d.DownLooks = in.Previous.BelowSince, recentLooks(in.Previous.DownLooks, now, p.DownWindow)
+		if len(d.DownLooks) == 0 { // no look below in the last window: a window begins
 			d.BelowSince = now
 		}
-		d.WindowPeak = &to
+		d.DownLooks = addLook(d.DownLooks, Look{At: now, Replicas: desired})
+		// The most any look of the last window asked for, once the looks
+		// asking for the current units or more (made before a scale-down
+		// to them) have left it; this look is below, so there is one.
+		i := 0
+		for d.DownLooks[i].Replicas >= cur {
+			i++
+		}
+		to := d.DownLooks[i].Replicas
+		wait := p.DownWindow - now.Sub(d.BelowSince)
+		if i > 0 {
+			wait = max(wait, d.DownLooks[i-1].At.Add(p.DownWindow).Sub(now))
+		}
 		if in.Signals.Failed > 0 {
 			d.Reason = ReasonPartialSignals
 			d.Message = fmt.Sprintf("%s: %d units would do, but %d of %d routers did not answer; not scaling down", why, desired, in.Signals.Failed, in.Signals.Failed+in.Signals.Routers)
 			return d
 		}
-		if wait := p.DownWindow - now.Sub(d.BelowSince); wait > 0 {
+		if wait > 0 {
 			d.Reason = ReasonWaitingDownWindow
 			d.Message = fmt.Sprintf("%s: %d units would do, going to %d in %v unless load rises", why, desired, to, wait.Round(time.Second))
 			return d
 		}
-		// The scale-down ends the window; the next look below the new
-		// units begins another.
-		d.Replicas, d.BelowSince, d.WindowPeak = to, time.Time{}, nil
+		// The window goes on: while looks stay below, the units follow
+		// the most the last window's looks asked for, look by look.
+		d.Replicas = to
 		d.Reason = ReasonScaledDown
-		d.Message = fmt.Sprintf("%s: %d units would do; %d to %d units, the most the window's looks asked for", why, desired, cur, to)
+		d.Message = fmt.Sprintf("%s: %d units would do; %d to %d units, the most any look of the last %v asked for", why, desired, cur, to, p.DownWindow)
 	default:
 		// An equal look neither starts nor ends a down window: a load
 		// that sits at the current units between looks below them is
-		// still not asking for more.
-		d.BelowSince, d.WindowPeak = in.Previous.BelowSince, in.Previous.WindowPeak
+		// still not asking for more. The window ends when none of its
+		// looks is left in the last window's time.
+		if d.DownLooks = recentLooks(in.Previous.DownLooks, now, p.DownWindow); len(d.DownLooks) > 0 {
+			d.BelowSince = in.Previous.BelowSince
+		}
 		d.Reason = ReasonWithinTargets
 		d.Message = fmt.Sprintf("%s: %d units", why, cur)
 		if cur == p.Max && overMax(in) {
@@ -353,19 +370,36 @@ func stabilise(in Input, desired int32, why string) Decision {
 	return d
 }
 
-// scaleDownTo is where a scale-down goes once its window has run: the most
-// units any look below the current units asked for in the window
-// (Kubernetes' HPA takes the highest recommendation of its window the
-// same way), so one quiet look at the window's end does not take the
-// group lower than the rest of the window wanted. When the window's
-// earlier looks were not recorded (peak nil: the window was begun by a
-// controller that kept no peak) it goes half the way to this look's
-// recommendation, at least one unit.
-func scaleDownTo(cur, desired int32, peak *int32) int32 {
-	if peak == nil {
-		return cur - max(1, (cur-desired)/2)
+// maxDownLooks bounds the looks kept in status.
+const maxDownLooks = 16
+
+// recentLooks are the looks of the last window: made after now - window.
+func recentLooks(looks []Look, now time.Time, window time.Duration) []Look {
+	var out []Look
+	for _, l := range looks {
+		if l.At.After(now.Add(-window)) {
+			out = append(out, l)
+		}
 	}
-	return max(*peak, desired)
+	return out
+}
+
+// addLook records a look as a sliding maximum: a look asking for no more
+// than a later one can never again be the window's most, so only looks
+// asking for more units than every later look are kept, oldest (and
+// largest) first. Past maxDownLooks the two oldest become one that asks
+// for the larger number until the later time, which holds units longer,
+// never shorter.
+func addLook(looks []Look, l Look) []Look {
+	for len(looks) > 0 && looks[len(looks)-1].Replicas <= l.Replicas {
+		looks = looks[:len(looks)-1]
+	}
+	looks = append(looks, l)
+	if len(looks) > maxDownLooks {
+		looks[1].Replicas = looks[0].Replicas
+		looks = looks[1:]
+	}
+	return looks
 }
 
 // overMax says whether the unclamped recommendation exceeds maxReplicas.

@@ -29,10 +29,17 @@ type got struct {
 	Replicas, Desired      int32
 	Reason                 string
 	AboveSince, BelowSince time.Time
-	WindowPeak             *int32
+	DownLooks              []Look
 }
 
-func peak(n int32) *int32 { return &n }
+// looks are down-window looks given as seconds and replicas, in pairs.
+func looks(pairs ...int) []Look {
+	var out []Look
+	for i := 0; i+1 < len(pairs); i += 2 {
+		out = append(out, Look{At: at(pairs[i]), Replicas: int32(pairs[i+1])})
+	}
+	return out
+}
 
 func TestDecide(t *testing.T) {
 	cases := []struct {
@@ -76,58 +83,77 @@ func TestDecide(t *testing.T) {
 			name: "a fall below target restarts a running up window",
 			in: Input{Now: at(20), Policy: policy(func(p *Policy) { p.UpWindow = 30 * time.Second; p.DownWindow = time.Minute }), Current: 2, Signals: load(5),
 				Previous: Previous{AboveSince: at(0)}},
-			want: got{Replicas: 2, Desired: 1, Reason: ReasonWaitingDownWindow, BelowSince: at(20), WindowPeak: peak(1)},
+			want: got{Replicas: 2, Desired: 1, Reason: ReasonWaitingDownWindow, BelowSince: at(20), DownLooks: looks(20, 1)},
 		},
 		{
 			name: "load under target waits for the down window",
 			in: Input{Now: at(100), Policy: policy(func(p *Policy) { p.DownWindow = 300 * time.Second }), Current: 4, Signals: load(5),
-				Previous: Previous{BelowSince: at(0), WindowPeak: peak(2)}},
-			want: got{Replicas: 4, Desired: 1, Reason: ReasonWaitingDownWindow, BelowSince: at(0), WindowPeak: peak(2)},
+				Previous: Previous{BelowSince: at(0), DownLooks: looks(0, 2)}},
+			want: got{Replicas: 4, Desired: 1, Reason: ReasonWaitingDownWindow, BelowSince: at(0), DownLooks: looks(0, 2, 100, 1)},
 		},
 		{
-			name: "a look below the current units but above the window's peak raises the peak",
+			name: "a look asking for more than earlier looks of the window replaces them",
 			in: Input{Now: at(100), Policy: policy(func(p *Policy) { p.DownWindow = 300 * time.Second }), Current: 4, Signals: load(25),
-				Previous: Previous{BelowSince: at(0), WindowPeak: peak(1)}},
-			want: got{Replicas: 4, Desired: 3, Reason: ReasonWaitingDownWindow, BelowSince: at(0), WindowPeak: peak(3)},
+				Previous: Previous{BelowSince: at(0), DownLooks: looks(0, 2, 50, 1)}},
+			want: got{Replicas: 4, Desired: 3, Reason: ReasonWaitingDownWindow, BelowSince: at(0), DownLooks: looks(100, 3)},
 		},
 		{
-			name: "after the down window the group goes to the most any look in it asked for, and the window ends",
-			// 8 units; this look wants 1, an earlier one 3.
+			name: "after the down window the group goes to the most any look of the last window asked for, and the window goes on",
+			// 8 units; this look wants 1, one 200 s ago 3.
 			in: Input{Now: at(300), Policy: policy(func(p *Policy) { p.DownWindow = 300 * time.Second }), Current: 8, Signals: load(5),
-				Previous: Previous{BelowSince: at(0), WindowPeak: peak(3)}},
-			want: got{Replicas: 3, Desired: 1, Reason: ReasonScaledDown},
+				Previous: Previous{BelowSince: at(0), DownLooks: looks(100, 3)}},
+			want: got{Replicas: 3, Desired: 1, Reason: ReasonScaledDown, BelowSince: at(0), DownLooks: looks(100, 3, 300, 1)},
 		},
 		{
-			name: "a window begun without a recorded peak goes half the way",
-			// An older status: 8 units, 1 would do: 8 - (8-1)/2 = 5.
+			name: "a look older than the window no longer holds units",
+			// The look at 0 s asked for 5; 300 s later it is out of the window.
 			in: Input{Now: at(300), Policy: policy(func(p *Policy) { p.DownWindow = 300 * time.Second }), Current: 8, Signals: load(5),
-				Previous: Previous{BelowSince: at(0)}},
-			want: got{Replicas: 5, Desired: 1, Reason: ReasonScaledDown},
+				Previous: Previous{BelowSince: at(0), DownLooks: looks(0, 5, 100, 3)}},
+			want: got{Replicas: 3, Desired: 1, Reason: ReasonScaledDown, BelowSince: at(0), DownLooks: looks(100, 3, 300, 1)},
 		},
 		{
-			name: "a window begun without a recorded peak takes at least one unit",
-			in: Input{Now: at(300), Policy: policy(func(p *Policy) { p.DownWindow = 300 * time.Second }), Current: 4, Signals: load(25),
-				Previous: Previous{BelowSince: at(0)}},
-			want: got{Replicas: 3, Desired: 3, Reason: ReasonScaledDown},
+			name: "after a scale-down the look that asked for the new units holds them until it leaves the window",
+			in: Input{Now: at(100), Policy: policy(func(p *Policy) { p.DownWindow = time.Minute }), Current: 3, Signals: load(5),
+				Previous: Previous{BelowSince: at(0), DownLooks: looks(90, 3)}},
+			want: got{Replicas: 3, Desired: 1, Reason: ReasonWaitingDownWindow, BelowSince: at(0), DownLooks: looks(90, 3, 100, 1)},
+		},
+		{
+			name: "looks above units set by hand hold them until they leave the window, and never scale up",
+			// Someone set 3 units while looks of the window asked for 5 and 4.
+			in: Input{Now: at(100), Policy: policy(func(p *Policy) { p.DownWindow = time.Minute }), Current: 3, Signals: load(5),
+				Previous: Previous{BelowSince: at(0), DownLooks: looks(90, 5, 95, 4)}},
+			want: got{Replicas: 3, Desired: 1, Reason: ReasonWaitingDownWindow, BelowSince: at(0), DownLooks: looks(90, 5, 95, 4, 100, 1)},
+		},
+		{
+			name: "a window with no look left in the last window's time begins again",
+			in: Input{Now: at(400), Policy: policy(func(p *Policy) { p.DownWindow = 300 * time.Second }), Current: 8, Signals: load(5),
+				Previous: Previous{BelowSince: at(0), DownLooks: looks(50, 3)}},
+			want: got{Replicas: 8, Desired: 1, Reason: ReasonWaitingDownWindow, BelowSince: at(400), DownLooks: looks(400, 1)},
 		},
 		{
 			name: "a look equal to the current units keeps a running down window",
 			in: Input{Now: at(100), Policy: policy(func(p *Policy) { p.DownWindow = 300 * time.Second }), Current: 3, Signals: load(30),
-				Previous: Previous{BelowSince: at(0), WindowPeak: peak(2)}},
-			want: got{Replicas: 3, Desired: 3, Reason: ReasonWithinTargets, BelowSince: at(0), WindowPeak: peak(2)},
+				Previous: Previous{BelowSince: at(0), DownLooks: looks(0, 2)}},
+			want: got{Replicas: 3, Desired: 3, Reason: ReasonWithinTargets, BelowSince: at(0), DownLooks: looks(0, 2)},
+		},
+		{
+			name: "a look equal to the current units ends a window whose looks have all left it",
+			in: Input{Now: at(400), Policy: policy(func(p *Policy) { p.DownWindow = 300 * time.Second }), Current: 3, Signals: load(30),
+				Previous: Previous{BelowSince: at(0), DownLooks: looks(0, 2)}},
+			want: got{Replicas: 3, Desired: 3, Reason: ReasonWithinTargets},
 		},
 		{
 			name: "a look above the current units ends a running down window",
 			in: Input{Now: at(100), Policy: policy(func(p *Policy) { p.DownWindow = 300 * time.Second; p.UpWindow = time.Minute }), Current: 3, Signals: load(35),
-				Previous: Previous{BelowSince: at(0)}},
+				Previous: Previous{BelowSince: at(0), DownLooks: looks(0, 2)}},
 			want: got{Replicas: 3, Desired: 4, Reason: ReasonWaitingUpWindow, AboveSince: at(100)},
 		},
 		{
 			name: "a router that did not answer blocks scale-down",
 			in: Input{Now: at(300), Policy: policy(func(p *Policy) { p.DownWindow = 300 * time.Second }), Current: 4,
 				Signals:  Signals{At: t0, Routers: 1, Failed: 1, InFlight: 5},
-				Previous: Previous{BelowSince: at(0), WindowPeak: peak(1)}},
-			want: got{Replicas: 4, Desired: 1, Reason: ReasonPartialSignals, BelowSince: at(0), WindowPeak: peak(1)},
+				Previous: Previous{BelowSince: at(0), DownLooks: looks(100, 2)}},
+			want: got{Replicas: 4, Desired: 1, Reason: ReasonPartialSignals, BelowSince: at(0), DownLooks: looks(100, 2, 300, 1)},
 		},
 		{
 			name: "a router that did not answer does not block scale-up",
@@ -190,8 +216,8 @@ func TestDecide(t *testing.T) {
 		{
 			name: "idle group with min 0 goes to zero after the down window",
 			in: Input{Now: at(60), Policy: policy(func(p *Policy) { p.Min = 0; p.DownWindow = time.Minute }), Current: 1,
-				Signals: Signals{At: at(60), Routers: 1}, Previous: Previous{BelowSince: at(0)}},
-			want: got{Replicas: 0, Desired: 0, Reason: ReasonScaledDown},
+				Signals: Signals{At: at(60), Routers: 1}, Previous: Previous{BelowSince: at(0), DownLooks: looks(30, 0)}},
+			want: got{Replicas: 0, Desired: 0, Reason: ReasonScaledDown, BelowSince: at(0), DownLooks: looks(60, 0)},
 		},
 		{
 			name: "cold start: growing load is sized for the load expected when new units serve",
@@ -285,14 +311,14 @@ func TestDecide(t *testing.T) {
 			name: "TTFT under half its bound may lose one unit",
 			in: Input{Now: t0, Policy: Policy{Min: 1, Max: 8, TTFTP90: time.Second}, Current: 4, Ready: 4,
 				Signals: Signals{At: t0, Routers: 1, InFlight: 10, TTFTP90: 100 * time.Millisecond, HasTTFT: true}},
-			want: got{Replicas: 3, Desired: 3, Reason: ReasonScaledDown},
+			want: got{Replicas: 3, Desired: 3, Reason: ReasonScaledDown, BelowSince: t0, DownLooks: looks(0, 3)},
 		},
 		{
 			name: "TTFT well under its bound leaves the count to the in-flight target",
 			// In-flight asks for 1 of 8; the bound no longer asks for 7.
 			in: Input{Now: t0, Policy: policy(func(p *Policy) { p.TTFTP90 = time.Second }), Current: 8, Ready: 8,
 				Signals: Signals{At: t0, Routers: 1, InFlight: 10, TTFTP90: 100 * time.Millisecond, HasTTFT: true}},
-			want: got{Replicas: 1, Desired: 1, Reason: ReasonScaledDown},
+			want: got{Replicas: 1, Desired: 1, Reason: ReasonScaledDown, BelowSince: t0, DownLooks: looks(0, 1)},
 		},
 		{
 			name: "TTFT bound without samples but with demand keeps the units",
@@ -323,7 +349,7 @@ func TestDecide(t *testing.T) {
 			name: "ITL under half its bound may lose one unit",
 			in: Input{Now: t0, Policy: Policy{Min: 1, Max: 8, ITLP90: 50 * time.Millisecond}, Current: 3, Ready: 3,
 				Signals: Signals{At: t0, Routers: 1, InFlight: 4, ITLP90: 20 * time.Millisecond, HasITL: true, Engines: 3}},
-			want: got{Replicas: 2, Desired: 2, Reason: ReasonScaledDown},
+			want: got{Replicas: 2, Desired: 2, Reason: ReasonScaledDown, BelowSince: t0, DownLooks: looks(0, 2)},
 		},
 		{
 			name: "ITL under its bound does not overrule a TTFT bound that is exceeded",
@@ -342,7 +368,7 @@ func TestDecide(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			d := Decide(tc.in)
-			g := got{Replicas: d.Replicas, Desired: d.Desired, Reason: d.Reason, AboveSince: d.AboveSince, BelowSince: d.BelowSince, WindowPeak: d.WindowPeak}
+			g := got{Replicas: d.Replicas, Desired: d.Desired, Reason: d.Reason, AboveSince: d.AboveSince, BelowSince: d.BelowSince, DownLooks: d.DownLooks}
 			if diff := cmp.Diff(tc.want, g); diff != "" {
 				t.Errorf("Decide (-want +got):\n%s\nmessage: %s", diff, d.Message)
 			}
@@ -363,7 +389,7 @@ func walkDown(p Policy, from int32, until int, inFlight func(s int) float64) (st
 		if d.Replicas != cur {
 			steps, units = append(steps, int32(s)), append(units, d.Replicas)
 		}
-		cur, prev = d.Replicas, Previous{AboveSince: d.AboveSince, BelowSince: d.BelowSince, WindowPeak: d.WindowPeak}
+		cur, prev = d.Replicas, Previous{AboveSince: d.AboveSince, BelowSince: d.BelowSince, DownLooks: d.DownLooks}
 	}
 	return steps, units
 }
@@ -382,25 +408,43 @@ func TestSteadyLowLoadScalesDownInOneWindow(t *testing.T) {
 	}
 }
 
-// TestScaleDownAfterABurstGoesToTheWindowsPeak: after a burst at 32
-// units the load falls over the window, from 6 units' worth to 2; the
-// group goes to 6 after one window (the most its looks asked for), not
-// to the last look's 2, and to 2 after the next.
-func TestScaleDownAfterABurstGoesToTheWindowsPeak(t *testing.T) {
+// TestScaleDownAfterABurstFollowsTheWindowsLooks: after a burst at 32
+// units the load falls over a minute, from 6 units' worth to 2. Once the
+// window has run the group goes, look by look, to the most any look of the
+// last minute asked for (Kubernetes' HPA scale-down stabilisation), not to
+// the last look's 2 at once and not one window per step.
+func TestScaleDownAfterABurstFollowsTheWindowsLooks(t *testing.T) {
 	p := policy(func(p *Policy) { p.DownWindow = time.Minute; p.Max = 32 })
 	steps, units := walkDown(p, 32, 300, func(s int) float64 {
 		if s < 60 {
-			return 55 - float64(s)*0.5 // 55 at 0 s (6 units) to 30.5 at 50 s (4 units)
+			return 55 - float64(s)*0.5 // 55 at 0 s (6 units) to 30 at 50 s (3 units)
 		}
 		return 20 // 2 units
 	})
-	// The window begins at 0 s; the look at 60 s ends it (to 6); the
-	// next window begins at 70 s and ends at 130 s (to 2).
-	if diff := cmp.Diff([]int32{60, 130}, steps); diff != "" {
+	// At 60 s the look of 0 s (6) has left the window; the most of the
+	// rest is 5 (20 s), then 4 (40 s) once 20 s has left it, 3 (50 s),
+	// then 2.
+	if diff := cmp.Diff([]int32{60, 80, 100, 110}, steps); diff != "" {
 		t.Errorf("seconds at which units went (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]int32{6, 2}, units); diff != "" {
+	if diff := cmp.Diff([]int32{5, 4, 3, 2}, units); diff != "" {
 		t.Errorf("units after each step (-want +got):\n%s", diff)
+	}
+}
+
+// TestDownLooksAreBounded: a load falling one unit per look past
+// maxDownLooks keeps maxDownLooks looks, the oldest holding the largest
+// figure until the later look's time.
+func TestDownLooksAreBounded(t *testing.T) {
+	var ls []Look
+	for i := range maxDownLooks + 1 {
+		ls = addLook(ls, Look{At: at(i), Replicas: int32(100 - i)})
+	}
+	if len(ls) != maxDownLooks {
+		t.Fatalf("%d looks kept, want %d", len(ls), maxDownLooks)
+	}
+	if ls[0] != (Look{At: at(1), Replicas: 100}) || ls[1].Replicas != 98 {
+		t.Errorf("oldest looks %+v %+v, want {1 s, 100} then 98", ls[0], ls[1])
 	}
 }
 
