@@ -255,6 +255,12 @@ type FlowConfig struct {
 	// "" (off: the engines' default first-come order, and no priority
 	// member is written).
 	EnginePriority string `json:"enginePriority"`
+	// QuietFactor: while requests wait and one tenant is over its share
+	// beside others within theirs, the first endpoints of the model (by
+	// name) are kept for the latter, enough that each carries about
+	// 1/QuietFactor of a busy endpoint's requests (package flow, "Quiet
+	// endpoints"). 0 turns it off.
+	QuietFactor float64 `json:"quietFactor"`
 }
 
 // KVEventsConfig turns on the exact prefix index fed by vLLM KV events
@@ -333,7 +339,7 @@ func DefaultConfig() Config {
 			Enabled: true, MaxWait: Duration{5 * time.Second}, MaxQueue: 1024, QueueDelay: Duration{100 * time.Millisecond}, KVUsage: 0.9,
 			LIFOAfter: Duration{100 * time.Millisecond}, Tick: Duration{5 * time.Millisecond},
 			OverloadAfter: Duration{time.Second}, OverloadWait: Duration{50 * time.Millisecond},
-			TTFTTarget: Duration{150 * time.Millisecond},
+			TTFTTarget: Duration{150 * time.Millisecond}, QuietFactor: 4,
 		},
 		ScaleFromZero: defaultScaleFromZero(),
 	}
@@ -451,6 +457,7 @@ func (f *FlowConfig) validate() []error {
 	check(f.Tick.Duration <= 0, "flowControl.tick %s: must be positive", f.Tick)
 	check(f.OverloadAfter.Duration < 0 || f.OverloadWait.Duration < 0, "flowControl.overloadAfter and overloadWait must not be negative")
 	check(f.TTFTTarget.Duration < 0, "flowControl.ttftTarget %s: must not be negative", f.TTFTTarget)
+	check(!(f.QuietFactor == 0 || f.QuietFactor >= 1), "flowControl.quietFactor %g: want 0 (off) or at least 1 (a quiet endpoint carries 1/quietFactor of a busy one's requests)", f.QuietFactor)
 	check(!slices.Contains([]string{EnginePriorityOff, EnginePriorityLowerFirst, EnginePriorityHigherFirst}, f.EnginePriority),
 		"flowControl.enginePriority %q: want %q, %q or empty (off)", f.EnginePriority, EnginePriorityLowerFirst, EnginePriorityHigherFirst)
 	return errs

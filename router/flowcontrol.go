@@ -17,13 +17,14 @@ func (rt *Router) newFlowGate() *flow.Gate {
 	}
 	rule := flow.Rule{QueueDelay: f.QueueDelay.Duration, KVUsage: f.KVUsage}
 	stale := rt.cfg.Scrape.StaleAfter.Duration
-	room := func(model string, now time.Time) int {
+	room := func(model string, now time.Time, s flow.Subset) (int, int) {
 		pool := rt.reg.Snapshot().Pool(model)
 		if pool == nil {
-			return math.MaxInt
+			return math.MaxInt, 0
 		}
+		eps := flow.Of(pool.Serving, s)
 		n, candidates := 0, 0
-		for _, e := range pool.Serving {
+		for _, e := range eps {
 			if e.Removed() || !e.Breaker.Ready() {
 				continue // not a candidate
 			}
@@ -33,13 +34,13 @@ func (rt *Router) newFlowGate() *flow.Gate {
 			}
 		}
 		if candidates == 0 {
-			return math.MaxInt // pick answers 503; do not hold
+			return math.MaxInt, len(eps) // pick answers 503; do not hold
 		}
-		return n
+		return n, len(eps)
 	}
 	return flow.NewGate(flow.Config{
 		MaxWait: f.MaxWait.Duration, MaxQueue: f.MaxQueue, Tick: f.Tick.Duration, LIFOAfter: f.LIFOAfter.Duration,
-		OverloadAfter: f.OverloadAfter.Duration, OverloadWait: f.OverloadWait.Duration,
+		OverloadAfter: f.OverloadAfter.Duration, OverloadWait: f.OverloadWait.Duration, QuietFactor: f.QuietFactor,
 	}, room, flowObserver{rt.metrics})
 }
 
@@ -129,6 +130,9 @@ func (o flowObserver) Length(model string, n int) {
 }
 func (o flowObserver) Waited(model string, d time.Duration) {
 	o.m.flowWait.WithLabelValues(model).Observe(d.Seconds())
+}
+func (o flowObserver) Quiet(model string, n int) {
+	o.m.flowQuiet.WithLabelValues(model).Set(float64(n))
 }
 func (o flowObserver) Dropped(model string, why flow.Refusal) {
 	o.m.flowDrops.WithLabelValues(model, string(why)).Inc()

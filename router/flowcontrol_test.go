@@ -32,36 +32,40 @@ type heldEngine struct {
 	mu      sync.Mutex
 	got     []string
 	prio    map[string]string // message → the priority member as sent ("" if none)
+	at      map[string]int    // message → the index of the server it reached
 }
 
 func startHeldEngine(t *testing.T) *heldEngine { return startHeldEngines(t, 1) }
 
 func startHeldEngines(t *testing.T, n int) *heldEngine {
-	h := &heldEngine{release: make(chan struct{}), prio: map[string]string{}}
-	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/v1/chat/completions" {
-			http.NotFound(w, r)
-			return
+	h := &heldEngine{release: make(chan struct{}), prio: map[string]string{}, at: map[string]int{}}
+	handler := func(i int) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/v1/chat/completions" {
+				http.NotFound(w, r)
+				return
+			}
+			var body struct {
+				Messages []struct{ Content string } `json:"messages"`
+				Priority json.RawMessage            `json:"priority"`
+			}
+			_ = json.NewDecoder(r.Body).Decode(&body)
+			h.mu.Lock()
+			h.got = append(h.got, body.Messages[0].Content)
+			h.prio[body.Messages[0].Content] = string(body.Priority)
+			h.at[body.Messages[0].Content] = i
+			h.mu.Unlock()
+			select {
+			case <-h.release:
+			case <-r.Context().Done():
+				return
+			}
+			w.Header().Set("Content-Type", "text/event-stream")
+			_, _ = io.WriteString(w, `data: {"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"ok"}}]}`+"\n\n"+"data: [DONE]\n\n")
 		}
-		var body struct {
-			Messages []struct{ Content string } `json:"messages"`
-			Priority json.RawMessage            `json:"priority"`
-		}
-		_ = json.NewDecoder(r.Body).Decode(&body)
-		h.mu.Lock()
-		h.got = append(h.got, body.Messages[0].Content)
-		h.prio[body.Messages[0].Content] = string(body.Priority)
-		h.mu.Unlock()
-		select {
-		case <-h.release:
-		case <-r.Context().Done():
-			return
-		}
-		w.Header().Set("Content-Type", "text/event-stream")
-		_, _ = io.WriteString(w, `data: {"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"ok"}}]}`+"\n\n"+"data: [DONE]\n\n")
-	})
-	for range n {
-		h.srvs = append(h.srvs, httptest.NewServer(handler))
+	}
+	for i := range n {
+		h.srvs = append(h.srvs, httptest.NewServer(handler(i)))
 	}
 	t.Cleanup(func() {
 		h.releaseAll()
@@ -81,6 +85,16 @@ func (h *heldEngine) received() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]string(nil), h.got...)
+}
+
+// server is the index of the server message reached (-1: none yet).
+func (h *heldEngine) server(message string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if i, ok := h.at[message]; ok {
+		return i
+	}
+	return -1
 }
 
 func (h *heldEngine) priorities() map[string]string {
@@ -286,6 +300,65 @@ func TestFlowWritesEnginePriorityByShare(t *testing.T) {
 	}
 }
 
+// While a heavy tenant's requests wait beside a light tenant's, the first
+// endpoint by name is kept for the light tenant: no heavy request let go
+// after the split reaches it (which light request goes where is the
+// gate's test, package flow).
+func TestFlowKeepsQuietEndpointForTenantWithinShare(t *testing.T) {
+	eng := startHeldEngines(t, 3)
+	cfg := flowConfig(20 * time.Second)
+	cfg.Flow.QuietFactor = 4
+	cfg.Tenants.Header = "X-Tandem-Tenant"
+	cfg.Policy = "least-request"
+	cfg.Flow.Tick = Duration{time.Hour} // dispatch only when a request ends
+	specs := eng.specs(t)
+	f := startRouter(t, cfg, specs)
+	t.Cleanup(eng.releaseAll)
+	quiet := 0 // the pool's order is by name
+	for i, s := range specs {
+		if s.Name < specs[quiet].Name {
+			quiet = i
+		}
+	}
+	out := make(chan flowReply, 16)
+	send := func(label, tenant string) {
+		body := fmt.Sprintf(`{"model":%q,"stream":true,"messages":[{"role":"user","content":%q}]}`, testModel, label)
+		f.sendAs(t, label, body, http.Header{"X-Tandem-Tenant": {tenant}}, out)
+	}
+	for i, label := range []string{"h1", "h2", "h3"} { // one each: every engine at its efficient load
+		send(label, "heavy")
+		waitFor(t, label+" at an engine", func() bool { return len(eng.received()) == i+1 })
+	}
+	late := []string{"h4", "h5", "h6"}
+	for i, label := range late {
+		send(label, "heavy")
+		waitFor(t, label+" to wait in the router", func() bool { return f.rt.flow.Len(testModel) == i+1 })
+	}
+	send("l1", "light")
+	waitFor(t, "l1 to wait in the router", func() bool { return f.rt.flow.Len(testModel) == 4 })
+	// Answer one request at a time until none waits.
+	for f.rt.flow.Len(testModel) > 0 {
+		eng.release <- struct{}{}
+		<-out
+		waitFor(t, "no request between the router's queue and an engine", func() bool {
+			return len(eng.received())+f.rt.flow.Len(testModel) == 7
+		})
+	}
+	if got := f.metric(t, `tandem_router_flow_quiet_endpoints{model="test-model"}`); got != 1 {
+		t.Errorf("quiet endpoints %g, want 1 (3 endpoints, one light tenant beside a heavy one)", got)
+	}
+	for _, label := range append(late, "l1") {
+		if eng.server(label) < 0 {
+			t.Fatalf("%s never reached an engine", label)
+		}
+	}
+	for _, label := range late {
+		if eng.server(label) == quiet {
+			t.Errorf("%s, of the tenant over its share, reached the quiet endpoint", label)
+		}
+	}
+}
+
 // A first token later than ttftTarget teaches the endpoint a concurrency
 // limit just under the requests then open; past it requests wait in the
 // router.
@@ -339,6 +412,7 @@ func TestFlowConfig(t *testing.T) {
 		{name: "KV usage above 1", yaml: "flowControl: {kvUsage: 1.5}\n", wantErr: "flowControl.kvUsage 1.5: want 0 to 1"},
 		{name: "both tests off", yaml: "flowControl: {kvUsage: 0, queueDelay: 0s}\n", wantErr: "no endpoint would ever be at its efficient load"},
 		{name: "no tick", yaml: "flowControl: {tick: 0s}\n", wantErr: "flowControl.tick 0s: must be positive"},
+		{name: "quiet factor below 1", yaml: "flowControl: {quietFactor: 0.5}\n", wantErr: "flowControl.quietFactor 0.5: want 0 (off) or at least 1"},
 		{name: "engine priority for vLLM", yaml: "flowControl: {enginePriority: lower-first}\n",
 			want: func(f *FlowConfig) { f.EnginePriority = EnginePriorityLowerFirst }},
 		{name: "unknown engine priority order", yaml: "flowControl: {enginePriority: vllm}\n", wantErr: `flowControl.enginePriority "vllm": want "lower-first", "higher-first" or empty (off)`},

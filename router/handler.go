@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tandem-serving/tandem/router/flow"
 	"github.com/tandem-serving/tandem/router/prefix"
 	"github.com/tandem-serving/tandem/router/request"
 	"github.com/tandem-serving/tandem/router/schedule"
@@ -137,7 +138,9 @@ func (rt *Router) pick(c *call, r *http.Request) *apiError {
 	if rt.tokenizer != nil {
 		rt.exactTokens(r.Context(), c) // exact.go; on failure the approximate figures stand
 	}
-	res := rt.profile.Schedule(&c.sreq, pool.Serving, c.start, c.scratch)
+	// Flow control may keep some endpoints for other tenants (package
+	// flow, "Quiet endpoints"); off, the subset is every endpoint.
+	res := rt.profile.Schedule(&c.sreq, flow.Of(pool.Serving, c.slot.Subset), c.start, c.scratch)
 	rt.metrics.picks.WithLabelValues(rt.policy, string(res.Reason)).Inc()
 	if len(res.Order) == 0 {
 		return unavailable("no-endpoint", "no ready endpoint serves model `"+pool.Model+"`")

@@ -52,6 +52,7 @@ type Metrics struct {
 	// names only, so clients cannot mint label values.
 	tenantRequests *prometheus.CounterVec
 	flowQueue      *prometheus.GaugeVec
+	flowQuiet      *prometheus.GaugeVec
 	flowWait       *prometheus.HistogramVec
 	flowDrops      *prometheus.CounterVec
 	zeroHeld       *prometheus.GaugeVec
@@ -97,6 +98,10 @@ func NewMetrics(snapshot func() *endpoint.Snapshot, staleAfter time.Duration) *M
 		Name: "tandem_router_flow_queue_length", Help: "Flow control: requests waiting in the router, by model, because every endpoint of it is at its efficient load.",
 	}, []string{"model"})
 	m.reg.MustRegister(m.flowQueue)
+	m.flowQuiet = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "tandem_router_flow_quiet_endpoints", Help: "Flow control: endpoints of the model kept for tenants within their share while another tenant is over its share and requests wait (flowControl.quietFactor).",
+	}, []string{"model"})
+	m.reg.MustRegister(m.flowQuiet)
 	m.flowWait = histogram("flow_wait_duration_seconds", "Flow control: time a request waited in its model's queue before it was let go, by model (requests that never waited and those refused are not counted).", flowWaitBuckets, "model")
 	m.flowDrops = counter("flow_dropped_total", "Flow control: requests that left the queue refused, by model and reason: queue-full (429 on arrival), queue-timeout (429 after flowControl.maxWait), queue-overload (429 after flowControl.overloadWait in a queue busy for flowControl.overloadAfter), canceled (the client went away).", "model", "reason")
 	m.zeroHeld = prometheus.NewGaugeVec(prometheus.GaugeOpts{

@@ -82,6 +82,38 @@
 //     controlled-delay queue Facebook's "Fail at Scale" describes beside
 //     adaptive LIFO (there: 100 ms and 5 ms).
 //
+// # Quiet endpoints
+//
+// Fair order in the queue does not make a light tenant's requests fast:
+// once let go, they share engine steps with the heavy tenant's, and a
+// step's time grows with the prefill tokens, sequences and context it
+// carries (the simulator's cost model, benchmarks/sim/engine/params.go,
+// follows vLLM V1's scheduler, which schedules running requests before
+// waiting ones). So while a model's queue holds requests, or did within
+// the last second, and some active tenant is over an even share beside
+// others within theirs (Queue.Shares), the gate keeps the first k of the
+// model's endpoints, in the pool's order by name, for the tenants within
+// their share (Reserve):
+//
+//	k = ⌈ F·f·n / (1 − f + F·f) ⌉, at least 1, at most the within-share
+//	    tenants' even share of the n endpoints and n − 1,
+//
+// where f is the share of the model's requests in flight that the
+// within-share tenants hold and F is QuietFactor: a quiet endpoint then
+// carries about 1/F of the requests a busy one does. Requests of tenants
+// over their share go only to the other n − k (LaneBusy); within-share
+// tenants' go to the quiet k (LaneQuiet), or to any endpoint when every
+// quiet one is at its efficient load, so they never wait behind the
+// split. Room is counted per lane, and the queue's dispatch stops at the
+// first request whose lane has none. When no tenant is over its share,
+// or nobody waits, every request may use every endpoint (LaneAll). The
+// order by name makes every router replica keep the same endpoints quiet
+// when they see the same shares. k grows at once and shrinks only after
+// quietKeep (10 s) of asking for fewer: f moves with every request, and
+// an endpoint that leaves the quiet lane is filled by the heavy tenant for
+// the length of its answers. The price is the heavy tenant's: it
+// loses the quiet endpoints' spare capacity while the split holds.
+//
 // The queue (Queue) is plain data with no clock or goroutine of its own;
 // Gate adds the lock, the timers and the waiting.
 package flow

@@ -179,6 +179,7 @@ type observer struct {
 }
 
 func (o *observer) Length(string, int) {}
+func (o *observer) Quiet(string, int)  {}
 func (o *observer) Waited(string, time.Duration) {
 	o.mu.Lock()
 	o.waited++
@@ -195,14 +196,14 @@ func TestGate(t *testing.T) {
 	full := true
 	setFull := func(v bool) { mu.Lock(); full = v; mu.Unlock() }
 	obs := &observer{}
-	g := NewGate(Config{MaxWait: 2 * time.Second, MaxQueue: 2, Tick: time.Millisecond}, func(string, time.Time) int {
+	g := NewGate(Config{MaxWait: 2 * time.Second, MaxQueue: 2, Tick: time.Millisecond}, rooms(func() int {
 		mu.Lock()
 		defer mu.Unlock()
 		if full {
 			return 0
 		}
 		return 1
-	}, obs)
+	}), obs)
 
 	setFull(false)
 	first, why := g.Admit(context.Background(), "m", "a", 0)
@@ -237,7 +238,7 @@ func TestGate(t *testing.T) {
 		}
 	}
 	setFull(true)
-	g2 := NewGate(Config{MaxWait: 20 * time.Millisecond, MaxQueue: 8, Tick: time.Millisecond}, func(string, time.Time) int { return 0 }, obs)
+	g2 := NewGate(Config{MaxWait: 20 * time.Millisecond, MaxQueue: 8, Tick: time.Millisecond}, rooms(func() int { return 0 }), obs)
 	if _, why := g2.Admit(context.Background(), "m", "a", 0); why != RefusedTimeout {
 		t.Errorf("no room for MaxWait: refusal %q, want %q", why, RefusedTimeout)
 	}
@@ -275,7 +276,7 @@ func TestGateDispatchesOnePerEndpointWithRoom(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			g := NewGate(Config{MaxWait: time.Minute, MaxQueue: 16, Tick: time.Hour}, func(string, time.Time) int { return tc.room }, &observer{})
+			g := NewGate(Config{MaxWait: time.Minute, MaxQueue: 16, Tick: time.Hour}, rooms(func() int { return tc.room }), &observer{})
 			m := g.queue("m")
 			now := time.Now()
 			for range tc.waiting {
@@ -295,7 +296,7 @@ func TestGateDispatchesOnePerEndpointWithRoom(t *testing.T) {
 // counters that move only once a request is sent, so a second reading
 // before that (the next tick) must not let another request go.
 func TestGateCountsLaunchedTicketsUntilPlaced(t *testing.T) {
-	g := NewGate(Config{MaxWait: time.Minute, MaxQueue: 16, Tick: time.Hour}, func(string, time.Time) int { return 1 }, &observer{})
+	g := NewGate(Config{MaxWait: time.Minute, MaxQueue: 16, Tick: time.Hour}, rooms(func() int { return 1 }), &observer{})
 	m := g.queue("m")
 	now := time.Now()
 	waiters := make([]*Waiter, 3)
@@ -326,7 +327,7 @@ func TestGateCountsLaunchedTicketsUntilPlaced(t *testing.T) {
 	if got := m.q.Len(); got != 0 {
 		t.Errorf("%d still waiting after the second ended unplaced, want 0", got)
 	}
-	if got := m.launching; got != 1 {
+	if got := m.launching[LaneAll]; got != 1 {
 		t.Errorf("launching %d, want 1 (the third, not yet placed)", got)
 	}
 }
@@ -395,12 +396,17 @@ func TestQueueExpireSparesTenantsWithinShare(t *testing.T) {
 	}
 }
 
+// rooms is a RoomFunc of one lane of 8 endpoints whatever the subset.
+func rooms(free func() int) RoomFunc {
+	return func(string, time.Time, Subset) (int, int) { return free(), 8 }
+}
+
 // Under sustained overload the gate refuses requests that waited
 // OverloadWait, long before MaxWait.
 func TestGateShedsUnderSustainedOverload(t *testing.T) {
 	obs := &observer{}
 	g := NewGate(Config{MaxWait: time.Minute, MaxQueue: 8, Tick: time.Millisecond, OverloadAfter: 30 * time.Millisecond, OverloadWait: 10 * time.Millisecond},
-		func(string, time.Time) int { return 0 }, obs)
+		rooms(func() int { return 0 }), obs)
 	start := time.Now()
 	_, why := g.Admit(context.Background(), "m", "a", 0)
 	if why != RefusedOverload || time.Since(start) > 20*time.Second {

@@ -22,7 +22,25 @@ type Config struct {
 	// OverloadAfter, requests in it that waited OverloadWait are refused
 	// (doc.go, step 6); 0 turns it off.
 	OverloadAfter, OverloadWait time.Duration
+	// QuietFactor keeps endpoints quiet for tenants within their share
+	// while another is over it and requests wait (doc.go, "Quiet
+	// endpoints"): a quiet endpoint carries about 1/QuietFactor of a busy
+	// one's requests. 0 turns it off.
+	QuietFactor float64
 }
+
+// quietHold is how long after a model's queue last held requests its
+// endpoints stay split: the queue empties and fills many times a second
+// under overload, and each change of the split moves conversations
+// between endpoints.
+const quietHold = time.Second
+
+// quietKeep is how long the quiet endpoints stay as many as the most the
+// shares asked for: the in-flight counts the split follows move with
+// every request, and each time an endpoint leaves the quiet lane the
+// heavy tenant's requests fill it, and stay there for their whole answer
+// once it comes back.
+const quietKeep = 10 * time.Second
 
 // Refusal is why a request left the queue without being dispatched.
 type Refusal string
@@ -44,13 +62,16 @@ type Observer interface {
 	Waited(model string, d time.Duration)
 	// Dropped is a request that left the queue refused.
 	Dropped(model string, why Refusal)
+	// Quiet is the number of the model's endpoints kept quiet, when it
+	// changes.
+	Quiet(model string, n int)
 }
 
 // Gate holds requests of a model while every endpoint of it is at its
 // efficient load (doc.go).
 type Gate struct {
 	cfg  Config
-	room func(model string, now time.Time) int
+	room RoomFunc
 	obs  Observer
 
 	mu     sync.RWMutex
@@ -62,15 +83,25 @@ type modelQueue struct {
 	mu      sync.Mutex
 	q       Queue
 	ticking bool
-	// launching counts tickets let go whose request has not yet moved an
-	// endpoint's counters (Ticket.Placed): room does not see them yet, so
-	// they are taken from it, or one reading would let go more than fits.
-	launching int
+	// launching counts, per lane, tickets let go whose request has not
+	// yet moved an endpoint's counters (Ticket.Placed): room does not see
+	// them yet, so they are taken from it, or one reading would let go
+	// more than fits.
+	launching [3]int
+	// busyAt is when the queue last held requests; quiet the endpoints
+	// kept quiet, and quietAt when the shares last asked for as many.
+	busyAt  time.Time
+	quiet   int
+	quietAt time.Time
 }
 
-// NewGate builds a gate; room says how many candidate endpoints of model
-// are below their efficient load (0: every one is at it).
-func NewGate(cfg Config, room func(model string, now time.Time) int, obs Observer) *Gate {
+// RoomFunc says how many candidate endpoints of a lane of model are below
+// their efficient load (0: every one is at it; math.MaxInt: do not hold),
+// and how many endpoints the lane has.
+type RoomFunc func(model string, now time.Time, s Subset) (free, size int)
+
+// NewGate builds a gate.
+func NewGate(cfg Config, room RoomFunc, obs Observer) *Gate {
 	return &Gate{cfg: cfg, room: room, obs: obs, models: map[string]*modelQueue{}}
 }
 
@@ -87,14 +118,16 @@ type Ticket struct {
 	// in flight than an even share (Queue.WithinShare), so engines that
 	// schedule by priority should serve it ahead of the others' (doc.go).
 	Favoured bool
+	// Subset is the endpoints the request may be sent to (Of).
+	Subset Subset
 }
 
-// ticket lets a request of tenant go (counted in flight already); m is
-// locked.
-func (g *Gate) ticket(m *modelQueue, tenant string) Ticket {
-	m.launching++
+// ticket lets a request of tenant go (counted in flight already) to the
+// endpoints of s; m is locked.
+func (g *Gate) ticket(m *modelQueue, tenant string, s Subset) Ticket {
+	m.launching[s.Lane]++
 	launched := true
-	return Ticket{g: g, m: m, tenant: tenant, launched: &launched, Favoured: m.q.WithinShare(tenant)}
+	return Ticket{g: g, m: m, tenant: tenant, launched: &launched, Favoured: m.q.WithinShare(tenant), Subset: s}
 }
 
 // Placed says the request now weighs on an endpoint's counters (room sees
@@ -112,7 +145,7 @@ func (k Ticket) Placed() {
 func (k Ticket) land() {
 	if *k.launched {
 		*k.launched = false
-		k.m.launching--
+		k.m.launching[k.Subset.Lane]--
 	}
 }
 
@@ -129,14 +162,61 @@ func (k Ticket) Done() {
 	k.g.dispatch(k.m, time.Now())
 }
 
-// free is how many more requests of m fit now: endpoints with room less
-// tickets let go that room does not count yet; m is locked.
-func (g *Gate) free(m *modelQueue, now time.Time) int {
-	room := g.room(m.model, now)
+// free is how many more requests of m fit in s now: endpoints with room
+// less tickets let go that room does not count yet; m is locked.
+func (g *Gate) free(m *modelQueue, now time.Time, s Subset) int {
+	room, _ := g.room(m.model, now, s)
 	if room == math.MaxInt {
 		return room
 	}
-	return room - m.launching
+	// A ticket of every endpoint may land in any lane: it counts in each.
+	launching := m.launching[LaneAll]
+	if s.Lane == LaneAll {
+		launching += m.launching[LaneQuiet] + m.launching[LaneBusy]
+	} else {
+		launching += m.launching[s.Lane]
+	}
+	return room - launching
+}
+
+// split sets how many of m's endpoints are kept quiet now (doc.go,
+// "Quiet endpoints"); m is locked.
+func (g *Gate) split(m *modelQueue, now time.Time) {
+	if g.cfg.QuietFactor <= 0 {
+		return
+	}
+	k := 0
+	if m.q.Len() > 0 || now.Sub(m.busyAt) < quietHold {
+		_, n := g.room(m.model, now, Subset{})
+		frac, within, tenants := m.q.Shares()
+		k = Reserve(n, frac, g.cfg.QuietFactor, within, tenants)
+	}
+	if k >= m.quiet {
+		m.quietAt = now
+	} else if now.Sub(m.quietAt) < quietKeep {
+		k = m.quiet // fewer only after quietKeep of asking for fewer
+	}
+	if k != m.quiet {
+		m.quiet = k
+		g.obs.Quiet(m.model, k)
+	}
+}
+
+// place is the lane a request of tenant goes to and whether it has room
+// there: tenants within their share take the quiet endpoints, or every
+// endpoint when those are full; the others take the rest; m is locked.
+func (g *Gate) place(m *modelQueue, tenant string, now time.Time) (Subset, bool) {
+	if m.quiet == 0 {
+		return Subset{}, g.free(m, now, Subset{}) > 0
+	}
+	if !m.q.WithinShare(tenant) {
+		s := Subset{Lane: LaneBusy, Quiet: m.quiet}
+		return s, g.free(m, now, s) > 0
+	}
+	if s := (Subset{Lane: LaneQuiet, Quiet: m.quiet}); g.free(m, now, s) > 0 {
+		return s, true
+	}
+	return Subset{}, g.free(m, now, Subset{}) > 0
 }
 
 // Admit returns when the request may go on: at once if there is room and
@@ -146,11 +226,14 @@ func (g *Gate) Admit(ctx context.Context, model, tenant string, priority int) (T
 	m := g.queue(model)
 	now := time.Now()
 	m.mu.Lock()
-	if m.q.Len() == 0 && g.free(m, now) > 0 {
-		m.q.Start(tenant)
-		k := g.ticket(m, tenant)
-		m.mu.Unlock()
-		return k, ""
+	if m.q.Len() == 0 {
+		g.split(m, now)
+		if s, ok := g.place(m, tenant, now); ok {
+			m.q.Start(tenant)
+			k := g.ticket(m, tenant, s)
+			m.mu.Unlock()
+			return k, ""
+		}
 	}
 	if m.q.Len() >= g.cfg.MaxQueue {
 		g.obs.Dropped(model, RefusedFull)
@@ -159,6 +242,7 @@ func (g *Gate) Admit(ctx context.Context, model, tenant string, priority int) (T
 	}
 	w := &Waiter{Tenant: tenant, Priority: priority, Enqueued: now, ready: make(chan struct{})}
 	m.q.Push(w)
+	m.busyAt = now
 	g.obs.Length(model, m.q.Len())
 	if !m.ticking {
 		m.ticking = true
@@ -209,18 +293,26 @@ func (g *Gate) queue(model string) *modelQueue {
 	return m
 }
 
-// dispatch lets waiting requests go, one for each endpoint with room
-// (doc.go, step 3); m is locked.
+// dispatch lets waiting requests go, one for each endpoint with room in
+// the next one's lane (doc.go, step 3), until the next one finds none;
+// m is locked.
 func (g *Gate) dispatch(m *modelQueue, now time.Time) {
 	if m.q.Len() == 0 {
 		return
 	}
-	n := min(g.free(m, now), m.q.Len())
-	for range n {
+	m.busyAt = now
+	g.split(m, now)
+	n := 0
+	for m.q.Len() > 0 {
+		s, ok := g.place(m, m.q.Next(), now)
+		if !ok {
+			break
+		}
 		w := m.q.Pop(now)
-		w.ticket = g.ticket(m, w.Tenant)
+		w.ticket = g.ticket(m, w.Tenant, s)
 		close(w.ready)
 		g.obs.Waited(m.model, now.Sub(w.Enqueued))
+		n++
 	}
 	if n > 0 {
 		g.obs.Length(m.model, m.q.Len())

@@ -114,44 +114,80 @@ func (q *Queue) WithinShare(tenant string) bool {
 	return float64(q.inFlight[tenant]) < q.share()
 }
 
+// Shares is what Reserve reads: the share of the requests in flight
+// that tenants within their share hold, how many tenants are within it
+// and how many are active (in flight or waiting).
+func (q *Queue) Shares() (frac float64, within, tenants int) {
+	share := q.share()
+	total, mine := 0, 0
+	for _, n := range q.inFlight {
+		total += n
+		if float64(n) < share {
+			mine += n
+			within++
+		}
+	}
+	waitingOnly := q.waitingOnly()
+	tenants = len(q.inFlight) + len(waitingOnly)
+	within += len(waitingOnly) // nothing in flight: within any share
+	if total > 0 {
+		frac = float64(mine) / float64(total)
+	}
+	return frac, within, tenants
+}
+
 // share is the requests in flight per active tenant.
 func (q *Queue) share() float64 {
 	total := 0
 	for _, n := range q.inFlight {
 		total += n
 	}
-	var waitingOnly map[string]bool
-	for i := range q.levels {
-		for t := range q.levels[i].tenants {
-			if q.inFlight[t] == 0 {
-				if waitingOnly == nil {
-					waitingOnly = map[string]bool{}
-				}
-				waitingOnly[t] = true
-			}
-		}
-	}
-	active := len(q.inFlight) + len(waitingOnly)
+	active := len(q.inFlight) + len(q.waitingOnly())
 	if active == 0 {
 		return 0
 	}
 	return float64(total) / float64(active)
 }
 
-// Pop removes and returns the request to dispatch next (doc.go, step 4),
-// counting it in flight for its tenant; nil when the queue is empty.
-func (q *Queue) Pop(now time.Time) *Waiter {
-	if q.n == 0 {
-		return nil
+// waitingOnly is the tenants with requests waiting and none in flight.
+func (q *Queue) waitingOnly() map[string]bool {
+	var out map[string]bool
+	for i := range q.levels {
+		for t := range q.levels[i].tenants {
+			if q.inFlight[t] == 0 {
+				if out == nil {
+					out = map[string]bool{}
+				}
+				out[t] = true
+			}
+		}
 	}
-	l := &q.levels[0]
+	return out
+}
+
+// Next is the tenant whose request Pop would dispatch; "" when the queue
+// is empty.
+func (q *Queue) Next() string {
+	if q.n == 0 {
+		return ""
+	}
 	best := ""
-	for t := range l.tenants {
+	for t := range q.levels[0].tenants {
 		if best == "" || q.before(t, best) {
 			best = t
 		}
 	}
-	line := l.tenants[best]
+	return best
+}
+
+// Pop removes and returns the request to dispatch next (doc.go, step 4),
+// counting it in flight for its tenant; nil when the queue is empty.
+func (q *Queue) Pop(now time.Time) *Waiter {
+	best := q.Next()
+	if best == "" {
+		return nil
+	}
+	line := q.levels[0].tenants[best]
 	k := 0
 	if q.LIFOAfter > 0 && now.Sub(line[0].Enqueued) >= q.LIFOAfter {
 		k = len(line) - 1
