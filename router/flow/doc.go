@@ -46,9 +46,10 @@
 //     the request goes on at once (the fast path: one lock, no wait).
 //  2. Otherwise it joins m's queue, unless the queue already holds
 //     MaxQueue requests (then 429, reason queue-full).
-//  3. Whenever a request of m ends, and every Tick while m's queue is not
-//     empty, the gate dispatches as many waiting requests as there are
-//     candidates below their efficient load. No more: a dispatched request
+//  3. Whenever a request of m joins or ends, and every Tick while m's
+//     queue is not empty, the gate dispatches as many waiting requests as
+//     there are candidates below their efficient load (in the next one's
+//     lane, "Quiet endpoints" below). No more: a dispatched request
 //     moves the router's counters only when it is sent, so releasing more
 //     on one reading would overshoot, and each one released adds its
 //     backlog to one endpoint.

@@ -244,7 +244,11 @@ func (g *Gate) Admit(ctx context.Context, model, tenant string, priority int) (T
 	m.q.Push(w)
 	m.busyAt = now
 	g.obs.Length(model, m.q.Len())
-	if !m.ticking {
+	// Others wait, but if it comes first in the queue's order and its lane
+	// has room (a tenant within its share, the quiet endpoints free), it
+	// goes now rather than at the next end or tick.
+	g.dispatch(m, now)
+	if m.q.Len() > 0 && !m.ticking {
 		m.ticking = true
 		go g.tick(m)
 	}

@@ -173,3 +173,34 @@ func TestGateKeepsQuietEndpointsForTenantsWithinTheirShare(t *testing.T) {
 	k.Done()
 	waitAdmitted(t, heavy, "heavy")
 }
+
+// A request that comes first in the queue's order and whose lane has room
+// goes when it arrives, not at the next end or tick (there is no tick
+// here), even though others wait.
+func TestGateLetsFirstInOrderGoOnArrival(t *testing.T) {
+	l := &lanes{free: map[Lane]int{LaneAll: 100, LaneQuiet: 100, LaneBusy: 100}}
+	g := NewGate(Config{MaxWait: time.Minute, MaxQueue: 64, Tick: time.Hour, QuietFactor: 4}, l.room, &observer{})
+	for range 10 {
+		k, _ := g.Admit(context.Background(), "m", "heavy", 0)
+		k.Placed()
+	}
+	l.set(LaneAll, 0)
+	l.set(LaneBusy, 0)
+	l.set(LaneQuiet, 0)
+	heavy := admitAsync(g, "heavy")
+	for g.Len("m") == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	l.set(LaneQuiet, 1)
+	k := waitAdmitted(t, admitAsync(g, "light"), "light")
+	if k.Subset.Lane != LaneQuiet {
+		t.Errorf("light request's subset %+v, want the quiet lane", k.Subset)
+	}
+	if n := g.Len("m"); n != 1 {
+		t.Errorf("%d waiting, want the heavy request alone", n)
+	}
+	k.Placed()
+	l.set(LaneBusy, 1)
+	k.Done() // an end dispatches the heavy one
+	waitAdmitted(t, heavy, "heavy")
+}
