@@ -267,6 +267,9 @@ func TestFlowWritesEnginePriorityByShare(t *testing.T) {
 	// engine leaves the room elsewhere for the next.)
 	cfg.Policy = "least-request"
 	cfg.Flow.Tick = Duration{time.Hour}
+	// No quiet endpoint: h4 must take whichever engine answers (the split
+	// has its own test below).
+	cfg.Flow.QuietFactor = 0
 	f := startRouter(t, cfg, eng.specs(t))
 	t.Cleanup(eng.releaseAll) // h1–h3 stay held to the end
 	out := make(chan flowReply, 8)
