@@ -182,6 +182,7 @@ func (c *call) bodyFor(data []byte) *bodyReader {
 type dispatch struct {
 	e       *endpoint.Endpoint
 	queued  int64
+	context int64
 	pending atomic.Bool
 	probe   bool
 	sent    time.Time
@@ -190,9 +191,10 @@ type dispatch struct {
 }
 
 func startDispatch(e *endpoint.Endpoint, k cost, probe bool) *dispatch {
-	d := &dispatch{e: e, queued: int64(k.uncached), probe: probe, sent: time.Now(), work: k.queued + k.uncached}
+	d := &dispatch{e: e, queued: int64(k.uncached), context: int64(k.context), probe: probe, sent: time.Now(), work: k.queued + k.uncached}
 	d.pending.Store(true)
 	e.InFlight.Add(1)
+	e.ContextTokens.Add(d.context)
 	e.Pending.Add(1)
 	e.QueuedTokens.Add(d.queued)
 	e.Rate.ObserveTokens(k.uncached)
@@ -241,6 +243,7 @@ func (d *dispatch) first(learn bool) {
 func (d *dispatch) end(ok bool) {
 	d.first(false)
 	d.e.InFlight.Add(-1)
+	d.e.ContextTokens.Add(-d.context)
 	if ok {
 		d.e.Breaker.Success(d.probe)
 	} else {
@@ -253,6 +256,7 @@ func (d *dispatch) end(ok bool) {
 func (d *dispatch) release() {
 	d.first(false)
 	d.e.InFlight.Add(-1)
+	d.e.ContextTokens.Add(-d.context)
 	d.e.Breaker.Release(d.probe)
 }
 

@@ -261,6 +261,12 @@ type FlowConfig struct {
 	// 1/QuietFactor of a busy endpoint's requests (package flow, "Quiet
 	// endpoints"). 0 turns it off.
 	QuietFactor float64 `json:"quietFactor"`
+	// KVFill: an endpoint whose open requests (this router's), counted as
+	// prompt tokens plus max_tokens each, would fill this share of the KV
+	// cache the engine reports is at its efficient load: more would make
+	// the engine preempt and recompute (package flow, test 4). 0 turns
+	// it off.
+	KVFill float64 `json:"kvFill"`
 }
 
 // KVEventsConfig turns on the exact prefix index fed by vLLM KV events
@@ -339,7 +345,7 @@ func DefaultConfig() Config {
 			Enabled: true, MaxWait: Duration{5 * time.Second}, MaxQueue: 1024, QueueDelay: Duration{100 * time.Millisecond}, KVUsage: 0.9,
 			LIFOAfter: Duration{100 * time.Millisecond}, Tick: Duration{5 * time.Millisecond},
 			OverloadAfter: Duration{time.Second}, OverloadWait: Duration{50 * time.Millisecond},
-			TTFTTarget: Duration{150 * time.Millisecond}, QuietFactor: 4,
+			TTFTTarget: Duration{150 * time.Millisecond}, QuietFactor: 4, KVFill: 1.3,
 		},
 		ScaleFromZero: defaultScaleFromZero(),
 	}
@@ -457,6 +463,7 @@ func (f *FlowConfig) validate() []error {
 	check(f.Tick.Duration <= 0, "flowControl.tick %s: must be positive", f.Tick)
 	check(f.OverloadAfter.Duration < 0 || f.OverloadWait.Duration < 0, "flowControl.overloadAfter and overloadWait must not be negative")
 	check(f.TTFTTarget.Duration < 0, "flowControl.ttftTarget %s: must not be negative", f.TTFTTarget)
+	check(!(f.KVFill >= 0), "flowControl.kvFill %g: must not be negative", f.KVFill)
 	check(!(f.QuietFactor == 0 || f.QuietFactor >= 1), "flowControl.quietFactor %g: want 0 (off) or at least 1 (a quiet endpoint carries 1/quietFactor of a busy one's requests)", f.QuietFactor)
 	check(!slices.Contains([]string{EnginePriorityOff, EnginePriorityLowerFirst, EnginePriorityHigherFirst}, f.EnginePriority),
 		"flowControl.enginePriority %q: want %q, %q or empty (off)", f.EnginePriority, EnginePriorityLowerFirst, EnginePriorityHigherFirst)

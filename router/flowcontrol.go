@@ -15,7 +15,7 @@ func (rt *Router) newFlowGate() *flow.Gate {
 	if !f.Enabled {
 		return nil
 	}
-	rule := flow.Rule{QueueDelay: f.QueueDelay.Duration, KVUsage: f.KVUsage}
+	rule := flow.Rule{QueueDelay: f.QueueDelay.Duration, KVUsage: f.KVUsage, KVFill: f.KVFill}
 	stale := rt.cfg.Scrape.StaleAfter.Duration
 	room := func(model string, now time.Time, s flow.Subset) (int, int) {
 		pool := rt.reg.Snapshot().Pool(model)

@@ -31,14 +31,15 @@ type heldEngine struct {
 	closing sync.Once
 	mu      sync.Mutex
 	got     []string
-	prio    map[string]string // message → the priority member as sent ("" if none)
-	at      map[string]int    // message → the index of the server it reached
+	prio    map[string]string        // message → the priority member as sent ("" if none)
+	at      map[string]int           // message → the index of the server it reached
+	answers map[string]chan struct{} // message → closed to answer it alone (answer)
 }
 
 func startHeldEngine(t *testing.T) *heldEngine { return startHeldEngines(t, 1) }
 
 func startHeldEngines(t *testing.T, n int) *heldEngine {
-	h := &heldEngine{release: make(chan struct{}), prio: map[string]string{}, at: map[string]int{}}
+	h := &heldEngine{release: make(chan struct{}), prio: map[string]string{}, at: map[string]int{}, answers: map[string]chan struct{}{}}
 	handler := func(i int) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path != "/v1/chat/completions" {
@@ -54,8 +55,10 @@ func startHeldEngines(t *testing.T, n int) *heldEngine {
 			h.got = append(h.got, body.Messages[0].Content)
 			h.prio[body.Messages[0].Content] = string(body.Priority)
 			h.at[body.Messages[0].Content] = i
+			answer := h.answerFor(body.Messages[0].Content)
 			h.mu.Unlock()
 			select {
+			case <-answer:
 			case <-h.release:
 			case <-r.Context().Done():
 				return
@@ -85,6 +88,23 @@ func (h *heldEngine) received() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]string(nil), h.got...)
+}
+
+// answerFor is the channel that answers message alone; h.mu is held.
+func (h *heldEngine) answerFor(message string) chan struct{} {
+	c := h.answers[message]
+	if c == nil {
+		c = make(chan struct{})
+		h.answers[message] = c
+	}
+	return c
+}
+
+// answer lets the request carrying message answer (held or still to come).
+func (h *heldEngine) answer(message string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	close(h.answerFor(message))
 }
 
 // server is the index of the server message reached (-1: none yet).
@@ -313,7 +333,7 @@ func TestFlowKeepsQuietEndpointForTenantWithinShare(t *testing.T) {
 	cfg.Flow.QuietFactor = 4
 	cfg.Tenants.Header = "X-Tandem-Tenant"
 	cfg.Policy = "least-request"
-	cfg.Flow.Tick = Duration{time.Hour} // dispatch only when a request ends
+	cfg.Flow.Tick = Duration{time.Hour} // dispatch only when a request joins or ends
 	specs := eng.specs(t)
 	f := startRouter(t, cfg, specs)
 	t.Cleanup(eng.releaseAll)
@@ -328,37 +348,46 @@ func TestFlowKeepsQuietEndpointForTenantWithinShare(t *testing.T) {
 		body := fmt.Sprintf(`{"model":%q,"stream":true,"messages":[{"role":"user","content":%q}]}`, testModel, label)
 		f.sendAs(t, label, body, http.Header{"X-Tandem-Tenant": {tenant}}, out)
 	}
+	heldAt := map[int]string{}                         // server → the heavy request it holds
 	for i, label := range []string{"h1", "h2", "h3"} { // one each: every engine at its efficient load
 		send(label, "heavy")
 		waitFor(t, label+" at an engine", func() bool { return len(eng.received()) == i+1 })
+		heldAt[eng.server(label)] = label
 	}
-	late := []string{"h4", "h5", "h6"}
-	for i, label := range late {
-		send(label, "heavy")
-		waitFor(t, label+" to wait in the router", func() bool { return f.rt.flow.Len(testModel) == i+1 })
-	}
+	send("h4", "heavy")
+	waitFor(t, "h4 to wait in the router", func() bool { return f.rt.flow.Len(testModel) == 1 })
 	send("l1", "light")
-	waitFor(t, "l1 to wait in the router", func() bool { return f.rt.flow.Len(testModel) == 4 })
-	// Answer one request at a time until none waits.
-	for f.rt.flow.Len(testModel) > 0 {
-		eng.release <- struct{}{}
-		<-out
-		waitFor(t, "no request between the router's queue and an engine", func() bool {
-			return len(eng.received())+f.rt.flow.Len(testModel) == 7
-		})
-	}
+	waitFor(t, "l1 to wait in the router", func() bool { return f.rt.flow.Len(testModel) == 2 })
 	if got := f.metric(t, `tandem_router_flow_quiet_endpoints{model="test-model"}`); got != 1 {
 		t.Errorf("quiet endpoints %g, want 1 (3 endpoints, one light tenant beside a heavy one)", got)
 	}
-	for _, label := range append(late, "l1") {
-		if eng.server(label) < 0 {
-			t.Fatalf("%s never reached an engine", label)
-		}
+	// The quiet endpoint answers: the light request takes it, and the heavy
+	// one (2 of 3 in flight, over its share) may not.
+	eng.answer(heldAt[quiet])
+	<-out
+	waitFor(t, "l1 at an engine", func() bool { return eng.server("l1") >= 0 })
+	if at := eng.server("l1"); at != quiet {
+		t.Errorf("l1 reached server %d, want the quiet endpoint %d", at, quiet)
 	}
-	for _, label := range late {
-		if eng.server(label) == quiet {
-			t.Errorf("%s, of the tenant over its share, reached the quiet endpoint", label)
-		}
+	if n := f.rt.flow.Len(testModel); n != 1 {
+		t.Errorf("%d waiting after the quiet endpoint answered, want h4 still waiting", n)
+	}
+	// l1 answers too: the quiet endpoint is idle, but stays kept (the split
+	// shrinks only after 10 s), so h4 still waits. (Without the split it
+	// would go at once; a slow machine could only hide that, not fake it.)
+	eng.answer("l1")
+	<-out
+	time.Sleep(100 * time.Millisecond)
+	if at := eng.server("h4"); at >= 0 {
+		t.Errorf("h4 reached server %d with only the quiet endpoint %d free", at, quiet)
+	}
+	// A busy endpoint answers: h4 goes there.
+	busy := (quiet + 1) % 3
+	eng.answer(heldAt[busy])
+	<-out
+	waitFor(t, "h4 at an engine", func() bool { return eng.server("h4") >= 0 })
+	if at := eng.server("h4"); at != busy {
+		t.Errorf("h4 reached server %d, want the busy endpoint that answered (%d)", at, busy)
 	}
 }
 

@@ -398,6 +398,9 @@ func TestStalledStreamEndsWithErrorEvent(t *testing.T) {
 			if got := ep.InFlight.Load(); got != 0 {
 				t.Errorf("endpoint in-flight = %d after the stream ended, want 0", got)
 			}
+			if got := ep.ContextTokens.Load(); got != 0 {
+				t.Errorf("endpoint context tokens = %d after the stream ended, want 0", got)
+			}
 		})
 	}
 }

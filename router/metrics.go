@@ -148,6 +148,7 @@ var (
 	descEndpoints = prometheus.NewDesc("tandem_router_endpoints", "Endpoints known per model and role (both, prefill, decode).", []string{"model", "role"}, nil)
 	descInFlight  = prometheus.NewDesc("tandem_router_endpoint_in_flight_requests", "The router's open requests at each endpoint.", []string{"endpoint"}, nil)
 	descQueued    = prometheus.NewDesc("tandem_router_endpoint_queued_tokens", "Estimated uncached prompt tokens the router sent to each endpoint that have not produced a first token.", []string{"endpoint"}, nil)
+	descContext   = prometheus.NewDesc("tandem_router_endpoint_context_tokens", "Estimated KV the router's open requests at each endpoint will hold: prompt tokens plus max_tokens each (flowControl.kvFill).", []string{"endpoint"}, nil)
 	descBreaker   = prometheus.NewDesc("tandem_router_breaker_state", "Circuit breaker state per endpoint: 0 closed, 1 open, 2 half-open.", []string{"endpoint"}, nil)
 	descIndex     = prometheus.NewDesc("tandem_router_prefix_index_blocks", "Prompt blocks in each endpoint's prefix index.", []string{"endpoint"}, nil)
 	descRate      = prometheus.NewDesc("tandem_router_prefill_rate_tokens_per_second", "Learned prefill rate per endpoint (the TTFT model's denominator).", []string{"endpoint"}, nil)
@@ -165,7 +166,7 @@ type endpointCollector struct {
 }
 
 func (c *endpointCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descEndpoints, descInFlight, descQueued, descBreaker, descIndex, descRate, descLimit, descFresh, descExact, descExactSize} {
+	for _, d := range []*prometheus.Desc{descEndpoints, descInFlight, descQueued, descContext, descBreaker, descIndex, descRate, descLimit, descFresh, descExact, descExactSize} {
 		ch <- d
 	}
 }
@@ -193,6 +194,7 @@ func (c *endpointCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(descInFlight, float64(e.InFlight.Load()))
 		gauge(descQueued, float64(e.QueuedTokens.Load()))
+		gauge(descContext, float64(e.ContextTokens.Load()))
 		gauge(descBreaker, float64(e.Breaker.State()))
 		gauge(descIndex, float64(e.Index.Len()))
 		gauge(descRate, e.Rate.TokensPerSecond())

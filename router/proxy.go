@@ -77,7 +77,10 @@ func (rt *Router) tryCandidate(ctx context.Context, w http.ResponseWriter, c *ca
 // cost is what an attempt adds to the endpoint's queue and teaches its rate.
 type cost struct {
 	uncached, queued float64
-	learn            bool
+	// context is the prompt's tokens and max_tokens: the KV the request
+	// will hold there.
+	context float64
+	learn   bool
 	// releaseAfter, for whole answers, is when the prompt is presumed
 	// prefilled (see dispatch).
 	releaseAfter time.Duration
@@ -85,7 +88,8 @@ type cost struct {
 
 // costOf is the cost of serving c whole (prefill included) on cand.
 func (rt *Router) costOf(c *call, cand *schedule.Candidate) cost {
-	k := cost{uncached: cand.UncachedTokens, queued: cand.QueuedTokens, learn: true}
+	k := cost{uncached: cand.UncachedTokens, queued: cand.QueuedTokens, learn: true,
+		context: cand.CachedTokens + cand.UncachedTokens + float64(c.req.MaxTokens)}
 	if !c.req.Stream {
 		k.releaseAfter = releaseAfter(cand.TTFT)
 	}

@@ -150,6 +150,10 @@ type Endpoint struct {
 	// QueuedTokens estimates the prompt tokens of Pending requests that
 	// the endpoint must compute (not cached there).
 	QueuedTokens atomic.Int64
+	// ContextTokens estimates the KV cache the router's requests open
+	// there hold: each one's prompt tokens and its max_tokens, from send
+	// to end (flow control's KV test, package flow).
+	ContextTokens atomic.Int64
 	// Peers is the other router replicas' share of the endpoint's load,
 	// from their last reports (package peers); zero without peers.
 	Peers PeerLoad

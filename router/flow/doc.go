@@ -29,6 +29,16 @@
 //     on first tokens later than the TTFT target plus their own prefill):
 //     the knee learned from TTFT rising, for congestion no gauge shows,
 //     such as a decode batch past its good regime.
+//  4. the KV the router's requests open there will hold, each counted as
+//     its prompt tokens plus its max_tokens (endpoint.Endpoint.
+//     ContextTokens), reaches KVFill times the KV cache size the engine
+//     reports (vLLM's cache_config_info num_gpu_blocks × block_size,
+//     SGLang's max_total_num_tokens) on a fresh scrape: past it the engine
+//     runs out of blocks mid-answer and preempts running requests (vLLM V1
+//     recomputes them later), the thrash behind the collapse. Shared
+//     prefixes are counted once per request and outputs at their cap, so
+//     the count runs high; KVFill above 1 allows for that. Only this
+//     router's requests are counted (peers do not report it).
 //
 // Counts include the other router replicas' share of the endpoint (package
 // peers). A request let go counts against room until its endpoint's

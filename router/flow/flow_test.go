@@ -31,6 +31,12 @@ func TestRuleAtLoad(t *testing.T) {
 		{"in flight below the learned limit", rule, Load{Rate: 10000, InFlight: 11, Limit: 12}, ""},
 		{"in flight at the learned limit", rule, Load{Rate: 10000, InFlight: 12, Limit: 12}, ReasonLimit},
 		{"no limit learned yet", rule, Load{Rate: 10000, InFlight: 500}, ""},
+		{"open requests would fill the KV cache", Rule{KVFill: 1}, Load{Fresh: true, CacheTokens: 19200, ContextTokens: 19200}, ReasonContext},
+		{"open requests below the KV cache", Rule{KVFill: 1}, Load{Fresh: true, CacheTokens: 19200, ContextTokens: 19199}, ""},
+		{"KV fill at a share of the cache", Rule{KVFill: 0.8}, Load{Fresh: true, CacheTokens: 10000, ContextTokens: 8000}, ReasonContext},
+		{"cache size not reported", Rule{KVFill: 1}, Load{Fresh: true, ContextTokens: 1e9}, ""},
+		{"KV fill on a stale scrape", Rule{KVFill: 1}, Load{CacheTokens: 100, ContextTokens: 1e9}, ""},
+		{"KV fill off", rule, Load{Fresh: true, CacheTokens: 100, ContextTokens: 1e9}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

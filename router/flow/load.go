@@ -16,11 +16,16 @@ type Load struct {
 	// Limit the endpoint's learned concurrency limit (0: none yet).
 	InFlight float64
 	Limit    float64
-	// Fresh says whether the engine's scrape is recent; Waiting and
-	// KVUsage are from it.
-	Fresh   bool
-	Waiting float64
-	KVUsage float64
+	// Fresh says whether the engine's scrape is recent; Waiting,
+	// KVUsage and CacheTokens (its KV cache size, 0: not reported) are
+	// from it.
+	Fresh       bool
+	Waiting     float64
+	KVUsage     float64
+	CacheTokens float64
+	// ContextTokens is the KV the router's requests open there will hold
+	// (prompts and max_tokens).
+	ContextTokens float64
 }
 
 // Rule says when an endpoint is at its efficient load (doc.go).
@@ -31,6 +36,9 @@ type Rule struct {
 	// KVUsage is the KV cache usage at which an engine that is also
 	// queueing is full.
 	KVUsage float64
+	// KVFill: an endpoint whose open requests would hold this share of
+	// its KV cache is full (0: off).
+	KVFill float64
 }
 
 // AtLoad reports whether l is at its efficient load, and which test said so.
@@ -44,6 +52,9 @@ func (r Rule) AtLoad(l Load) (bool, Reason) {
 	if l.Limit > 0 && l.InFlight >= l.Limit {
 		return true, ReasonLimit
 	}
+	if r.KVFill > 0 && l.Fresh && l.CacheTokens > 0 && l.ContextTokens >= r.KVFill*l.CacheTokens {
+		return true, ReasonContext
+	}
 	return false, ""
 }
 
@@ -54,6 +65,7 @@ const (
 	ReasonBacklog Reason = "backlog"
 	ReasonKV      Reason = "kv"
 	ReasonLimit   Reason = "limit"
+	ReasonContext Reason = "context"
 )
 
 // LoadOf reads e's load; scrapes older than staleAfter are not fresh.
@@ -61,13 +73,14 @@ func LoadOf(e *endpoint.Endpoint, now time.Time, staleAfter time.Duration) Load 
 	// Other replicas' requests weigh on the engine as much as this one's
 	// (package peers); without peers their share is zero.
 	l := Load{
-		QueuedTokens: float64(e.QueuedTokens.Load() + e.Peers.QueuedTokens.Load()),
-		Rate:         e.Rate.TokensPerSecond(),
-		InFlight:     float64(e.InFlight.Load() + e.Peers.InFlight.Load()),
-		Limit:        e.Limit.Value(),
+		QueuedTokens:  float64(e.QueuedTokens.Load() + e.Peers.QueuedTokens.Load()),
+		Rate:          e.Rate.TokensPerSecond(),
+		InFlight:      float64(e.InFlight.Load() + e.Peers.InFlight.Load()),
+		Limit:         e.Limit.Value(),
+		ContextTokens: float64(e.ContextTokens.Load()),
 	}
 	if m, ok := e.Engine(now, staleAfter); ok {
-		l.Fresh, l.Waiting, l.KVUsage = true, m.Waiting, m.KVUsage
+		l.Fresh, l.Waiting, l.KVUsage, l.CacheTokens = true, m.Waiting, m.KVUsage, float64(m.CacheTokens)
 	}
 	return l
 }
